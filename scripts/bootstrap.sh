@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Create .venv and install mcpchaos with its test extras; a no-op when nothing changed.
+# Needs only python3 (>= 3.11) with venv; on a bare Debian it installs python3-venv if root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+    echo "bootstrap: $PYTHON not found; install Python 3.11 or newer (Debian: apt-get install python3)" >&2
+    exit 2
+fi
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "bootstrap: mcpchaos needs Python >= 3.11, $PYTHON is $("$PYTHON" --version 2>&1)" >&2
+    exit 2
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    echo "bootstrap: creating .venv" >&2
+    if ! "$PYTHON" -m venv .venv 2>/dev/null; then
+        rm -rf .venv
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+            echo "bootstrap: python venv missing; installing python3-venv" >&2
+            apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+            "$PYTHON" -m venv .venv
+        else
+            echo "bootstrap: '$PYTHON -m venv' failed; install python3-venv (Debian: sudo apt-get install python3-venv)" >&2
+            exit 2
+        fi
+    fi
+fi
+
+stamp=".venv/.mcpchaos-installed"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "bootstrap: installing mcpchaos and its test dependencies into .venv" >&2
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+    echo "$want" > "$stamp"
+fi

@@ -1,0 +1,5 @@
+"""``python -m mcpchaos`` runs the command-line interface."""
+
+from mcpchaos.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The command line: parse → load config → run."""

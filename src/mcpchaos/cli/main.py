@@ -1,0 +1,188 @@
+"""``mcpchaos``: the command line.
+
+Exit codes: 0 success; 1 a runtime failure; 2 a usage or configuration error; 126/127 the
+server command could not be run / was not found; otherwise ``mcpchaos proxy`` exits with the
+server's own status (128+N when it died of signal N).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from mcpchaos import __version__
+from mcpchaos.errors import ConfigError, McpChaosError
+from mcpchaos.protocol.ndjson import DEFAULT_MAX_LINE_BYTES
+from mcpchaos.proxy.chain import FailurePolicy, InterceptorChain
+from mcpchaos.proxy.interceptor import Interceptor
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+log = logging.getLogger("mcpchaos")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be zero or more")
+    return value
+
+
+def _size(text: str) -> int:
+    """Sizes like 1048576, 512KiB, 16MiB, 1GiB."""
+    units = {"kib": 1024, "mib": 1024**2, "gib": 1024**3, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "b": 1}
+    lowered = text.strip().lower()
+    for unit, factor in units.items():
+        if lowered.endswith(unit):
+            number, multiplier = lowered[: -len(unit)], factor
+            break
+    else:
+        number, multiplier = lowered, 1
+    try:
+        value = int(float(number) * multiplier)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size (examples: 1048576, 512KiB, 16MiB)"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1 byte")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="mcpchaos",
+        description="A fault-injecting proxy and chaos-testing harness for MCP servers and clients.",
+        epilog="Run 'mcpchaos COMMAND --help' for the options of one command.",
+    )
+    parser.add_argument("--version", action="version", version=f"mcpchaos {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["debug", "info", "warning", "error"],
+        help="how much to log on stderr (default: warning)",
+    )
+    commands = parser.add_subparsers(dest="command_name", metavar="COMMAND")
+
+    proxy = commands.add_parser(
+        "proxy",
+        help="run COMMAND as an MCP server behind the proxy (stdio)",
+        description=(
+            "Speak MCP over stdio to the client that launched us, run COMMAND as the real MCP server "
+            "and relay every message through the interceptor chain. Put this in an MCP client's "
+            "server configuration in place of the server command."
+        ),
+        epilog="example: mcpchaos proxy --trace -- python -m my_server --flag",
+    )
+    proxy.add_argument(
+        "--max-message-bytes",
+        type=_size,
+        default=DEFAULT_MAX_LINE_BYTES,
+        metavar="SIZE",
+        help="longest message accepted from either side, e.g. 16MiB (default: 16MiB)",
+    )
+    proxy.add_argument(
+        "--shutdown-grace",
+        type=_positive_float,
+        default=1.5,
+        metavar="SECONDS",
+        help="after the client closes stdin, how long the server gets to exit before SIGTERM (default: 1.5)",
+    )
+    proxy.add_argument(
+        "--on-interceptor-error",
+        choices=[p.value for p in FailurePolicy],
+        default=FailurePolicy.FAIL_OPEN.value,
+        help="when an interceptor raises: forward the message unchanged (fail-open, default) or "
+        "answer -32603 (fail-closed)",
+    )
+    proxy.add_argument("--trace", action="store_true", help="log every message that passes (on stderr)")
+    proxy.add_argument(
+        "server_command",
+        nargs=argparse.REMAINDER,
+        metavar="-- COMMAND [ARGS...]",
+        help="the real MCP server to run",
+    )
+
+    demo_server = commands.add_parser(
+        "demo-server",
+        help="run the built-in demo MCP server",
+        description="The built-in demo MCP server (official MCP SDK) with tools made for chaos runs.",
+    )
+    demo_server.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    demo_server.add_argument("--host", default="127.0.0.1", help="HTTP only (default: 127.0.0.1)")
+    demo_server.add_argument("--port", type=int, default=8000, help="HTTP only (default: 8000)")
+    demo_server.add_argument("--stateless", action="store_true", help="HTTP only: no sessions")
+    demo_server.add_argument("--json-response", action="store_true", help="HTTP only: JSON bodies, not SSE")
+
+    commands.add_parser(
+        "demo",
+        help="show a short MCP session with the demo server through the proxy",
+        description="Start the demo server behind 'mcpchaos proxy --trace' and drive a short session "
+        "with the official MCP SDK client, printing what happens.",
+    )
+    return parser
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, level.upper()),
+        format="mcpchaos: %(levelname)s %(message)s",
+    )
+
+
+def _run_proxy(args: argparse.Namespace) -> int:
+    from mcpchaos.observe.trace import TraceInterceptor
+    from mcpchaos.proxy.stdio import StdioOptions, StdioProxy
+
+    command = list(args.server_command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise ConfigError("no server command: give it after '--', e.g. mcpchaos proxy -- python server.py")
+    interceptors: list[Interceptor] = []
+    if args.trace:
+        interceptors.append(TraceInterceptor())
+        logging.getLogger("mcpchaos.trace").setLevel(logging.INFO)
+    chain = InterceptorChain(interceptors, FailurePolicy(args.on_interceptor_error))
+    options = StdioOptions(max_message_bytes=args.max_message_bytes, shutdown_grace=args.shutdown_grace)
+    proxy = StdioProxy(command, chain, options)
+    return asyncio.run(proxy.run(handle_signals=True))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mcpchaos`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.log_level)
+    if args.command_name is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        if args.command_name == "proxy":
+            return _run_proxy(args)
+        if args.command_name == "demo-server":
+            from mcpchaos.demo.server import run
+
+            run(args.transport, args.host, args.port, args.stateless, args.json_response)
+            return EXIT_OK
+        if args.command_name == "demo":
+            from mcpchaos.demo.session import run_demo
+
+            return asyncio.run(run_demo())
+    except McpChaosError as exc:
+        print(f"mcpchaos: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    parser.error(f"unknown command {args.command_name!r}")
+    return EXIT_USAGE  # pragma: no cover - parser.error exits

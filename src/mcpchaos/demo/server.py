@@ -1,0 +1,138 @@
+"""A demo MCP server with tools made for chaos runs, on the official MCP Python SDK.
+
+Tools: ``echo``, ``slow`` (sleeps, reporting progress and logging), ``payload`` (a result of
+a given size), ``fail`` (a tool error, an exception, or the whole process crashing),
+``ask_user`` (an elicitation: a server→client request), ``sample`` (a sampling request) and
+``list_client_roots`` (a roots request). Also a resource, a resource template and a prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import warnings
+from typing import Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import SamplingMessage, TextContent
+from pydantic import BaseModel, Field
+
+MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
+MAX_SLOW_SECONDS = 600.0
+
+warnings.filterwarnings("ignore", message=".*deprecated as of 2026-07-28.*")
+
+
+class Confirmation(BaseModel):
+    """What ``ask_user`` asks the client for."""
+
+    confirm: bool = Field(description="Go ahead?")
+
+
+def build_server() -> MCPServer:
+    """The demo server, ready to run on any transport."""
+    server = MCPServer(
+        "mcpchaos-demo",
+        instructions="A demo server for chaos testing: echo, slow, payload, fail and friends.",
+        version="1.0",
+    )
+
+    @server.tool()
+    def echo(text: str) -> str:
+        """Return the text unchanged."""
+        return text
+
+    @server.tool()
+    async def slow(seconds: float, ctx: Context, steps: int = 5) -> str:
+        """Sleep for ``seconds`` (at most 600), reporting progress ``steps`` times and logging."""
+        seconds = max(0.0, min(seconds, MAX_SLOW_SECONDS))
+        steps = max(1, min(steps, 1000))
+        await ctx.info(f"slow: sleeping {seconds}s in {steps} steps")
+        for step in range(1, steps + 1):
+            await asyncio.sleep(seconds / steps)
+            await ctx.report_progress(step, steps, f"step {step}/{steps}")
+        return f"slept {seconds}s"
+
+    @server.tool()
+    def payload(size_bytes: int) -> str:
+        """Return a string of ``size_bytes`` characters (at most 64 MiB)."""
+        size = max(0, min(size_bytes, MAX_PAYLOAD_BYTES))
+        pattern = "mcpchaos-"
+        return (pattern * (size // len(pattern) + 1))[:size]
+
+    @server.tool()
+    def fail(
+        message: str = "failure requested",
+        mode: Literal["tool_error", "exception", "crash"] = "tool_error",
+    ) -> str:
+        """Fail on demand: a tool error (isError result), an unexpected exception, or a crash
+        of the whole server process (exit status 3, no answer)."""
+        if mode == "crash":
+            sys.stdout.flush()
+            os._exit(3)
+        if mode == "exception":
+            raise RuntimeError(message)
+        raise ToolError(message)
+
+    @server.tool()
+    async def ask_user(question: str, ctx: Context) -> str:
+        """Ask the client to confirm (an elicitation request to the client)."""
+        result = await ctx.elicit(question, Confirmation)
+        if result.action == "accept" and result.data is not None:
+            return f"confirmed={result.data.confirm}"
+        return f"action={result.action}"
+
+    @server.tool()
+    async def sample(prompt: str, ctx: Context) -> str:
+        """Ask the client's model for a completion (a sampling request to the client)."""
+        result = await ctx.session.create_message(
+            [SamplingMessage(role="user", content=TextContent(type="text", text=prompt))], max_tokens=50
+        )
+        content = result.content
+        return content.text if isinstance(content, TextContent) else str(content)
+
+    @server.tool()
+    async def list_client_roots(ctx: Context) -> list[str]:
+        """Ask the client for its roots (a roots/list request to the client)."""
+        result = await ctx.session.list_roots()
+        return [str(root.uri) for root in result.roots]
+
+    @server.resource("demo://info", mime_type="text/plain")
+    def info() -> str:
+        """What this server is."""
+        return "mcpchaos demo server"
+
+    @server.resource("demo://item/{number}")
+    def item(number: str) -> str:
+        """One numbered item."""
+        return f"item {number}"
+
+    @server.prompt()
+    def summarize(text: str) -> str:
+        """Ask for a summary of the text."""
+        return f"Summarize this in one sentence:\n\n{text}"
+
+    return server
+
+
+def run(
+    transport: Literal["stdio", "http"] = "stdio",
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    stateless: bool = False,
+    json_response: bool = False,
+) -> None:
+    """Run the demo server until it is stopped."""
+    server = build_server()
+    if transport == "stdio":
+        server.run("stdio")
+    else:
+        server.run(
+            "streamable-http", host=host, port=port, stateless_http=stateless, json_response=json_response
+        )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

@@ -1,0 +1,1 @@
+"""Observation: tracing, metrics, the fault log and the control API."""

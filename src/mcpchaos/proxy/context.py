@@ -1,0 +1,35 @@
+"""What an interceptor knows about a message besides the message itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mcpchaos.protocol.messages import Direction
+from mcpchaos.protocol.tracker import SessionTracker
+
+
+@dataclass(slots=True)
+class Session:
+    """One client session through the proxy (one stdio child, or one HTTP session)."""
+
+    id: str
+    """Stable identifier for logs (e.g. ``stdio-1`` or the Mcp-Session-Id)."""
+    ordinal: int
+    """1 for the first session the proxy saw, 2 for the next...: seeds per-session randomness."""
+    transport: str
+    """``stdio`` or ``http``: faults whose form depends on the transport read it."""
+    tracker: SessionTracker = field(default_factory=SessionTracker)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Where and when a message was seen."""
+
+    session: Session
+    direction: Direction
+    ordinal: int
+    """0 for the first message of this session in this direction, then 1, 2..."""
+    received_at: float
+    """Monotonic time (seconds, the event loop's clock) the message arrived."""
+    request_method: str | None = None
+    """For a response: the method of the request it answers, when that request was seen."""

@@ -1,0 +1,72 @@
+"""What an interceptor asks the pump to do with a message. Data only; the pump acts.
+
+An interceptor returns a sequence of effects (or None, meaning "forward unchanged"). The pump
+applies them in order. Delays are seconds relative to when the message was received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mcpchaos.protocol.messages import Direction, Message
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """Send ``message`` (the original or a changed copy) on in its direction, after ``delay``."""
+
+    message: Message
+    delay: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Answer the sender instead of forwarding (e.g. an injected JSON-RPC error)."""
+
+    message: Message
+    delay: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Drop:
+    """Do not forward; nothing answers. ``reason`` goes to the debug log."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """Send an extra message ``toward`` a side (the message being handled is unaffected)."""
+
+    message: Message
+    toward: Direction
+    delay: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Park ``message`` under ``key`` until a :class:`Release` of that key, or at most
+    ``max_hold`` seconds, whichever comes first; then forward it."""
+
+    message: Message
+    key: str
+    max_hold: float
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """Forward every message held under ``key`` now, in the order they were held."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    """Close the session's connections (both sides), as a dying peer would."""
+
+    reason: str = ""
+
+
+Effect = Forward | Reply | Drop | Emit | Hold | Release | Disconnect
+Effects = Sequence[Effect]

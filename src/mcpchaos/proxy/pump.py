@@ -1,0 +1,302 @@
+"""The pump: carries messages through the chain and carries out the effects.
+
+It is the only place in the proxy that sends, waits or closes. It is transport-neutral: a
+transport gives it two :class:`Endpoint` objects (the client side and the server side) and
+calls :meth:`Pump.receive` with every frame it reads. Delays and holds are event-loop timers,
+not tasks or sleeps, so a delayed message never blocks another message or another session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from mcpchaos.protocol import codes
+from mcpchaos.protocol.messages import Direction, Invalid, Kind, Message, MessageId, error_response
+from mcpchaos.protocol.ndjson import OversizedLine, recover_leading_id
+from mcpchaos.proxy.chain import InterceptorChain
+from mcpchaos.proxy.context import Context, Session
+from mcpchaos.proxy.effects import Disconnect, Drop, Effect, Emit, Forward, Hold, Release, Reply
+
+log = logging.getLogger("mcpchaos.pump")
+
+_LOGGED_BYTES = 200
+
+
+class Endpoint(Protocol):
+    """One side of a session as the pump sees it."""
+
+    def send(self, message: Message) -> bool:
+        """Queue ``message`` for this side without blocking; False if the side is closed."""
+        ...
+
+    def close(self) -> None:
+        """Close this side (abruptly if need be); idempotent."""
+        ...
+
+
+@dataclass(slots=True)
+class PumpStats:
+    """Counts kept by one pump (the metrics layer reads and aggregates them)."""
+
+    received: int = 0
+    forwarded: int = 0
+    replied: int = 0
+    dropped: int = 0
+    emitted: int = 0
+    invalid: int = 0
+    failed_pending: int = 0
+
+
+@dataclass(slots=True)
+class _Held:
+    direction: Direction
+    message: Message
+    timer: asyncio.TimerHandle | None
+
+
+class Pump:
+    """Moves the messages of one session between its two endpoints."""
+
+    def __init__(
+        self,
+        session: Session,
+        chain: InterceptorChain,
+        client: Endpoint,
+        server: Endpoint,
+        on_disconnect: Callable[[str], None] | None = None,
+    ) -> None:
+        self.session = session
+        self.chain = chain
+        self._endpoints = {Direction.CLIENT_TO_SERVER: server, Direction.SERVER_TO_CLIENT: client}
+        self._ordinals = {Direction.CLIENT_TO_SERVER: 0, Direction.SERVER_TO_CLIENT: 0}
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._held: dict[str, list[_Held]] = {}
+        self._on_disconnect = on_disconnect
+        self._loop = asyncio.get_running_loop()
+        self.stats = PumpStats()
+        self.closed = False
+
+    # ---- input -------------------------------------------------------------------------
+
+    def receive(self, direction: Direction, item: Message | Invalid | OversizedLine) -> None:
+        """Handle one frame read from the side that ``direction`` starts at."""
+        if self.closed:
+            return
+        if type(item) is Message:
+            self._receive_message(direction, item)
+        elif isinstance(item, Invalid):
+            self._receive_invalid(direction, item)
+        elif isinstance(item, OversizedLine):
+            self._receive_oversized(direction, item)
+
+    def _receive_message(self, direction: Direction, message: Message) -> None:
+        self.stats.received += 1
+        tracker = self.session.tracker
+        now = self._loop.time()
+        ordinal = self._ordinals[direction]
+        self._ordinals[direction] = ordinal + 1
+        kind = message.kind
+        request_method: str | None = None
+        if kind is Kind.REQUEST:
+            tracker.note_message(direction, message)
+            tracker.request_received(direction, message, now)
+        elif kind is Kind.NOTIFICATION:
+            tracker.note_message(direction, message)
+        else:
+            pending = tracker.request_for(direction, message.id)
+            if pending is not None:
+                request_method = pending.method
+        ctx = Context(self.session, direction, ordinal, now, request_method)
+        effects = self.chain.run(message, ctx)
+        if effects is None:
+            self._send(direction, message)
+        else:
+            self._apply(direction, effects)
+
+    def _receive_invalid(self, direction: Direction, invalid: Invalid) -> None:
+        self.stats.invalid += 1
+        log.warning(
+            "invalid message %s (session %s): %s: %r",
+            direction.value,
+            self.session.id,
+            invalid.reason,
+            invalid.raw[:_LOGGED_BYTES],
+        )
+        if direction is Direction.CLIENT_TO_SERVER:
+            if (
+                not invalid.is_request
+                and invalid.code != codes.PARSE_ERROR
+                and self._answer_as_broken_response(direction, invalid.id, invalid.reason)
+            ):
+                return
+            # JSON-RPC: answer with the request's id when it could be read, else null
+            # (always null for a parse error).
+            answer_id = invalid.id if invalid.is_request else None
+            self._send(direction.reverse, error_response(answer_id, invalid.code, invalid.reason))
+            self.stats.replied += 1
+            return
+        if invalid.is_request and invalid.id is not None:
+            self._send(direction.reverse, error_response(invalid.id, invalid.code, invalid.reason))
+            self.stats.replied += 1
+            return
+        recovered = invalid.id if invalid.id is not None else recover_leading_id(invalid.raw)
+        self._answer_as_broken_response(direction, recovered, invalid.reason)
+        # Anything else from the server is logged only: answering a server with id null
+        # would only confuse it.
+
+    def _receive_oversized(self, direction: Direction, line: OversizedLine) -> None:
+        self.stats.invalid += 1
+        reason = f"Invalid Request: message of {line.size} bytes exceeds the limit of {line.limit} bytes"
+        log.warning("oversized message %s (session %s): %s", direction.value, self.session.id, reason)
+        if direction is Direction.CLIENT_TO_SERVER:
+            self._send(direction.reverse, error_response(line.id, codes.INVALID_REQUEST, reason))
+            self.stats.replied += 1
+        else:
+            self._answer_as_broken_response(direction, line.id, reason)
+
+    def _answer_as_broken_response(
+        self, direction: Direction, answer_id: MessageId | None, reason: str
+    ) -> bool:
+        """If a broken message carries the id of a request pending in the other direction,
+        it was meant as that request's response: answer the requester with an error instead,
+        so the request is not left hanging. Returns True if it did."""
+        if answer_id is None or self.session.tracker.request_for(direction, answer_id) is None:
+            return False
+        peer = "server" if direction is Direction.SERVER_TO_CLIENT else "client"
+        error = error_response(
+            answer_id,
+            codes.UPSTREAM_INVALID_RESPONSE,
+            f"mcpchaos: the {peer} sent an invalid response ({reason})",
+        )
+        self._send(direction, error)
+        self.stats.replied += 1
+        return True
+
+    # ---- effects -----------------------------------------------------------------------
+
+    def _apply(self, direction: Direction, effects: list[Effect]) -> None:
+        for effect in effects:
+            match effect:
+                case Forward(message, delay):
+                    self._later(delay, direction, message)
+                    self.stats.forwarded += 1
+                case Reply(message, delay):
+                    self._later(delay, direction.reverse, message)
+                    self.stats.replied += 1
+                case Drop(reason):
+                    self.stats.dropped += 1
+                    log.debug(
+                        "dropped a message %s (session %s): %s", direction.value, self.session.id, reason
+                    )
+                case Emit(message, toward, delay):
+                    self._later(delay, toward, message)
+                    self.stats.emitted += 1
+                case Hold(message, key, max_hold):
+                    self._hold(direction, message, key, max_hold)
+                case Release(key):
+                    self._release(key)
+                case Disconnect(reason):
+                    self.disconnect(reason)
+
+    def _later(self, delay: float, direction: Direction, message: Message) -> None:
+        if delay <= 0:
+            self._send(direction, message)
+            return
+        handle: asyncio.TimerHandle
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            self._send(direction, message)
+
+        handle = self._loop.call_later(delay, fire)
+        self._timers.add(handle)
+
+    def _hold(self, direction: Direction, message: Message, key: str, max_hold: float) -> None:
+        entry = _Held(direction, message, None)
+        self._held.setdefault(key, []).append(entry)
+
+        def expire() -> None:
+            held = self._held.get(key)
+            if held is None or entry not in held:
+                return
+            held.remove(entry)
+            if not held:
+                del self._held[key]
+            if entry.timer is not None:
+                self._timers.discard(entry.timer)
+            self._send(entry.direction, entry.message)
+
+        entry.timer = self._loop.call_later(max(max_hold, 0.0), expire)
+        self._timers.add(entry.timer)
+
+    def _release(self, key: str) -> None:
+        for entry in self._held.pop(key, []):
+            if entry.timer is not None:
+                entry.timer.cancel()
+                self._timers.discard(entry.timer)
+            self._send(entry.direction, entry.message)
+
+    @property
+    def held_count(self) -> int:
+        """Messages parked by Hold effects right now."""
+        return sum(len(entries) for entries in self._held.values())
+
+    # ---- output ------------------------------------------------------------------------
+
+    def _send(self, direction: Direction, message: Message) -> None:
+        """Write ``message`` to the side ``direction`` points at; if that side is gone and
+        the message is a request, answer its sender with an error instead of silence."""
+        if self.closed:
+            return
+        endpoint = self._endpoints[direction]
+        if message.kind.is_response:
+            self.session.tracker.response_sent(direction, message)
+        if endpoint.send(message):
+            return
+        if message.kind is Kind.REQUEST and direction is Direction.CLIENT_TO_SERVER:
+            error = error_response(
+                message.id, codes.UPSTREAM_UNAVAILABLE, "mcpchaos: the upstream server is gone"
+            )
+            self._send(Direction.SERVER_TO_CLIENT, error)
+        else:
+            log.debug("%s side closed; %r not delivered", direction.value, message)
+
+    def fail_pending(self, direction: Direction, code: int, text: str) -> int:
+        """Answer every request still pending in ``direction`` with an error (its side is
+        gone). Cancels delayed and held messages: they would only reach a dead peer.
+        Returns how many requests were answered."""
+        self._cancel_timers()
+        answered = 0
+        for pending in self.session.tracker.take_pending(direction):
+            error = error_response(pending.id, code, text, {"mcpchaos": {"method": pending.method}})
+            if self._endpoints[direction.reverse].send(error):
+                answered += 1
+        self.stats.failed_pending += answered
+        return answered
+
+    def disconnect(self, reason: str) -> None:
+        """Close both sides (a Disconnect effect, or a transport giving up)."""
+        log.info("disconnecting session %s: %s", self.session.id, reason)
+        if self._on_disconnect is not None:
+            self._on_disconnect(reason)
+        else:
+            self.close()
+
+    def close(self) -> None:
+        """Stop: cancel timers, forget held messages, close both endpoints. Idempotent."""
+        if self.closed:
+            return
+        self._cancel_timers()
+        self.closed = True
+        for endpoint in self._endpoints.values():
+            endpoint.close()
+
+    def _cancel_timers(self) -> None:
+        for handle in self._timers:
+            handle.cancel()
+        self._timers.clear()
+        self._held.clear()
