@@ -39,6 +39,13 @@ def build_server() -> MCPServer:
         version="1.0",
     )
 
+    counters = {"slow_started": 0, "slow_completed": 0, "slow_cancelled": 0}
+
+    @server.tool()
+    def stats() -> dict[str, int]:
+        """Counters of ``slow`` calls: started, completed, cancelled (cancellation visible)."""
+        return dict(counters)
+
     @server.tool()
     def echo(text: str) -> str:
         """Return the text unchanged."""
@@ -49,10 +56,16 @@ def build_server() -> MCPServer:
         """Sleep for ``seconds`` (at most 600), reporting progress ``steps`` times and logging."""
         seconds = max(0.0, min(seconds, MAX_SLOW_SECONDS))
         steps = max(1, min(steps, 1000))
+        counters["slow_started"] += 1
         await ctx.info(f"slow: sleeping {seconds}s in {steps} steps")
-        for step in range(1, steps + 1):
-            await asyncio.sleep(seconds / steps)
-            await ctx.report_progress(step, steps, f"step {step}/{steps}")
+        try:
+            for step in range(1, steps + 1):
+                await asyncio.sleep(seconds / steps)
+                await ctx.report_progress(step, steps, f"step {step}/{steps}")
+        except BaseException:  # anyio cancellation (notifications/cancelled) lands here
+            counters["slow_cancelled"] += 1
+            raise
+        counters["slow_completed"] += 1
         return f"slept {seconds}s"
 
     @server.tool()

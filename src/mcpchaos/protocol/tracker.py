@@ -97,8 +97,15 @@ class SessionTracker:
 
     def note_message(self, direction: Direction, message: Message) -> None:
         """Lifecycle hints from messages that are not requests or responses."""
-        if message.kind is Kind.NOTIFICATION and message.method == "notifications/initialized":
-            self.phase = Phase.INITIALIZED
+        if message.kind is Kind.NOTIFICATION:
+            if message.method == "notifications/initialized":
+                self.phase = Phase.INITIALIZED
+            elif message.method == "notifications/cancelled":
+                # The receiver of a cancellation should not answer: the request no longer waits.
+                params = message.params
+                request_id = params.get("requestId") if isinstance(params, dict) else None
+                if isinstance(request_id, int | str) and not isinstance(request_id, bool):
+                    self._pending[direction].pop(request_id, None)
         elif (
             self.phase is Phase.NEW
             and message.kind is Kind.REQUEST

@@ -79,6 +79,7 @@ class Pump:
         self._loop = asyncio.get_running_loop()
         self.stats = PumpStats()
         self.closed = False
+        self._response_written = asyncio.Event()
 
     # ---- input -------------------------------------------------------------------------
 
@@ -241,6 +242,11 @@ class Pump:
             self._send(entry.direction, entry.message)
 
     @property
+    def scheduled(self) -> int:
+        """Delayed and held messages waiting on a timer right now."""
+        return len(self._timers)
+
+    @property
     def held_count(self) -> int:
         """Messages parked by Hold effects right now."""
         return sum(len(entries) for entries in self._held.values())
@@ -255,6 +261,7 @@ class Pump:
         endpoint = self._endpoints[direction]
         if message.kind.is_response:
             self.session.tracker.response_sent(direction, message)
+            self._response_written.set()
         if endpoint.send(message):
             return
         if message.kind is Kind.REQUEST and direction is Direction.CLIENT_TO_SERVER:
@@ -264,6 +271,14 @@ class Pump:
             self._send(Direction.SERVER_TO_CLIENT, error)
         else:
             log.debug("%s side closed; %r not delivered", direction.value, message)
+
+    async def wait_answered(self, direction: Direction) -> None:
+        """Return once no request travelling in ``direction`` is waiting for an answer
+        (callers bound it with a timeout)."""
+        tracker = self.session.tracker
+        while tracker.pending_count(direction) > 0 and not self.closed:
+            self._response_written.clear()
+            await self._response_written.wait()
 
     def fail_pending(self, direction: Direction, code: int, text: str) -> int:
         """Answer every request still pending in ``direction`` with an error (its side is

@@ -2,8 +2,9 @@
 
 Lifecycle (the MCP specification's stdio rules, seen from the middle):
 
-* client closes our stdin → we close the server's stdin, give it ``shutdown_grace`` seconds,
-  then SIGTERM, then SIGKILL; we exit with the server's code (0 if we had to stop it).
+* client closes our stdin → requests already forwarded get their answers, then we close
+  the server's stdin; all within ``shutdown_grace`` seconds, then SIGTERM, then SIGKILL;
+  we exit with the server's code (0 if we had to stop it).
 * the server exits or closes its stdout → every request still waiting for it gets a
   JSON-RPC error at once (-32010), we say why on stderr and exit with the server's code.
 * SIGTERM/SIGINT/SIGHUP to us → the same shutdown toward the server, then exit 128+signal.
@@ -76,10 +77,10 @@ class StdioProxy:
         Raises :class:`~mcpchaos.errors.UpstreamStartError` if the server cannot start.
         """
         loop = asyncio.get_running_loop()
-        client_source = await open_source(self._client_fds[0])
-        client_sink = await open_sink(self._client_fds[1])
         child = await ChildProcess.spawn(self.command)
         self.child = child
+        client_source = await open_source(self._client_fds[0])
+        client_sink = await open_sink(self._client_fds[1])
         log.info("started server pid %d: %s", child.pid, " ".join(self.command))
         client = NdjsonEndpoint(client_sink, "client")
         server = NdjsonEndpoint(child.sink, "server")
@@ -122,6 +123,7 @@ class StdioProxy:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client_sink.drain(), 1.0)
             client_sink.close()
+            client_source.close()
 
     async def _relay(self, source: ByteSource, direction: Direction, pump: Pump, sink: ByteSink) -> None:
         framer = NdjsonFramer(self.options.max_message_bytes)
@@ -131,9 +133,17 @@ class StdioProxy:
         self, child: ChildProcess, client_sink: ByteSink, server_task: asyncio.Task[None]
     ) -> int:
         log.info("client closed stdin; shutting the server down")
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(child.sink.drain(), self.options.shutdown_grace)
-        await child.stop(self.options.shutdown_grace, self.options.kill_after)
+        # Requests already sent still get their answers (a client that writes its requests
+        # and closes, e.g. stdin from a file), within the grace period.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.shutdown_grace
+        assert self.pump is not None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(deadline):
+                await child.sink.drain()
+                await self.pump.wait_answered(Direction.CLIENT_TO_SERVER)
+        remaining = max(deadline - loop.time(), 0.2)
+        await child.stop(remaining, self.options.kill_after)
         # Whatever the server wrote before exiting still reaches the client.
         with contextlib.suppress(Exception):
             await asyncio.wait_for(server_task, 0.5)

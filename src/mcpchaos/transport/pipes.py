@@ -22,6 +22,10 @@ class ByteSource(Protocol):
         """The next chunk; ``b""`` at end of stream."""
         ...
 
+    def close(self) -> None:
+        """Stop reading and release the underlying transport; idempotent."""
+        ...
+
 
 class ByteSink(Protocol):
     """Where bytes go."""
@@ -51,14 +55,19 @@ class ByteSink(Protocol):
 class StreamSource:
     """A :class:`ByteSource` over an asyncio StreamReader."""
 
-    def __init__(self, reader: asyncio.StreamReader) -> None:
+    def __init__(self, reader: asyncio.StreamReader, transport: asyncio.BaseTransport | None = None) -> None:
         self._reader = reader
+        self._transport = transport
 
     async def read(self) -> bytes:
         try:
             return await self._reader.read(READ_CHUNK)
         except (ConnectionError, OSError):
             return b""
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
 
 
 class StreamSink:
@@ -98,6 +107,9 @@ class FileSource:
     async def read(self) -> bytes:
         return await asyncio.get_running_loop().run_in_executor(None, os.read, self._fd, READ_CHUNK)
 
+    def close(self) -> None:
+        return None
+
 
 class FileSink:
     """A :class:`ByteSink` for a regular file: writes go straight to the file."""
@@ -132,11 +144,11 @@ async def open_source(fd: int) -> ByteSource:
     reader = asyncio.StreamReader(limit=READ_CHUNK)
     pipe = open(fd, "rb", buffering=0, closefd=False)  # noqa: SIM115, ASYNC230 - an fd: no blocking
     try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
     except ValueError:  # a regular file: epoll cannot watch it
         pipe.close()
         return FileSource(fd)
-    return StreamSource(reader)
+    return StreamSource(reader, transport)
 
 
 async def open_sink(fd: int) -> ByteSink:

@@ -1,0 +1,100 @@
+"""The command line, run as a user would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from mcpchaos.cli.main import main
+
+MCPCHAOS = [sys.executable, "-m", "mcpchaos"]
+
+
+def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*MCPCHAOS, *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def test_help_lists_the_commands() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("proxy", "demo-server", "demo"):
+        assert command in result.stdout
+
+
+def test_proxy_help_explains_the_server_command() -> None:
+    result = run("proxy", "--help")
+    assert result.returncode == 0
+    assert "-- COMMAND" in result.stdout
+    assert "--max-message-bytes" in result.stdout
+
+
+def test_no_command_is_a_usage_error() -> None:
+    assert main([]) == 2
+
+
+def test_proxy_without_a_server_command_says_how_to_give_one() -> None:
+    result = run("proxy")
+    assert result.returncode == 2
+    assert "after '--'" in result.stderr
+
+
+def test_a_bad_size_is_a_usage_error_that_names_the_option() -> None:
+    result = run("proxy", "--max-message-bytes", "lots", "--", "true")
+    assert result.returncode == 2
+    assert "--max-message-bytes" in result.stderr
+
+
+def test_the_proxy_works_with_files_as_stdin_and_stdout(tmp_path: Path) -> None:
+    requests = tmp_path / "requests.jsonl"
+    requests.write_bytes(
+        b"\n".join(
+            orjson.dumps(m)
+            for m in [
+                {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "initialize",
+                    "params": {
+                        "protocolVersion": "2025-11-25",
+                        "capabilities": {},
+                        "clientInfo": {"name": "f", "version": "0"},
+                    },
+                },
+                {"jsonrpc": "2.0", "method": "notifications/initialized"},
+                {
+                    "jsonrpc": "2.0",
+                    "id": 2,
+                    "method": "tools/call",
+                    "params": {"name": "echo", "arguments": {"text": "f"}},
+                },
+                {"broken": True},
+            ]
+        )
+        + b"\n"
+    )
+    output = tmp_path / "responses.jsonl"
+    with requests.open("rb") as stdin, output.open("wb") as stdout:
+        result = subprocess.run(
+            [*MCPCHAOS, "proxy", "--", *MCPCHAOS, "demo-server"],
+            stdin=stdin,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr
+    replies = {m.get("id"): m for m in map(orjson.loads, output.read_bytes().splitlines())}
+    assert replies[None]["error"]["code"] == -32600
+    assert replies[1]["result"]["serverInfo"]["name"] == "mcpchaos-demo"
+    assert replies[2]["result"]["content"][0]["text"] == "f"
+
+
+def test_the_demo_runs_a_session_through_the_proxy() -> None:
+    result = run("demo", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "all answers as expected" in result.stdout
+    assert "client → server" in result.stderr  # the proxy's trace of each message
+    assert "tools/call [echo]" in result.stderr
