@@ -64,12 +64,16 @@ class Message:
     bytes at all for a framing-level corruption (see :meth:`with_wire_bytes`).
     """
 
-    __slots__ = ("_wire", "kind", "payload")
+    __slots__ = ("_wire", "event_id", "kind", "payload")
 
-    def __init__(self, kind: Kind, payload: dict[str, Any], wire: bytes | None = None) -> None:
+    def __init__(
+        self, kind: Kind, payload: dict[str, Any], wire: bytes | None = None, event_id: str | None = None
+    ) -> None:
         self.kind = kind
         self.payload = payload
         self._wire = wire
+        self.event_id = event_id
+        """The SSE event id the message arrived with (HTTP), kept so resumption still works."""
 
     @property
     def wire(self) -> bytes:
@@ -119,12 +123,16 @@ class Message:
                 payload.pop(key, None)
             else:
                 payload[key] = value
-        return Message(self.kind, payload)
+        return Message(self.kind, payload, None, self.event_id)
 
     def with_wire_bytes(self, wire: bytes) -> Message:
         """A copy that is sent as exactly ``wire`` (framing-level faults: truncated JSON,
         invalid UTF-8, a line split in two) while ``payload`` still describes the original."""
-        return Message(self.kind, self.payload, wire)
+        return Message(self.kind, self.payload, wire, self.event_id)
+
+    def with_event_id(self, event_id: str | None) -> Message:
+        """The same message tagged with the SSE event id it travels under."""
+        return Message(self.kind, self.payload, self._wire, event_id)
 
     def __repr__(self) -> str:
         return f"Message({self.kind.value}, id={self.id!r}, method={self.method!r})"

@@ -19,6 +19,16 @@ class Session:
     transport: str
     """``stdio`` or ``http``: faults whose form depends on the transport read it."""
     tracker: SessionTracker = field(default_factory=SessionTracker)
+    ordinals: dict[Direction, int] = field(
+        default_factory=lambda: {Direction.CLIENT_TO_SERVER: 0, Direction.SERVER_TO_CLIENT: 0}
+    )
+    """Messages seen so far per direction (the next message's ordinal)."""
+
+    def next_ordinal(self, direction: Direction) -> int:
+        """The ordinal of a newly received message in ``direction``; counts it."""
+        ordinal = self.ordinals[direction]
+        self.ordinals[direction] = ordinal + 1
+        return ordinal
 
 
 @dataclass(frozen=True, slots=True)

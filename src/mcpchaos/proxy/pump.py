@@ -72,7 +72,6 @@ class Pump:
         self.session = session
         self.chain = chain
         self._endpoints = {Direction.CLIENT_TO_SERVER: server, Direction.SERVER_TO_CLIENT: client}
-        self._ordinals = {Direction.CLIENT_TO_SERVER: 0, Direction.SERVER_TO_CLIENT: 0}
         self._timers: set[asyncio.TimerHandle] = set()
         self._held: dict[str, list[_Held]] = {}
         self._on_disconnect = on_disconnect
@@ -98,8 +97,7 @@ class Pump:
         self.stats.received += 1
         tracker = self.session.tracker
         now = self._loop.time()
-        ordinal = self._ordinals[direction]
-        self._ordinals[direction] = ordinal + 1
+        ordinal = self.session.next_ordinal(direction)
         kind = message.kind
         request_method: str | None = None
         if kind is Kind.REQUEST:
