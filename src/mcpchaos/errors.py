@@ -5,7 +5,10 @@
     McpChaosError                 base: anything mcpchaos raises on purpose
     ├── ConfigError               a configuration or command line that cannot work (exit 2)
     └── UpstreamError             the real server cannot be reached or started
-        └── UpstreamStartError    the server command could not be started (exit 126/127)
+        ├── UpstreamStartError    the server command could not be started (exit 126/127)
+        ├── UpstreamUnavailableError   connection refused/reset, DNS failure (HTTP 502)
+        ├── UpstreamTimeoutError       no response headers within the timeout (HTTP 504)
+        └── UpstreamTooLargeError      a response body or event over the size limit (HTTP 502)
 
 Malformed protocol input is never an exception: it is a value (``protocol.Invalid``).
 """
@@ -35,3 +38,15 @@ class UpstreamStartError(UpstreamError):
     def __init__(self, message: str, exit_code: int = 127) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class UpstreamUnavailableError(UpstreamError):
+    """The upstream could not be reached or dropped the connection."""
+
+
+class UpstreamTimeoutError(UpstreamError):
+    """The upstream did not answer within the configured timeout."""
+
+
+class UpstreamTooLargeError(UpstreamError):
+    """The upstream sent a body or event larger than the configured limit."""

@@ -75,7 +75,13 @@ def test_encode_round_trips() -> None:
     parser.feed(raw)
     [event] = events_of(parser)
     assert isinstance(event, SseEvent)
-    assert (event.data, event.id, event.event, event.retry, event.comments) == ('{"a":1}', "5", "message", 10, [" hi"])
+    assert (event.data, event.id, event.event, event.retry, event.comments) == (
+        '{"a":1}',
+        "5",
+        "message",
+        10,
+        [" hi"],
+    )
     assert event.encode() == raw
 
 
@@ -91,4 +97,6 @@ def test_any_chunking_gives_the_same_events(datas: list[str], cuts: list[int]) -
     for start, end in itertools.pairwise(positions):
         parser.feed(stream[start:end])
         got.extend(events_of(parser))
-    assert [(e.data, e.id) for e in got if isinstance(e, SseEvent)] == [(d, str(i)) for i, d in enumerate(datas)]
+    assert [(e.data, e.id) for e in got if isinstance(e, SseEvent)] == [
+        (d, str(i)) for i, d in enumerate(datas)
+    ]

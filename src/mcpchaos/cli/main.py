@@ -105,6 +105,38 @@ def build_parser() -> argparse.ArgumentParser:
         "answer -32603 (fail-closed)",
     )
     proxy.add_argument("--trace", action="store_true", help="log every message that passes (on stderr)")
+    http = proxy.add_argument_group("Streamable HTTP")
+    http.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="serve MCP over Streamable HTTP here (e.g. 127.0.0.1:8080) instead of stdio",
+    )
+    http.add_argument(
+        "--upstream",
+        metavar="URL",
+        help="the upstream MCP server's Streamable HTTP endpoint, e.g. http://127.0.0.1:8000/mcp",
+    )
+    http.add_argument(
+        "--max-body-bytes",
+        type=_size,
+        default=DEFAULT_MAX_LINE_BYTES,
+        metavar="SIZE",
+        help="largest HTTP request body accepted (413 above it; default: 16MiB)",
+    )
+    http.add_argument(
+        "--upstream-timeout",
+        type=_positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="wait this long for the upstream's response headers, then 504 (default: 30)",
+    )
+    http.add_argument(
+        "--request-timeout",
+        type=_positive_float,
+        default=300.0,
+        metavar="SECONDS",
+        help="longest a request is held when nothing will answer it (default: 300)",
+    )
     proxy.add_argument(
         "server_command",
         nargs=argparse.REMAINDER,
@@ -147,16 +179,36 @@ def _run_proxy(args: argparse.Namespace) -> int:
     command = list(args.server_command)
     if command and command[0] == "--":
         command = command[1:]
-    if not command:
-        raise ConfigError("no server command: give it after '--', e.g. mcpchaos proxy -- python server.py")
     interceptors: list[Interceptor] = []
     if args.trace:
         interceptors.append(TraceInterceptor())
         logging.getLogger("mcpchaos.trace").setLevel(logging.INFO)
     chain = InterceptorChain(interceptors, FailurePolicy(args.on_interceptor_error))
+    if args.listen and args.upstream and not command:
+        return _run_http_proxy(args, chain)
+    if args.listen or args.upstream:
+        raise ConfigError(
+            "give --listen HOST:PORT with --upstream URL (HTTP → HTTP); the stdio bridges are not built yet"
+        )
+    if not command:
+        raise ConfigError("no server command: give it after '--', e.g. mcpchaos proxy -- python server.py")
     options = StdioOptions(max_message_bytes=args.max_message_bytes, shutdown_grace=args.shutdown_grace)
     proxy = StdioProxy(command, chain, options)
     return asyncio.run(proxy.run(handle_signals=True))
+
+
+def _run_http_proxy(args: argparse.Namespace, chain: InterceptorChain) -> int:
+    from mcpchaos.proxy.http import HttpOptions, HttpProxy, parse_listen
+
+    host, port = parse_listen(args.listen)
+    options = HttpOptions(
+        max_body_bytes=args.max_body_bytes,
+        max_message_bytes=args.max_message_bytes,
+        upstream_timeout=args.upstream_timeout,
+        request_timeout=args.request_timeout,
+    )
+    proxy = HttpProxy(args.upstream, chain, options)
+    return asyncio.run(proxy.run_forever(host, port))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 Tools: ``echo``, ``slow`` (sleeps, reporting progress and logging), ``payload`` (a result of
 a given size), ``fail`` (a tool error, an exception, or the whole process crashing),
+``request_headers`` (the HTTP headers that reached the server), ``stats`` (``slow`` counters),
 ``ask_user`` (an elicitation: a server→client request), ``sample`` (a sampling request) and
 ``list_client_roots`` (a roots request). Also a resource, a resource template and a prompt.
 """
@@ -88,6 +89,12 @@ def build_server() -> MCPServer:
         if mode == "exception":
             raise RuntimeError(message)
         raise ToolError(message)
+
+    @server.tool()
+    def request_headers(ctx: Context) -> dict[str, str]:
+        """The HTTP headers this request arrived with (empty on stdio): what reached the server."""
+        headers = ctx.headers
+        return {name.lower(): value for name, value in headers.items()} if headers else {}
 
     @server.tool()
     async def ask_user(question: str, ctx: Context) -> str:

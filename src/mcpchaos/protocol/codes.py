@@ -45,6 +45,12 @@ UPSTREAM_INVALID_RESPONSE: Final = -32011
 """The upstream sent a response the proxy could not parse; this error replaces it."""
 PROXY_SHUTTING_DOWN: Final = -32012
 """The proxy is shutting down and did not forward the request."""
+UPSTREAM_TIMEOUT: Final = -32013
+"""The upstream did not answer within the proxy's upstream timeout (HTTP 504)."""
+REQUEST_TOO_LARGE: Final = -32014
+"""The request body is over the proxy's size limit (HTTP 413)."""
+UNSUPPORTED_MEDIA_TYPE: Final = -32015
+"""The request's Content-Type is not application/json (HTTP 415)."""
 
 NAMES: Final[dict[int, str]] = {
     PARSE_ERROR: "parse_error",
@@ -62,6 +68,9 @@ NAMES: Final[dict[int, str]] = {
     UPSTREAM_UNAVAILABLE: "upstream_unavailable",
     UPSTREAM_INVALID_RESPONSE: "upstream_invalid_response",
     PROXY_SHUTTING_DOWN: "proxy_shutting_down",
+    UPSTREAM_TIMEOUT: "upstream_timeout",
+    REQUEST_TOO_LARGE: "request_too_large",
+    UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
 }
 """A short name for each known code, for logs and metrics labels."""
 

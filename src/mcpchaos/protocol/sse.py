@@ -73,7 +73,15 @@ def encode_event(
 class SseParser:
     """Split an SSE byte stream into events, with a size limit per event."""
 
-    __slots__ = ("_buffer", "_current", "_current_size", "_discarding", "_max", "_pending_cr", "last_event_id")
+    __slots__ = (
+        "_buffer",
+        "_current",
+        "_current_size",
+        "_discarding",
+        "_max",
+        "_pending_cr",
+        "last_event_id",
+    )
 
     def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
         self._max = max_event_bytes
@@ -152,12 +160,10 @@ class SseParser:
             event.data = value if event.data is None else f"{event.data}\n{value}"
         elif name == "event":
             event.event = value
-        elif name == "id":
-            if "\0" not in value:
-                event.id = value
-        elif name == "retry":
-            if value.isdigit():
-                event.retry = int(value)
+        elif name == "id" and "\0" not in value:
+            event.id = value
+        elif name == "retry" and value.isdigit():
+            event.retry = int(value)
         # Unknown fields are ignored, as the SSE specification says.
 
 

@@ -115,6 +115,10 @@ class SessionTracker:
             # A first request that is not initialize: a sessionless (2026-07-28) client.
             self.phase = Phase.INITIALIZED
 
+    def forget(self, direction: Direction, request_id: MessageId) -> None:
+        """Stop waiting for an answer to a request (its exchange ended without one)."""
+        self._pending[direction].pop(request_id, None)
+
     def pending(self, direction: Direction) -> list[PendingRequest]:
         """Requests travelling in ``direction`` still waiting for an answer, oldest first."""
         return list(self._pending[direction].values())

@@ -2,7 +2,19 @@
 
 from mcpchaos.proxy.chain import FailurePolicy, InterceptorChain
 from mcpchaos.proxy.context import Context, Session
-from mcpchaos.proxy.effects import Disconnect, Drop, Effect, Effects, Emit, Forward, Hold, Release, Reply
+from mcpchaos.proxy.effects import (
+    Disconnect,
+    Drop,
+    Effect,
+    Effects,
+    Emit,
+    EndStream,
+    Forward,
+    Hold,
+    HttpReply,
+    Release,
+    Reply,
+)
 from mcpchaos.proxy.interceptor import Interceptor
 from mcpchaos.proxy.pump import Endpoint, Pump
 
@@ -13,10 +25,12 @@ __all__ = [
     "Effect",
     "Effects",
     "Emit",
+    "EndStream",
     "Endpoint",
     "FailurePolicy",
     "Forward",
     "Hold",
+    "HttpReply",
     "Interceptor",
     "InterceptorChain",
     "Pump",

@@ -1,5 +1,9 @@
 """What an interceptor asks the pump to do with a message. Data only; the pump acts.
 
+``Disconnect`` closes connections abruptly (on HTTP: the client's TCP connection, as a
+crash would); ``HttpReply`` and ``EndStream`` are transport-level and fall back to their
+stdio meaning where HTTP has none.
+
 An interceptor returns a sequence of effects (or None, meaning "forward unchanged"). The pump
 applies them in order. Delays are seconds relative to when the message was received.
 """
@@ -68,5 +72,24 @@ class Disconnect:
     reason: str = ""
 
 
-Effect = Forward | Reply | Drop | Emit | Hold | Release | Disconnect
+@dataclass(frozen=True, slots=True)
+class HttpReply:
+    """Answer the sender at the HTTP level: ``status`` with ``headers`` (e.g. 429 with
+    Retry-After, 401 with WWW-Authenticate, 503) and ``message`` as a JSON body, if any.
+    On stdio, where there is no status, it becomes ``Reply(message)`` (or a drop)."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...] = ()
+    message: Message | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndStream:
+    """End the client's open HTTP response now (an SSE stream cut midway, cleanly at the
+    HTTP level). The message being handled is dropped. On stdio it is a plain drop."""
+
+    reason: str = ""
+
+
+Effect = Forward | Reply | Drop | Emit | Hold | Release | Disconnect | HttpReply | EndStream
 Effects = Sequence[Effect]

@@ -19,7 +19,18 @@ from mcpchaos.protocol.messages import Direction, Invalid, Kind, Message, Messag
 from mcpchaos.protocol.ndjson import OversizedLine, recover_leading_id
 from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.context import Context, Session
-from mcpchaos.proxy.effects import Disconnect, Drop, Effect, Emit, Forward, Hold, Release, Reply
+from mcpchaos.proxy.effects import (
+    Disconnect,
+    Drop,
+    Effect,
+    Emit,
+    EndStream,
+    Forward,
+    Hold,
+    HttpReply,
+    Release,
+    Reply,
+)
 
 log = logging.getLogger("mcpchaos.pump")
 
@@ -35,6 +46,14 @@ class Endpoint(Protocol):
 
     def close(self) -> None:
         """Close this side (abruptly if need be); idempotent."""
+        ...
+
+
+class TransportEffects(Protocol):
+    """An endpoint that can carry out transport-level effects (the HTTP client side)."""
+
+    def transport_effect(self, effect: HttpReply | EndStream | Disconnect) -> bool:
+        """Carry out ``effect``; False if this endpoint cannot (the pump falls back)."""
         ...
 
 
@@ -199,7 +218,25 @@ class Pump:
                 case Release(key):
                     self._release(key)
                 case Disconnect(reason):
-                    self.disconnect(reason)
+                    if not self._transport_effect(effect):
+                        self.disconnect(reason)
+                case HttpReply(_, _, message):
+                    if not self._transport_effect(effect):
+                        if message is not None:
+                            self._send(direction.reverse, message)
+                        else:
+                            self.stats.dropped += 1
+                    self.stats.replied += 1
+                case EndStream(reason):
+                    self.stats.dropped += 1
+                    if not self._transport_effect(effect):
+                        log.debug("end-stream on a transport without streams: dropped (%s)", reason)
+
+    def _transport_effect(self, effect: HttpReply | EndStream | Disconnect) -> bool:
+        """Offer a transport-level effect to the client-side endpoint, if it takes them."""
+        client = self._endpoints[Direction.SERVER_TO_CLIENT]
+        handler = getattr(client, "transport_effect", None)
+        return bool(handler(effect)) if handler is not None else False
 
     def _later(self, delay: float, direction: Direction, message: Message) -> None:
         if delay <= 0:

@@ -1,0 +1,637 @@
+"""The Streamable HTTP proxy: an MCP HTTP endpoint in front of an upstream MCP HTTP server.
+
+Every JSON-RPC message in a request body, a JSON response body or an SSE event passes the
+same interceptor chain as on stdio, one by one, as it arrives: an SSE stream with progress
+notifications reaches the client event by event.
+
+How it maps onto the pump: each client HTTP request is an *exchange* with its own
+:class:`~mcpchaos.proxy.pump.Pump`, whose client side is this request's HTTP response and whose
+server side makes upstream HTTP requests. Exchanges of one MCP session share one
+:class:`~mcpchaos.proxy.context.Session` (keyed by ``Mcp-Session-Id``), so the session's
+message ordinals and pending requests span all of them. A request without a session id
+(2026-07-28, or a stateless server) is a session of its own.
+
+Both protocol eras pass through as they are: POST/GET/DELETE, ``Mcp-Session-Id``,
+``MCP-Protocol-Version``, ``Mcp-Method``/``Mcp-Name``, ``Last-Event-ID`` and every other
+end-to-end header go upstream unchanged; statuses (202, 404, 405, 406...) come back
+unchanged; SSE event ids, comments (pings), ``retry`` and priming events are kept.
+Paths other than the MCP endpoint's (OAuth metadata, health checks) are relayed untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import signal
+import sys
+from collections import OrderedDict
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+
+from mcpchaos.errors import ConfigError, UpstreamError, UpstreamTimeoutError, UpstreamTooLargeError
+from mcpchaos.protocol import codes
+from mcpchaos.protocol.messages import Direction, Invalid, Kind, Message, MessageId, error_response, parse
+from mcpchaos.protocol.ndjson import DEFAULT_MAX_LINE_BYTES, OversizedLine
+from mcpchaos.protocol.sse import OversizedEvent, SseEvent, SseParser, encode_event
+from mcpchaos.proxy.chain import InterceptorChain
+from mcpchaos.proxy.context import Session
+from mcpchaos.proxy.effects import Disconnect, EndStream, HttpReply
+from mcpchaos.proxy.pump import Pump
+from mcpchaos.transport.http import (
+    UpstreamClient,
+    iter_chunks,
+    read_body,
+    request_headers,
+    response_headers,
+)
+
+log = logging.getLogger("mcpchaos.http")
+
+SESSION_HEADER = "Mcp-Session-Id"
+JSON = "application/json"
+SSE = "text/event-stream"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpOptions:
+    """Knobs of the HTTP proxy."""
+
+    max_body_bytes: int = DEFAULT_MAX_LINE_BYTES
+    """Largest request body accepted from a client (413 above it)."""
+    max_message_bytes: int = DEFAULT_MAX_LINE_BYTES
+    """Largest upstream JSON body or SSE event (the client gets a JSON-RPC error above it)."""
+    upstream_timeout: float = 30.0
+    """Seconds to wait for the upstream's response headers (504 after it)."""
+    request_timeout: float = 300.0
+    """Longest a client request is held when nothing will answer it (e.g. a dropped message)."""
+    connect_timeout: float = 5.0
+    """Seconds to open a connection to the upstream."""
+    max_sessions: int = 10_000
+    """Sessions remembered; beyond it the least recently used is forgotten (not ended)."""
+
+
+# ---- events an exchange's HTTP handler reacts to ----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _UpstreamHead:
+    status: int
+    headers: CIMultiDict[str]
+    is_sse: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _UpstreamRaw:
+    """An upstream response that is not JSON-RPC: relayed as it is."""
+
+    status: int
+    headers: CIMultiDict[str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _UpstreamFailed:
+    status: int
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class _RawEvent:
+    """An SSE event with no JSON-RPC message (comment, ping, priming event): relayed."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _TaskDone:
+    pass
+
+
+_Event = (
+    Message
+    | _UpstreamHead
+    | _UpstreamRaw
+    | _UpstreamFailed
+    | _RawEvent
+    | _TaskDone
+    | HttpReply
+    | EndStream
+    | (Disconnect)
+)
+
+
+class SessionRegistry:
+    """MCP sessions by ``Mcp-Session-Id``, least recently used forgotten first."""
+
+    def __init__(self, max_sessions: int) -> None:
+        self._max = max_sessions
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._ordinals = itertools.count(1)
+
+    def new(self) -> Session:
+        """A session not yet known by an id (an initialize, or a sessionless request)."""
+        ordinal = next(self._ordinals)
+        return Session(id=f"http-{ordinal}", ordinal=ordinal, transport="http")
+
+    def get(self, session_id: str) -> Session:
+        """The session for ``session_id``, made on first sight (e.g. after a proxy restart)."""
+        session = self._sessions.get(session_id)
+        if session is None:
+            session = self.new()
+            self.bind(session, session_id)
+        else:
+            self._sessions.move_to_end(session_id)
+        return session
+
+    def bind(self, session: Session, session_id: str) -> None:
+        """The upstream named ``session``: remember it under that id."""
+        session.id = session_id
+        self._sessions[session_id] = session
+        self._sessions.move_to_end(session_id)
+        while len(self._sessions) > self._max:
+            self._sessions.popitem(last=False)
+
+    def remove(self, session_id: str) -> None:
+        self._sessions.pop(session_id, None)
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def __contains__(self, session_id: object) -> bool:
+        return session_id in self._sessions
+
+
+def _json_error(status: int, message: Message, headers: CIMultiDict[str] | None = None) -> web.Response:
+    out = CIMultiDict(headers or {})
+    out["Content-Type"] = JSON
+    return web.Response(status=status, body=message.wire, headers=out)
+
+
+def _error_body(status: int, code: int, text: str, request_id: MessageId | None = None) -> web.Response:
+    return _json_error(status, error_response(request_id, code, text))
+
+
+class _ClientSide:
+    """The pump's client endpoint: this exchange's HTTP response."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        self._exchange = exchange
+
+    def send(self, message: Message) -> bool:
+        return self._exchange.post(message)
+
+    def close(self) -> None:
+        return None
+
+    def transport_effect(self, effect: HttpReply | EndStream | Disconnect) -> bool:
+        return self._exchange.post(effect)
+
+
+class _UpstreamSide:
+    """The pump's server endpoint: each message sent is one upstream POST."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        self._exchange = exchange
+
+    def send(self, message: Message) -> bool:
+        return self._exchange.call_upstream(message)
+
+    def close(self) -> None:
+        return None
+
+
+class Exchange:
+    """One client HTTP request, the upstream requests it causes, and the response."""
+
+    def __init__(self, proxy: HttpProxy, request: web.Request, session: Session) -> None:
+        self.proxy = proxy
+        self.request = request
+        self.session = session
+        self.pump = Pump(session, proxy.chain, _ClientSide(self), _UpstreamSide(self))
+        self.request_id: MessageId | None = None
+        self.response: web.StreamResponse | None = None
+        self._events: asyncio.Queue[_Event] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._head: _UpstreamHead | None = None
+        self._finished = False
+        self._loop = asyncio.get_running_loop()
+
+    # -- called by the pump (synchronously) ----------------------------------------------
+
+    def post(self, event: _Event) -> bool:
+        if self._finished:
+            return False
+        self._events.put_nowait(event)
+        return True
+
+    def call_upstream(self, message: Message | None, method: str = "POST") -> bool:
+        if self._finished:
+            return False
+        task = asyncio.create_task(self._upstream(message, method))
+        self._tasks.add(task)
+        return True
+
+    # -- the upstream side ----------------------------------------------------------------
+
+    async def _upstream(self, message: Message | None, method: str) -> None:
+        options = self.proxy.options
+        headers = request_headers(self.request.headers)
+        body = message.wire if message is not None else None
+        try:
+            async with self.proxy.upstream.request(
+                method, self.proxy.upstream_url_for(self.request), headers, body, options.upstream_timeout
+            ) as response:
+                self._bind_session(response)
+                status = response.status
+                out_headers = response_headers(response.headers)
+                if response.content_type == SSE:
+                    self.post(_UpstreamHead(status, out_headers, is_sse=True))
+                    await self._relay_sse(response)
+                elif response.content_type == JSON:
+                    raw = await read_body(response, options.max_message_bytes, options.upstream_timeout)
+                    item = parse(raw) if raw.strip() else None
+                    if item is None:  # e.g. 202 Accepted labelled JSON with no body
+                        self.post(_UpstreamRaw(status, out_headers, raw))
+                    elif isinstance(item, Message):
+                        self.post(_UpstreamHead(status, out_headers, is_sse=False))
+                        self.pump.receive(Direction.SERVER_TO_CLIENT, item)
+                    elif item.id is not None or status < 300:
+                        # A JSON body that is not a valid message: the pump answers for it.
+                        self.post(_UpstreamHead(status, out_headers, is_sse=False))
+                        self.pump.receive(Direction.SERVER_TO_CLIENT, item)
+                    else:
+                        self.post(_UpstreamRaw(status, out_headers, raw))
+                else:
+                    raw = await read_body(response, options.max_message_bytes, options.upstream_timeout)
+                    self.post(_UpstreamRaw(status, out_headers, raw))
+        except UpstreamError as exc:
+            self._upstream_failed(message, exc)
+        finally:
+            current = asyncio.current_task()
+            if current is not None:
+                self._tasks.discard(current)
+            self.post(_TaskDone())
+
+    async def _relay_sse(self, response: aiohttp.ClientResponse) -> None:
+        parser = SseParser(self.proxy.options.max_message_bytes)
+        async for chunk in iter_chunks(response):
+            parser.feed(chunk)
+            while True:
+                event = parser.next_event()
+                if isinstance(event, SseEvent):
+                    if event.is_message:
+                        assert event.data is not None
+                        item = parse(event.data.encode())
+                        if isinstance(item, Message):
+                            item = item.with_event_id(event.id)
+                        self.pump.receive(Direction.SERVER_TO_CLIENT, item)
+                    else:
+                        self.post(_RawEvent(event.encode()))
+                elif isinstance(event, OversizedEvent):
+                    self.pump.receive(
+                        Direction.SERVER_TO_CLIENT,
+                        OversizedLine(event.size, event.limit, None, complete=True),
+                    )
+                else:
+                    break
+
+    def _upstream_failed(self, message: Message | None, exc: UpstreamError) -> None:
+        log.warning("upstream request failed (session %s): %s", self.session.id, exc)
+        if isinstance(exc, UpstreamTimeoutError):
+            status, code = 504, codes.UPSTREAM_TIMEOUT
+        elif isinstance(exc, UpstreamTooLargeError):
+            status, code = 502, codes.UPSTREAM_INVALID_RESPONSE
+        else:
+            status, code = 502, codes.UPSTREAM_UNAVAILABLE
+        request_id = message.id if message is not None and message.kind is Kind.REQUEST else None
+        error = error_response(request_id, code, f"mcpchaos: {exc}")
+        if request_id is not None:
+            self.session.tracker.response_sent(Direction.SERVER_TO_CLIENT, error)
+        self.post(_UpstreamFailed(status, error))
+
+    def _bind_session(self, response: aiohttp.ClientResponse) -> None:
+        session_id = response.headers.get(SESSION_HEADER)
+        if session_id and session_id not in self.proxy.sessions:
+            self.proxy.sessions.bind(self.session, session_id)
+
+    # -- the client side ------------------------------------------------------------------
+
+    async def serve(self, item: Message | None) -> web.StreamResponse:
+        """Run the exchange to its end and return the response (already sent if streamed)."""
+        deadline = self._loop.time() + self.proxy.options.request_timeout
+        try:
+            if item is None:
+                self.call_upstream(None, self.request.method)
+            else:
+                if item.kind is Kind.REQUEST:
+                    self.request_id = item.id
+                self.pump.receive(Direction.CLIENT_TO_SERVER, item)
+            while True:
+                if self._events.empty() and self._settled():
+                    done = await self._finish_settled()
+                    if done is not None:
+                        return done
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        event = await self._events.get()
+                except TimeoutError:
+                    return await self._give_up()
+                result = await self._handle(event)
+                if result is not None:
+                    return result
+        finally:
+            self._finished = True
+            for task in self._tasks:
+                task.cancel()
+            self.pump.close()
+            if self.request_id is not None:
+                self.session.tracker.forget(Direction.CLIENT_TO_SERVER, self.request_id)
+
+    def _settled(self) -> bool:
+        """Nothing more can happen: no upstream call running, no delayed or held message."""
+        return not self._tasks and self.pump.scheduled == 0
+
+    async def _finish_settled(self) -> web.StreamResponse | None:
+        if self.response is not None:
+            await self.response.write_eof()
+            return self.response
+        if self.request_id is None:
+            # A notification or response: the upstream's status if it answered, else 202.
+            if self._head is not None:
+                return web.Response(status=self._head.status, headers=self._head.headers)
+            return web.Response(status=202)
+        return None  # a request nothing will answer: hold it until the client gives up
+
+    async def _give_up(self) -> web.StreamResponse:
+        limit = self.proxy.options.request_timeout
+        text = f"mcpchaos: no answer within the proxy's request timeout ({limit:g}s)"
+        if self.response is not None:
+            if self.request_id is not None:
+                await self._write_event(error_response(self.request_id, codes.UPSTREAM_TIMEOUT, text))
+            await self.response.write_eof()
+            return self.response
+        return _error_body(504, codes.UPSTREAM_TIMEOUT, text, self.request_id)
+
+    async def _handle(self, event: _Event) -> web.StreamResponse | None:
+        if isinstance(event, Message):
+            return await self._deliver(event)
+        if isinstance(event, _UpstreamHead):
+            self._head = event
+            if event.status == 202 and self.request_id is None:
+                return None  # answered once settled
+            return None
+        if isinstance(event, _RawEvent):
+            if self.response is None:
+                await self._start_stream()
+            assert self.response is not None
+            await self.response.write(event.data)
+            return None
+        if isinstance(event, _UpstreamRaw):
+            if self.response is None:
+                return web.Response(status=event.status, headers=event.headers, body=event.body)
+            return None
+        if isinstance(event, _UpstreamFailed):
+            if self.response is None:
+                return _json_error(event.status, event.message)
+            await self._write_event(event.message)
+            await self.response.write_eof()
+            return self.response
+        if isinstance(event, HttpReply):
+            return await self._http_reply(event)
+        if isinstance(event, EndStream):
+            if self.response is None:
+                await self._start_stream()
+            assert self.response is not None
+            await self.response.write_eof()
+            return self.response
+        if isinstance(event, Disconnect):
+            return self._abort(event.reason)
+        return None  # _TaskDone: the loop re-checks whether the exchange has settled
+
+    async def _deliver(self, message: Message) -> web.StreamResponse | None:
+        answers = message.kind.is_response and message.id == self.request_id and self.request_id is not None
+        if self.response is None:
+            wants_stream = self._head is not None and self._head.is_sse
+            upstream_json = self._head is not None and not self._head.is_sse
+            # A JSON body holds exactly one message: the upstream's answer, whatever its id
+            # (e.g. a 404 "Session not found" error with id null).
+            if upstream_json or (answers and not wants_stream):
+                status = self._head.status if self._head is not None else 200
+                headers = CIMultiDict(self._head.headers) if self._head is not None else CIMultiDict()
+                headers["Content-Type"] = JSON
+                return web.Response(status=status, headers=headers, body=message.wire)
+            if not wants_stream and not self._client_accepts_sse():
+                log.warning("dropped %r: the client's response is JSON and holds only one message", message)
+                return None
+            await self._start_stream()
+        await self._write_event(message)
+        if answers:
+            assert self.response is not None
+            await self.response.write_eof()
+            return self.response
+        return None
+
+    async def _http_reply(self, reply: HttpReply) -> web.StreamResponse | None:
+        if self.response is None:
+            headers = CIMultiDict(reply.headers)
+            if reply.message is not None:
+                headers.setdefault("Content-Type", JSON)
+                return web.Response(status=reply.status, headers=headers, body=reply.message.wire)
+            return web.Response(status=reply.status, headers=headers)
+        # The stream has started: a status can no longer be sent; deliver the message.
+        if reply.message is not None:
+            return await self._deliver(reply.message)
+        return None
+
+    def _abort(self, reason: str) -> web.StreamResponse:
+        log.info("aborting the client connection (session %s): %s", self.session.id, reason)
+        transport = self.request.transport
+        if transport is not None:
+            transport.abort()
+        raise ConnectionResetError(f"mcpchaos: connection aborted ({reason})")
+
+    def _client_accepts_sse(self) -> bool:
+        return SSE in self.request.headers.get("Accept", "")
+
+    async def _start_stream(self) -> None:
+        headers = (
+            CIMultiDict(self._head.headers) if self._head is not None and self._head.is_sse else CIMultiDict()
+        )
+        headers["Content-Type"] = SSE
+        headers.setdefault("Cache-Control", "no-cache")
+        status = self._head.status if self._head is not None and self._head.is_sse else 200
+        response = web.StreamResponse(status=status, headers=headers)
+        await response.prepare(self.request)
+        self.response = response
+
+    async def _write_event(self, message: Message) -> None:
+        assert self.response is not None
+        await self.response.write(encode_event(message.wire, event_id=message.event_id))
+
+
+class HttpProxy:
+    """Serve MCP over Streamable HTTP on ``listen``, relaying to ``upstream_url``."""
+
+    def __init__(
+        self, upstream_url: str, chain: InterceptorChain | None = None, options: HttpOptions | None = None
+    ) -> None:
+        parts = urlsplit(upstream_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(
+                f"--upstream must be an http(s) URL like http://127.0.0.1:8000/mcp, got {upstream_url!r}"
+            )
+        self.upstream_url = upstream_url
+        self._origin = f"{parts.scheme}://{parts.netloc}"
+        self.mcp_path = parts.path or "/"
+        self.chain = chain if chain is not None else InterceptorChain()
+        self.options = options if options is not None else HttpOptions()
+        self.sessions = SessionRegistry(self.options.max_sessions)
+        self.upstream = UpstreamClient(self.options.connect_timeout)
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    def upstream_url_for(self, request: web.Request) -> str:
+        """The upstream URL for a client request: same path and query on the upstream origin."""
+        return f"{self._origin}{request.rel_url}"
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen; returns the port (useful with port 0)."""
+        await self.upstream.start()
+        app = web.Application(client_max_size=self.options.max_body_bytes + 1)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else port
+        log.info("HTTP proxy on http://%s:%s%s → %s", host, self.port, self.mcp_path, self.upstream_url)
+        return self.port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.upstream.close()
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        if request.path != self.mcp_path:
+            return await self._relay_raw(request)
+        if request.method == "POST":
+            return await self._post(request)
+        if request.method == "GET":
+            return await Exchange(self, request, self._session_for(request, None)).serve(None)
+        if request.method == "DELETE":
+            response = await self._relay_raw(request)
+            session_id = request.headers.get(SESSION_HEADER)
+            if session_id and response.status < 300:
+                self.sessions.remove(session_id)
+            return response
+        return await self._relay_raw(request)
+
+    async def _post(self, request: web.Request) -> web.StreamResponse:
+        if request.content_type != JSON:
+            return _error_body(
+                415,
+                codes.UNSUPPORTED_MEDIA_TYPE,
+                f"Unsupported Media Type: Content-Type must be {JSON}, got {request.content_type!r}",
+            )
+        if request.content_length is not None and request.content_length > self.options.max_body_bytes:
+            return self._too_large()
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return self._too_large()
+        if len(body) > self.options.max_body_bytes:
+            return self._too_large()
+        item = parse(body)
+        if isinstance(item, Invalid):
+            log.warning("invalid message from an HTTP client: %s: %r", item.reason, body[:200])
+            answer_id = item.id if item.is_request else None
+            return _error_body(400, item.code, item.reason, answer_id)
+        return await Exchange(self, request, self._session_for(request, item)).serve(item)
+
+    def _too_large(self) -> web.Response:
+        return _error_body(
+            413,
+            codes.REQUEST_TOO_LARGE,
+            f"Request body exceeds the proxy's limit of {self.options.max_body_bytes} bytes",
+        )
+
+    def _session_for(self, request: web.Request, item: Message | None) -> Session:
+        session_id = request.headers.get(SESSION_HEADER)
+        if session_id:
+            return self.sessions.get(session_id)
+        return self.sessions.new()
+
+    async def _relay_raw(self, request: web.Request) -> web.StreamResponse:
+        """Relay a request that carries no MCP messages, untouched (bodies streamed)."""
+        body = await request.read() if request.can_read_body else None
+        try:
+            async with self.upstream.request(
+                request.method,
+                self.upstream_url_for(request),
+                request_headers(request.headers),
+                body,
+                self.options.upstream_timeout,
+            ) as upstream:
+                response = web.StreamResponse(
+                    status=upstream.status, headers=response_headers(upstream.headers)
+                )
+                await response.prepare(request)
+                async for chunk in iter_chunks(upstream):
+                    await response.write(chunk)
+                await response.write_eof()
+                return response
+        except UpstreamTimeoutError as exc:
+            return _error_body(504, codes.UPSTREAM_TIMEOUT, f"mcpchaos: {exc}")
+        except UpstreamError as exc:
+            return _error_body(502, codes.UPSTREAM_UNAVAILABLE, f"mcpchaos: {exc}")
+
+    async def run_forever(self, host: str, port: int, handle_signals: bool = True) -> int:
+        """Serve until SIGINT/SIGTERM; returns the exit status."""
+        await self.start(host, port)
+        loop = asyncio.get_running_loop()
+        stop: asyncio.Future[int] = loop.create_future()
+        signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
+
+        def on_signal(signum: int) -> None:
+            if not stop.done():
+                stop.set_result(signum)
+
+        for signum in signals:
+            loop.add_signal_handler(signum, on_signal, signum)
+        print(
+            f"mcpchaos: listening on http://{host}:{self.port}{self.mcp_path} → {self.upstream_url}",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            await stop
+            return 0
+        finally:
+            for signum in signals:
+                loop.remove_signal_handler(signum)
+            with contextlib.suppress(Exception):
+                await self.stop()
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) → (host, port); ConfigError if malformed."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not port_text.isdigit() or not host:
+        raise ConfigError(f"--listen must be HOST:PORT (e.g. 127.0.0.1:8080), got {value!r}")
+    port = int(port_text)
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--listen port must be 0-65535, got {port}")
+    return host.strip("[]"), port
+
+
+__all__ = ["HttpOptions", "HttpProxy", "SessionRegistry", "parse_listen"]

@@ -1,0 +1,165 @@
+"""The official MCP SDK client and server over Streamable HTTP, through the proxy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import anyio
+import pytest
+from mcp import Client
+from mcp.client.context import ClientRequestContext
+from mcp.types import (
+    CreateMessageRequestParams,
+    CreateMessageResult,
+    ElicitRequestParams,
+    ElicitResult,
+    ListRootsResult,
+    LoggingMessageNotificationParams,
+    Root,
+    TextContent,
+)
+
+from mcpchaos.proxy.http import HttpProxy
+
+from .conftest import start_proxy, url_of
+
+MODES = ["legacy", "auto"]
+
+
+async def scripted_session(url: str, mode: str) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    with anyio.fail_after(30):
+        async with Client(url, mode=mode) as client:
+            seen["protocol"] = client.protocol_version
+            seen["tools"] = (await client.list_tools()).model_dump()
+            seen["echo"] = (await client.call_tool("echo", {"text": "héllo ✓ 😀"})).model_dump()
+            seen["payload"] = (await client.call_tool("payload", {"size_bytes": 300_000})).model_dump()
+            seen["fail"] = (await client.call_tool("fail", {"message": "nope"})).model_dump()
+            seen["resources"] = (await client.list_resources()).model_dump()
+            seen["templates"] = (await client.list_resource_templates()).model_dump()
+            seen["info"] = (await client.read_resource("demo://info")).model_dump()
+            seen["item"] = (await client.read_resource("demo://item/7")).model_dump()
+            seen["prompts"] = (await client.list_prompts()).model_dump()
+            seen["prompt"] = (await client.get_prompt("summarize", {"text": "chaos"})).model_dump()
+    return seen
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_results_through_the_proxy_equal_a_direct_connection(
+    upstream_url: str, proxy_for: HttpProxy, mode: str
+) -> None:
+    through_proxy = await scripted_session(url_of(proxy_for), mode)
+    direct = await scripted_session(upstream_url, mode)
+    assert through_proxy == direct
+    assert through_proxy["protocol"] == ("2025-11-25" if mode == "legacy" else "2026-07-28")
+    assert through_proxy["echo"]["content"][0]["text"] == "héllo ✓ 😀"
+
+
+async def progress_and_logs(url: str, mode: str) -> tuple[list[float], list[str]]:
+    progress_values: list[float] = []
+    logs: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        progress_values.append(progress)
+
+    async def on_log(params: LoggingMessageNotificationParams) -> None:
+        logs.append(str(params.data))
+
+    with anyio.fail_after(30):
+        async with Client(url, mode=mode, logging_callback=on_log, log_level="debug") as client:
+            result = await client.call_tool(
+                "slow", {"seconds": 0.2, "steps": 4}, progress_callback=on_progress
+            )
+    assert isinstance(result.content[0], TextContent)
+    assert result.content[0].text == "slept 0.2s"
+    return progress_values, logs
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_progress_and_logging_arrive_through_the_proxy_as_they_do_directly(
+    upstream_url: str, proxy_for: HttpProxy, mode: str, request: pytest.FixtureRequest
+) -> None:
+    through_proxy = await progress_and_logs(url_of(proxy_for), mode)
+    assert through_proxy == await progress_and_logs(upstream_url, mode)
+    if request.node.callspec.params["upstream_url"] != "json":  # JSON bodies carry no notifications
+        progress_values, logs = through_proxy
+        assert progress_values == [1, 2, 3, 4]
+        assert any("sleeping" in line for line in logs)
+
+
+async def test_server_to_client_requests_pass_through_the_proxy(stateful_url: str) -> None:
+    async def on_elicit(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    async def on_sample(
+        context: ClientRequestContext, params: CreateMessageRequestParams
+    ) -> CreateMessageResult:
+        return CreateMessageResult(
+            role="assistant", content=TextContent(type="text", text="sampled!"), model="m"
+        )
+
+    async def on_roots(context: ClientRequestContext) -> ListRootsResult:
+        return ListRootsResult(roots=[Root(uri="file:///tmp/project")])  # type: ignore[arg-type]
+
+    proxy = await start_proxy(stateful_url)
+    try:
+        with anyio.fail_after(30):
+            async with Client(
+                url_of(proxy),
+                mode="legacy",
+                elicitation_callback=on_elicit,
+                sampling_callback=on_sample,
+                list_roots_callback=on_roots,
+            ) as client:
+                asked = await client.call_tool("ask_user", {"question": "Proceed?"})
+                sampled = await client.call_tool("sample", {"prompt": "say something"})
+                roots = await client.call_tool("list_client_roots", {})
+    finally:
+        await proxy.stop()
+    texts = [r.content[0].text for r in (asked, sampled, roots) if isinstance(r.content[0], TextContent)]
+    assert texts[0] == "confirmed=True"
+    assert texts[1] == "sampled!"
+    assert "file:///tmp/project" in texts[2]
+
+
+async def test_a_session_lives_until_deleted_then_404_and_a_new_initialize_works(stateful_url: str) -> None:
+    proxy = await start_proxy(stateful_url)
+    url = url_of(proxy)
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"},
+        },
+    }
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, json=initialize, headers=headers) as response:
+                assert response.status == 200
+                session_id = response.headers["Mcp-Session-Id"]
+                await response.read()
+            assert session_id in proxy.sessions
+            session_headers = {**headers, "Mcp-Session-Id": session_id, "MCP-Protocol-Version": "2025-11-25"}
+            async with http.post(
+                url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session_headers
+            ) as response:
+                assert response.status == 202
+            ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+            async with http.post(url, json=ping, headers=session_headers) as response:
+                assert response.status == 200
+                assert b'"result"' in await response.read()
+            async with http.delete(url, headers=session_headers) as response:
+                assert response.status in (200, 204)
+            assert session_id not in proxy.sessions
+            async with http.post(url, json=ping, headers=session_headers) as response:
+                assert response.status == 404  # the upstream's answer for an unknown session, passed through
+            async with http.post(url, json=initialize, headers=headers) as response:
+                assert response.status == 200
+                assert response.headers["Mcp-Session-Id"] != session_id
+    finally:
+        await proxy.stop()
