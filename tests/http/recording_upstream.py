@@ -1,0 +1,124 @@
+"""A scripted HTTP upstream that records what reaches it: for checking what the SDK hides.
+
+It is not an MCP server: it answers by the JSON-RPC method in the body, so a test can ask
+for an SSE stream with pauses, a hang, a huge body, and then look at the headers and bodies
+the proxy forwarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from mcpchaos.protocol.sse import encode_event
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class RecordingUpstream:
+    seen: list[Seen] = field(default_factory=list)
+    stream_cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    runner: web.AppRunner | None = None
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/mcp"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        self.runner = web.AppRunner(app, handler_cancellation=True)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        self.seen.append(Seen(request.method, request.path_qs, dict(request.headers), body))
+        if request.path != "/mcp":
+            return web.Response(text=f"plain {request.path}", headers={"X-Upstream": "yes"})
+        if request.method == "GET":
+            return await self.stream(
+                request,
+                [
+                    encode_event(
+                        '{"jsonrpc":"2.0","method":"notifications/resumed","params":{"after":"%s"}}'
+                        % request.headers.get("Last-Event-ID", ""),
+                        event_id="ev-10",
+                    ),
+                ],
+            )
+        if request.method == "DELETE":
+            return web.Response(status=204)
+        message = json.loads(body)
+        method = message.get("method")
+        request_id = message.get("id")
+        if request_id is None:
+            return web.Response(status=202)
+        if method == "stream":
+            events = [b": ping\n\n", encode_event("", event_id="prime-0", retry=500)]
+            for step in range(3):
+                progress = {
+                    "jsonrpc": "2.0",
+                    "method": "notifications/progress",
+                    "params": {"progressToken": "t", "progress": step + 1},
+                }
+                events.append(encode_event(json.dumps(progress), event_id=f"ev-{step + 1}"))
+            result = {"jsonrpc": "2.0", "id": request_id, "result": {"done": True}}
+            events.append(encode_event(json.dumps(result), event_id="ev-4"))
+            return await self.stream(request, events, pause=0.25)
+        if method == "endless":
+            return await self.stream(
+                request,
+                [
+                    encode_event(
+                        json.dumps(
+                            {"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progress": i}}
+                        )
+                    )
+                    for i in range(1000)
+                ],
+                pause=0.05,
+            )
+        if method == "hang":
+            await asyncio.sleep(3600)
+        if method == "huge":
+            payload = {"jsonrpc": "2.0", "id": request_id, "result": {"blob": "x" * 2_000_000}}
+            return web.json_response(payload)
+        if method == "not-json":
+            return web.Response(status=500, text="upstream exploded", content_type="text/plain")
+        return web.json_response(
+            {"jsonrpc": "2.0", "id": request_id, "result": {"method": method}}, headers={"X-Upstream": "yes"}
+        )
+
+    async def stream(
+        self, request: web.Request, events: list[bytes], pause: float = 0.0
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "X-Upstream": "yes"})
+        await response.prepare(request)
+        try:
+            for event in events:
+                await response.write(event)
+                if pause:
+                    await asyncio.sleep(pause)
+        except (asyncio.CancelledError, ConnectionResetError):
+            self.stream_cancelled.set()
+            raise
+        await response.write_eof()
+        return response
