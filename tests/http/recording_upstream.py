@@ -54,16 +54,9 @@ class RecordingUpstream:
         if request.path != "/mcp":
             return web.Response(text=f"plain {request.path}", headers={"X-Upstream": "yes"})
         if request.method == "GET":
-            return await self.stream(
-                request,
-                [
-                    encode_event(
-                        '{"jsonrpc":"2.0","method":"notifications/resumed","params":{"after":"%s"}}'
-                        % request.headers.get("Last-Event-ID", ""),
-                        event_id="ev-10",
-                    ),
-                ],
-            )
+            after = request.headers.get("Last-Event-ID", "")
+            resumed = {"jsonrpc": "2.0", "method": "notifications/resumed", "params": {"after": after}}
+            return await self.stream(request, [encode_event(json.dumps(resumed), event_id="ev-10")])
         if request.method == "DELETE":
             return web.Response(status=204)
         message = json.loads(body)
