@@ -12,12 +12,16 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from mcpchaos import __version__
 from mcpchaos.errors import ConfigError, McpChaosError
 from mcpchaos.protocol.ndjson import DEFAULT_MAX_LINE_BYTES
 from mcpchaos.proxy.chain import FailurePolicy, InterceptorChain
 from mcpchaos.proxy.interceptor import Interceptor
+
+if TYPE_CHECKING:
+    from mcpchaos.proxy.http import HttpOptions
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -186,9 +190,15 @@ def _run_proxy(args: argparse.Namespace) -> int:
     chain = InterceptorChain(interceptors, FailurePolicy(args.on_interceptor_error))
     if args.listen and args.upstream and not command:
         return _run_http_proxy(args, chain)
-    if args.listen or args.upstream:
+    if args.upstream and not args.listen and not command:
+        return _run_stdio_to_http(args, chain)
+    if args.upstream and command:
+        raise ConfigError("give either --upstream URL or a server command after '--', not both")
+    if args.listen and not command:
+        raise ConfigError("--listen needs an upstream: --upstream URL, or a server command after '--'")
+    if args.listen:
         raise ConfigError(
-            "give --listen HOST:PORT with --upstream URL (HTTP → HTTP); the stdio bridges are not built yet"
+            "an HTTP client in front of a stdio server (--listen ... -- COMMAND) is not built yet"
         )
     if not command:
         raise ConfigError("no server command: give it after '--', e.g. mcpchaos proxy -- python server.py")
@@ -198,17 +208,29 @@ def _run_proxy(args: argparse.Namespace) -> int:
 
 
 def _run_http_proxy(args: argparse.Namespace, chain: InterceptorChain) -> int:
-    from mcpchaos.proxy.http import HttpOptions, HttpProxy, parse_listen
+    from mcpchaos.proxy.http import HttpProxy, parse_listen
 
     host, port = parse_listen(args.listen)
-    options = HttpOptions(
+    proxy = HttpProxy(args.upstream, chain, _http_options(args))
+    return asyncio.run(proxy.run_forever(host, port))
+
+
+def _http_options(args: argparse.Namespace) -> HttpOptions:
+    from mcpchaos.proxy.http import HttpOptions
+
+    return HttpOptions(
         max_body_bytes=args.max_body_bytes,
         max_message_bytes=args.max_message_bytes,
         upstream_timeout=args.upstream_timeout,
         request_timeout=args.request_timeout,
     )
-    proxy = HttpProxy(args.upstream, chain, options)
-    return asyncio.run(proxy.run_forever(host, port))
+
+
+def _run_stdio_to_http(args: argparse.Namespace, chain: InterceptorChain) -> int:
+    from mcpchaos.proxy.stdio_to_http import StdioToHttpBridge
+
+    bridge = StdioToHttpBridge(args.upstream, chain, _http_options(args), shutdown_grace=args.shutdown_grace)
+    return asyncio.run(bridge.run())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
