@@ -121,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the upstream MCP server's Streamable HTTP endpoint, e.g. http://127.0.0.1:8000/mcp",
     )
     http.add_argument(
+        "--path", default="/mcp", help="with --listen and a server command: the MCP endpoint path (default: /mcp)"
+    )
+    http.add_argument(
         "--max-body-bytes",
         type=_size,
         default=DEFAULT_MAX_LINE_BYTES,
@@ -197,9 +200,7 @@ def _run_proxy(args: argparse.Namespace) -> int:
     if args.listen and not command:
         raise ConfigError("--listen needs an upstream: --upstream URL, or a server command after '--'")
     if args.listen:
-        raise ConfigError(
-            "an HTTP client in front of a stdio server (--listen ... -- COMMAND) is not built yet"
-        )
+        return _run_http_to_stdio(args, chain, command)
     if not command:
         raise ConfigError("no server command: give it after '--', e.g. mcpchaos proxy -- python server.py")
     options = StdioOptions(max_message_bytes=args.max_message_bytes, shutdown_grace=args.shutdown_grace)
@@ -224,6 +225,17 @@ def _http_options(args: argparse.Namespace) -> HttpOptions:
         upstream_timeout=args.upstream_timeout,
         request_timeout=args.request_timeout,
     )
+
+
+def _run_http_to_stdio(args: argparse.Namespace, chain: InterceptorChain, command: list[str]) -> int:
+    from mcpchaos.proxy.http import parse_listen
+    from mcpchaos.proxy.http_to_stdio import BridgeOptions, HttpToStdioBridge
+
+    host, port = parse_listen(args.listen)
+    bridge = HttpToStdioBridge(
+        command, chain, _http_options(args), BridgeOptions(path=args.path, shutdown_grace=args.shutdown_grace)
+    )
+    return asyncio.run(bridge.run_forever(host, port))
 
 
 def _run_stdio_to_http(args: argparse.Namespace, chain: InterceptorChain) -> int:
