@@ -98,3 +98,41 @@ def test_the_demo_runs_a_session_through_the_proxy() -> None:
     assert "all answers as expected" in result.stdout
     assert "client → server" in result.stderr  # the proxy's trace of each message
     assert "tools/call [echo]" in result.stderr
+
+
+def test_the_http_proxy_runs_from_the_command_line_and_stops_on_sigterm() -> None:
+    import signal
+    import time
+
+    import anyio
+    from mcp import Client
+
+    from tests.http.servers import demo_http_server, free_port, wait_for_port
+
+    with demo_http_server() as upstream:
+        port = free_port()
+        process = subprocess.Popen(
+            [*MCPCHAOS, "proxy", "--listen", f"127.0.0.1:{port}", "--upstream", upstream],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            wait_for_port(port, process)
+
+            async def call() -> str:
+                with anyio.fail_after(20):
+                    async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+                        result = await client.call_tool("echo", {"text": "cli"})
+                        return result.content[0].text  # type: ignore[union-attr]
+
+            assert anyio.run(call) == "cli"
+            process.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            assert process.wait(10) == 0
+            assert time.monotonic() - started < 10
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        assert process.stderr is not None
+        assert b"listening on" in process.stderr.read()

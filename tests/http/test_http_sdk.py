@@ -27,7 +27,7 @@ from .conftest import start_proxy, url_of
 MODES = ["legacy", "auto"]
 
 
-async def scripted_session(url: str, mode: str) -> dict[str, Any]:
+async def scripted_session(url: Any, mode: str) -> dict[str, Any]:
     seen: dict[str, Any] = {}
     with anyio.fail_after(30):
         async with Client(url, mode=mode) as client:

@@ -121,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the upstream MCP server's Streamable HTTP endpoint, e.g. http://127.0.0.1:8000/mcp",
     )
     http.add_argument(
-        "--path", default="/mcp", help="with --listen and a server command: the MCP endpoint path (default: /mcp)"
+        "--path",
+        default="/mcp",
+        help="with --listen and a server command: the MCP endpoint path (default: /mcp)",
     )
     http.add_argument(
         "--max-body-bytes",

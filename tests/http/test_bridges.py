@@ -1,0 +1,164 @@
+"""Both bridges with the official SDK client and server: HTTP → stdio and stdio → HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import anyio
+import psutil
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.context import ClientRequestContext
+from mcp.types import ElicitRequestParams, ElicitResult, TextContent
+
+from mcpchaos.protocol import codes
+from mcpchaos.proxy.http_to_stdio import HttpToStdioBridge
+
+from .test_http_sdk import MODES, scripted_session
+
+DEMO = [sys.executable, "-m", "mcpchaos", "demo-server"]
+HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "0"},
+    },
+}
+
+
+@pytest.fixture
+async def bridge() -> AsyncIterator[HttpToStdioBridge]:
+    server = HttpToStdioBridge(DEMO)
+    await server.start("127.0.0.1", 0)
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+def bridge_url(server: HttpToStdioBridge) -> str:
+    return f"http://127.0.0.1:{server.port}/mcp"
+
+
+def text_of(result: Any) -> str:
+    block = result.content[0]
+    assert isinstance(block, TextContent)
+    return block.text
+
+
+def server_children() -> set[int]:
+    return {
+        p.pid for p in psutil.Process().children(recursive=True) if "demo-server" in " ".join(p.cmdline())
+    }
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_an_http_client_in_front_of_a_stdio_server_sees_what_a_stdio_client_sees(
+    bridge: HttpToStdioBridge, mode: str
+) -> None:
+    via_bridge = await scripted_session(bridge_url(bridge), mode)
+    direct = await scripted_session(StdioServerParameters(command=DEMO[0], args=DEMO[1:]), mode)
+    assert via_bridge == direct
+
+
+async def test_bridge_sessions_never_share_a_process(bridge: HttpToStdioBridge) -> None:
+    with anyio.fail_after(30):
+        async with (
+            Client(bridge_url(bridge), mode="legacy") as first,
+            Client(bridge_url(bridge), mode="legacy") as second,
+        ):
+            await first.call_tool("slow", {"seconds": 0.01, "steps": 1})
+            first_stats = (await first.call_tool("stats", {})).structured_content
+            second_stats = (await second.call_tool("stats", {})).structured_content
+            assert len(bridge.sessions) == 2
+    assert first_stats is not None
+    assert second_stats is not None
+    assert first_stats["slow_started"] == 1
+    assert second_stats["slow_started"] == 0
+
+
+async def test_sessionless_clients_share_a_process_but_never_each_others_answers(
+    bridge: HttpToStdioBridge,
+) -> None:
+    async def client_run(name: str) -> list[str]:
+        async with Client(bridge_url(bridge)) as client:  # 2026-07-28: no session
+            return [text_of(await client.call_tool("echo", {"text": f"{name}-{i}"})) for i in range(15)]
+
+    with anyio.fail_after(60):
+        results = await asyncio.gather(*(client_run(name) for name in ("a", "b", "c")))
+    for name, texts in zip(("a", "b", "c"), results, strict=True):
+        assert texts == [f"{name}-{i}" for i in range(15)]
+    assert bridge.sessions == {}
+
+
+async def test_server_to_client_requests_cross_the_http_to_stdio_bridge(bridge: HttpToStdioBridge) -> None:
+    async def on_elicit(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        return ElicitResult(action="accept", content={"confirm": False})
+
+    with anyio.fail_after(30):
+        async with Client(bridge_url(bridge), mode="legacy", elicitation_callback=on_elicit) as client:
+            assert text_of(await client.call_tool("ask_user", {"question": "sure?"})) == "confirmed=False"
+
+
+async def test_delete_stops_the_session_process_and_a_crashed_one_answers_404(
+    bridge: HttpToStdioBridge,
+) -> None:
+    before = server_children()
+    url = bridge_url(bridge)
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, json=INITIALIZE, headers=HEADERS) as response:
+            session_id = response.headers["Mcp-Session-Id"]
+            await response.read()
+        assert len(server_children() - before) == 1
+        session = {**HEADERS, "Mcp-Session-Id": session_id}
+        async with http.delete(url, headers=session) as response:
+            assert response.status == 200
+        assert server_children() == before
+
+        async with http.post(url, json=INITIALIZE, headers=HEADERS) as response:
+            session = {**HEADERS, "Mcp-Session-Id": response.headers["Mcp-Session-Id"]}
+            await response.read()
+        crash = {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "fail", "arguments": {"mode": "crash"}},
+        }
+        async with http.post(url, json=crash, headers=session) as response:
+            body = await response.read()
+        assert str(codes.UPSTREAM_UNAVAILABLE).encode() in body
+        ping = {"jsonrpc": "2.0", "id": 3, "method": "ping"}
+        async with http.post(url, json=ping, headers=session) as response:
+            assert response.status == 404
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_stdio_client_in_front_of_an_http_server_sees_what_an_http_client_sees(
+    upstream_url: str, mode: str
+) -> None:
+    bridge_params = StdioServerParameters(
+        command=sys.executable, args=["-m", "mcpchaos", "proxy", "--upstream", upstream_url]
+    )
+    via_bridge = await scripted_session(bridge_params, mode)
+    direct = await scripted_session(upstream_url, mode)
+    assert via_bridge == direct
+
+
+async def test_server_to_client_requests_cross_the_stdio_to_http_bridge(stateful_url: str) -> None:
+    async def on_elicit(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "mcpchaos", "proxy", "--upstream", stateful_url]
+    )
+    with anyio.fail_after(30):
+        async with Client(params, mode="legacy", elicitation_callback=on_elicit) as client:
+            assert text_of(await client.call_tool("ask_user", {"question": "sure?"})) == "confirmed=True"
