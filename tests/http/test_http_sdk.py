@@ -163,3 +163,16 @@ async def test_a_session_lives_until_deleted_then_404_and_a_new_initialize_works
                 assert response.headers["Mcp-Session-Id"] != session_id
     finally:
         await proxy.stop()
+
+
+async def test_a_2026_07_28_server_refuses_get_and_delete_with_405_through_the_proxy(stateful_url: str) -> None:
+    proxy = await start_proxy(stateful_url)
+    headers = {"Accept": "text/event-stream", "MCP-Protocol-Version": "2026-07-28"}
+    try:
+        async with aiohttp.ClientSession() as http:
+            for method in ("GET", "DELETE"):
+                async with http.request(method, url_of(proxy), headers=headers) as response:
+                    assert response.status == 405
+                    assert "POST" in response.headers.get("Allow", "")
+    finally:
+        await proxy.stop()
