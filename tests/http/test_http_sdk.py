@@ -165,7 +165,7 @@ async def test_a_session_lives_until_deleted_then_404_and_a_new_initialize_works
         await proxy.stop()
 
 
-async def test_a_2026_07_28_server_refuses_get_and_delete_with_405_through_the_proxy(stateful_url: str) -> None:
+async def test_a_2026_07_28_server_answers_405_to_get_and_delete_through_the_proxy(stateful_url: str) -> None:
     proxy = await start_proxy(stateful_url)
     headers = {"Accept": "text/event-stream", "MCP-Protocol-Version": "2026-07-28"}
     try:
