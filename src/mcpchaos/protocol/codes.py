@@ -52,6 +52,16 @@ REQUEST_TOO_LARGE: Final = -32014
 UNSUPPORTED_MEDIA_TYPE: Final = -32015
 """The request's Content-Type is not application/json (HTTP 415)."""
 
+# Codes of injected errors (error faults); their data carries {"mcpchaos": {"injected": true}}.
+INJECTED_CONNECTION_REFUSED: Final = -32000
+"""Injected ``connection_refused`` (the SDK's connection-closed code)."""
+INJECTED_TIMEOUT: Final = -32001
+"""Injected ``timeout`` (the SDK's request-timeout code)."""
+INJECTED_RATE_LIMITED: Final = -32004
+"""Injected ``rate_limited`` (HTTP: 429 with Retry-After)."""
+INJECTED_UNAUTHORIZED: Final = -32005
+"""Injected ``unauthorized`` (HTTP: 401 with WWW-Authenticate)."""
+
 NAMES: Final[dict[int, str]] = {
     PARSE_ERROR: "parse_error",
     INVALID_REQUEST: "invalid_request",
@@ -71,6 +81,8 @@ NAMES: Final[dict[int, str]] = {
     UPSTREAM_TIMEOUT: "upstream_timeout",
     REQUEST_TOO_LARGE: "request_too_large",
     UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
+    INJECTED_RATE_LIMITED: "rate_limited",
+    INJECTED_UNAUTHORIZED: "unauthorized",
 }
 """A short name for each known code, for logs and metrics labels."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from mcpchaos.protocol.messages import Direction
 from mcpchaos.protocol.tracker import SessionTracker
@@ -23,6 +24,12 @@ class Session:
         default_factory=lambda: {Direction.CLIENT_TO_SERVER: 0, Direction.SERVER_TO_CLIENT: 0}
     )
     """Messages seen so far per direction (the next message's ordinal)."""
+
+    held: dict[str, list[Any]] = field(default_factory=dict)
+    """Messages parked by Hold effects, by key: session-wide, so a Release from any of the
+    session's exchanges (HTTP) frees them."""
+    attributes: dict[str, Any] = field(default_factory=dict)
+    """Per-session state kept by interceptors (counters, pending reorder keys)."""
 
     def next_ordinal(self, direction: Direction) -> int:
         """The ordinal of a newly received message in ``direction``; counts it."""

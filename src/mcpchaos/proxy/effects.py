@@ -91,5 +91,18 @@ class EndStream:
     reason: str = ""
 
 
-Effect = Forward | Reply | Drop | Emit | Hold | Release | Disconnect | HttpReply | EndStream
+@dataclass(frozen=True, slots=True)
+class Exhaust:
+    """Spend resources in the proxy: ``memory`` allocates and touches ``amount`` MB for
+    ``hold`` seconds; ``cpu`` burns ``amount`` ms of CPU, stalling the event loop
+    (``in_thread`` False: every session waits, as behind a stalled server) or a worker thread.
+    The message being handled is unaffected (pair it with a Forward)."""
+
+    kind: str
+    amount: float
+    hold: float = 0.0
+    in_thread: bool = False
+
+
+Effect = Forward | Reply | Drop | Emit | Hold | Release | Disconnect | HttpReply | EndStream | Exhaust
 Effects = Sequence[Effect]

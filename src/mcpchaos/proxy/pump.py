@@ -25,6 +25,7 @@ from mcpchaos.proxy.effects import (
     Effect,
     Emit,
     EndStream,
+    Exhaust,
     Forward,
     Hold,
     HttpReply,
@@ -70,11 +71,17 @@ class PumpStats:
     failed_pending: int = 0
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Held:
+    pump: Pump
     direction: Direction
     message: Message
     timer: asyncio.TimerHandle | None
+
+
+MAX_OUTSTANDING_MEMORY_MB = 2048
+"""Memory spikes outstanding at once, all sessions together; beyond it a spike is skipped."""
+_outstanding_memory_mb = 0
 
 
 class Pump:
@@ -92,7 +99,6 @@ class Pump:
         self.chain = chain
         self._endpoints = {Direction.CLIENT_TO_SERVER: server, Direction.SERVER_TO_CLIENT: client}
         self._timers: set[asyncio.TimerHandle] = set()
-        self._held: dict[str, list[_Held]] = {}
         self._on_disconnect = on_disconnect
         self._loop = asyncio.get_running_loop()
         self.stats = PumpStats()
@@ -227,6 +233,8 @@ class Pump:
                         else:
                             self.stats.dropped += 1
                     self.stats.replied += 1
+                case Exhaust():
+                    self._exhaust(effect)
                 case EndStream(reason):
                     self.stats.dropped += 1
                     if not self._transport_effect(effect):
@@ -252,16 +260,17 @@ class Pump:
         self._timers.add(handle)
 
     def _hold(self, direction: Direction, message: Message, key: str, max_hold: float) -> None:
-        entry = _Held(direction, message, None)
-        self._held.setdefault(key, []).append(entry)
+        entry = _Held(self, direction, message, None)
+        held = self.session.held
+        held.setdefault(key, []).append(entry)
 
         def expire() -> None:
-            held = self._held.get(key)
-            if held is None or entry not in held:
+            entries = held.get(key)
+            if entries is None or entry not in entries:
                 return
-            held.remove(entry)
-            if not held:
-                del self._held[key]
+            entries.remove(entry)
+            if not entries:
+                del held[key]
             if entry.timer is not None:
                 self._timers.discard(entry.timer)
             self._send(entry.direction, entry.message)
@@ -270,11 +279,39 @@ class Pump:
         self._timers.add(entry.timer)
 
     def _release(self, key: str) -> None:
-        for entry in self._held.pop(key, []):
+        for entry in self.session.held.pop(key, []):
             if entry.timer is not None:
                 entry.timer.cancel()
-                self._timers.discard(entry.timer)
-            self._send(entry.direction, entry.message)
+                entry.pump._timers.discard(entry.timer)
+            entry.pump._send(entry.direction, entry.message)
+
+    def _exhaust(self, effect: Exhaust) -> None:
+        global _outstanding_memory_mb
+        if effect.kind == "memory":
+            megabytes = int(effect.amount)
+            if _outstanding_memory_mb + megabytes > MAX_OUTSTANDING_MEMORY_MB:
+                log.warning(
+                    "memory spike of %d MB skipped: %d MB already outstanding",
+                    megabytes,
+                    _outstanding_memory_mb,
+                )
+                return
+            block = bytearray(megabytes * 1024 * 1024)
+            for offset in range(0, len(block), 4096):  # touch every page so it is really resident
+                block[offset] = 1
+            _outstanding_memory_mb += megabytes
+
+            def free() -> None:
+                global _outstanding_memory_mb
+                block.clear()
+                _outstanding_memory_mb -= megabytes
+
+            self._loop.call_later(max(effect.hold, 0.0), free)  # runs even if the pump closes
+        elif effect.kind == "cpu":
+            if effect.in_thread:
+                self._loop.run_in_executor(None, _burn_cpu, effect.amount / 1000)
+            else:
+                _burn_cpu(effect.amount / 1000)
 
     @property
     def scheduled(self) -> int:
@@ -283,8 +320,8 @@ class Pump:
 
     @property
     def held_count(self) -> int:
-        """Messages parked by Hold effects right now."""
-        return sum(len(entries) for entries in self._held.values())
+        """Messages this pump parked with Hold effects, still held."""
+        return sum(1 for entries in self.session.held.values() for entry in entries if entry.pump is self)
 
     # ---- output ------------------------------------------------------------------------
 
@@ -349,4 +386,17 @@ class Pump:
         for handle in self._timers:
             handle.cancel()
         self._timers.clear()
-        self._held.clear()
+        held = self.session.held
+        for key in list(held):
+            held[key] = [entry for entry in held[key] if entry.pump is not self]
+            if not held[key]:
+                del held[key]
+
+
+def _burn_cpu(seconds: float) -> None:
+    """Spin for ``seconds`` of wall time (a CPU spike; capped by the fault configuration)."""
+    import time
+
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass

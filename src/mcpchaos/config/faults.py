@@ -1,0 +1,306 @@
+"""``FaultConfig``: what to inject, where, how often. The names follow the original
+specification (``fault_probability``, ``enabled_faults``, ``delay_ms``, ``error_config``,
+``corruption_config``, ``resource_exhaustion``), so profiles written for it keep working.
+
+``FaultConfig()`` injects nothing. Validation is strict: unknown fields, out-of-range values
+and contradictions (``min_ms > max_ms``, error enabled with no error types) are rejected with
+the field path named.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class FaultType(enum.StrEnum):
+    """The fault kinds."""
+
+    DELAY = "delay"
+    ERROR = "error"
+    CORRUPTION = "corruption"
+    DROP = "drop"
+    DUPLICATE = "duplicate"
+    REORDER = "reorder"
+    RESOURCE_EXHAUSTION = "resource_exhaustion"
+
+
+class ErrorType(enum.StrEnum):
+    """The injected error kinds (each has a documented code, message and HTTP form)."""
+
+    TIMEOUT = "timeout"
+    CONNECTION_REFUSED = "connection_refused"
+    INVALID_DATA = "invalid_data"
+    INTERNAL_ERROR = "internal_error"
+    RATE_LIMITED = "rate_limited"
+    UNAUTHORIZED = "unauthorized"
+
+
+class CorruptionMode(enum.StrEnum):
+    """How a message is corrupted."""
+
+    METHOD_SUFFIX = "method_suffix"
+    """The method name gets ``_corrupted`` appended (requests and notifications)."""
+    JSONRPC_VERSION = "jsonrpc_version"
+    """``"jsonrpc"`` becomes ``"1.0"``."""
+    NULL_PARAMS = "null_params"
+    """``params`` becomes null (requests and notifications)."""
+    REPLACE_ID = "replace_id"
+    """The id is replaced by one nobody used (requests and responses)."""
+    TRUNCATED_JSON = "truncated_json"
+    """Only the first half of the bytes is sent."""
+    INVALID_UTF8 = "invalid_utf8"
+    """Bytes that are not UTF-8 are spliced into the message."""
+    SPLIT_LINE = "split_line"
+    """The message is sent as two lines (stdio; on HTTP it is a body with a newline inside)."""
+    WRONG_TYPES = "wrong_types"
+    """Fields get the wrong JSON types (method a number, params a string, id an object)."""
+    UNKNOWN_RESPONSE_ID = "unknown_response_id"
+    """An extra response whose id matches no request is sent after the message."""
+
+
+SPEC_CORRUPTION_MODES = (
+    CorruptionMode.METHOD_SUFFIX,
+    CorruptionMode.JSONRPC_VERSION,
+    CorruptionMode.NULL_PARAMS,
+    CorruptionMode.REPLACE_ID,
+)
+
+
+class MessageClass(enum.StrEnum):
+    """What a message is and which way it goes, for targeting."""
+
+    CLIENT_REQUEST = "client_request"
+    CLIENT_NOTIFICATION = "client_notification"
+    CLIENT_RESPONSE = "client_response"
+    """A client's answer to a server→client request."""
+    SERVER_REQUEST = "server_request"
+    """A server→client request (sampling, elicitation, roots)."""
+    SERVER_NOTIFICATION = "server_notification"
+    SERVER_RESPONSE = "server_response"
+    NOTIFICATIONS = "notifications"
+    """Shorthand: notifications in either direction."""
+
+
+class EnabledFaults(_Strict):
+    """Which fault kinds may be chosen, and how likely each is relative to the others."""
+
+    delay: bool = False
+    error: bool = False
+    corruption: bool = False
+    drop: bool = False
+    duplicate: bool = False
+    reorder: bool = False
+    resource_exhaustion: bool = False
+    weights: dict[FaultType, float] = Field(default_factory=dict)
+    """Relative weight per fault kind (1.0 for any not listed)."""
+
+    @model_validator(mode="after")
+    def _weights_are_positive(self) -> Self:
+        for fault, weight in self.weights.items():
+            if weight < 0:
+                raise ValueError(f"weights.{fault.value} must be zero or more, got {weight}")
+        return self
+
+    def enabled(self) -> list[FaultType]:
+        """The enabled kinds, in a fixed order."""
+        return [fault for fault in FaultType if getattr(self, fault.value)]
+
+    def weight(self, fault: FaultType) -> float:
+        return self.weights.get(fault, 1.0)
+
+
+class DelayConfig(_Strict):
+    """How long a delayed message waits."""
+
+    min_ms: float = Field(100.0, ge=0, le=3_600_000)
+    """Shortest delay, milliseconds."""
+    max_ms: float = Field(1000.0, ge=0, le=3_600_000)
+    """Longest delay, milliseconds."""
+    jitter: bool = True
+    """True: each delay is drawn uniformly from min_ms..max_ms. False: every delay is max_ms."""
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> Self:
+        if self.min_ms > self.max_ms:
+            raise ValueError(f"min_ms ({self.min_ms}) must not be greater than max_ms ({self.max_ms})")
+        return self
+
+
+class ErrorConfig(_Strict):
+    """Which errors to inject and how they look."""
+
+    types: list[ErrorType] = Field(default_factory=lambda: list(ErrorType))
+    """Error kinds to choose from (uniformly)."""
+    custom_messages: dict[ErrorType, str] = Field(default_factory=dict)
+    """Replacement message text per error kind."""
+    timeout_ms: float = Field(5000.0, ge=0, le=3_600_000)
+    """``timeout``: how long the request is held before the timeout error (or silence)."""
+    timeout_answers: bool = True
+    """``timeout``: answer with the timeout error after ``timeout_ms`` (True) or never (False)."""
+    retry_after_s: int = Field(1, ge=0, le=86_400)
+    """``rate_limited``: the Retry-After value (HTTP header and error data)."""
+
+
+class CorruptionConfig(_Strict):
+    """Which corruption modes to choose from (uniformly among those that fit the message)."""
+
+    modes: list[CorruptionMode] = Field(default_factory=lambda: list(SPEC_CORRUPTION_MODES))
+    """Default: the four modes of the original specification."""
+
+    @model_validator(mode="after")
+    def _some_mode(self) -> Self:
+        if not self.modes:
+            raise ValueError("modes must name at least one corruption mode")
+        return self
+
+
+class ReorderConfig(_Strict):
+    """How long a message may be held back for reordering."""
+
+    max_hold_ms: float = Field(1000.0, ge=0, le=60_000)
+    """A held message is released after the next one in its direction, or after this long."""
+
+
+MAX_MEMORY_SPIKE_MB = 1024
+MAX_CPU_SPIKE_MS = 5000
+
+
+class ResourceExhaustionConfig(_Strict):
+    """Memory and CPU spikes, with hard caps so a typo cannot take the host down."""
+
+    memory_spike: bool = True
+    memory_spike_mb: int = Field(64, ge=1, le=MAX_MEMORY_SPIKE_MB)
+    """Megabytes allocated and touched per spike (at most 1024)."""
+    memory_hold_ms: float = Field(1000.0, ge=0, le=60_000)
+    """How long the memory stays allocated."""
+    cpu_spike: bool = True
+    cpu_spike_ms: float = Field(100.0, ge=0, le=MAX_CPU_SPIKE_MS)
+    """Milliseconds of CPU burnt per spike (at most 5000)."""
+    cpu_mode: Literal["event_loop", "thread"] = "event_loop"
+    """``event_loop`` stalls the proxy itself (every session waits, like a stalled server);
+    ``thread`` burns a worker thread (contention without the stall)."""
+
+    @model_validator(mode="after")
+    def _some_spike(self) -> Self:
+        if not (self.memory_spike or self.cpu_spike):
+            raise ValueError("enable memory_spike or cpu_spike (or disable resource_exhaustion)")
+        return self
+
+
+class MatchConfig(_Strict):
+    """Which messages a rule (or the top-level config) applies to. Empty lists match all."""
+
+    message_classes: list[MessageClass] = Field(default_factory=list)
+    """E.g. ``[client_request]``; empty: every kind and direction."""
+    methods: list[str] = Field(default_factory=list)
+    """Method globs, e.g. ``tools/call`` or ``resources/*``. A response matches by the method
+    of the request it answers."""
+    tools: list[str] = Field(default_factory=list)
+    """Tool name globs (``tools/call`` requests and their responses)."""
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    """``tools/call`` argument predicates: a string value is a glob, anything else must be equal."""
+    sessions: list[str] = Field(default_factory=list)
+    """Session id globs (the Mcp-Session-Id on HTTP; ``stdio-1``... on stdio)."""
+    first_n: int | None = Field(None, ge=1)
+    """Only the first N matching messages of each session."""
+    every_nth: int | None = Field(None, ge=1)
+    """Only every Nth matching message of each session (the Nth, 2Nth...)."""
+
+
+class FaultSettings(_Strict):
+    """Per-kind settings shared by the top level and rules (a rule inherits what it omits)."""
+
+    delay_ms: DelayConfig = Field(default_factory=DelayConfig)
+    error_config: ErrorConfig = Field(default_factory=ErrorConfig)
+    corruption_config: CorruptionConfig = Field(default_factory=CorruptionConfig)
+    reorder: ReorderConfig = Field(default_factory=ReorderConfig)
+    resource_exhaustion: ResourceExhaustionConfig = Field(default_factory=ResourceExhaustionConfig)
+
+
+def _error_types_needed(enabled: EnabledFaults, settings: ErrorConfig | None, where: str) -> None:
+    if enabled.error and settings is not None and not settings.types:
+        raise ValueError(
+            f"{where}error is enabled but error_config.types is empty: name at least one error type"
+        )
+
+
+class Rule(_Strict):
+    """A targeted rule: when ``match`` matches, inject with ``probability``."""
+
+    name: str | None = None
+    """Shown in the fault log and metrics (default: ``rule-<index>``)."""
+    match: MatchConfig = Field(default_factory=MatchConfig)
+    probability: float = Field(1.0, ge=0.0, le=1.0)
+    """Chance that a matching message gets a fault."""
+    enabled_faults: EnabledFaults = Field(default_factory=EnabledFaults)
+    delay_ms: DelayConfig | None = None
+    error_config: ErrorConfig | None = None
+    corruption_config: CorruptionConfig | None = None
+    reorder: ReorderConfig | None = None
+    resource_exhaustion: ResourceExhaustionConfig | None = None
+
+    @model_validator(mode="after")
+    def _checks(self) -> Self:
+        _error_types_needed(self.enabled_faults, self.error_config, "")
+        if self.probability > 0 and not self.enabled_faults.enabled():
+            raise ValueError("the rule has a probability but no enabled_faults: enable at least one fault")
+        return self
+
+
+class FaultConfig(_Strict):
+    """The whole fault-injection configuration. ``FaultConfig()`` injects nothing.
+
+    Rules are tried in order; the first whose ``match`` matches decides for the message.
+    A message no rule matches falls to the top level (``fault_probability``,
+    ``enabled_faults``, ``match``).
+    """
+
+    fault_probability: float = Field(0.0, ge=0.0, le=1.0)
+    """Chance that a message (matching ``match``) gets a fault."""
+    enabled_faults: EnabledFaults = Field(default_factory=EnabledFaults)
+    delay_ms: DelayConfig = Field(default_factory=DelayConfig)
+    error_config: ErrorConfig = Field(default_factory=ErrorConfig)
+    corruption_config: CorruptionConfig = Field(default_factory=CorruptionConfig)
+    reorder: ReorderConfig = Field(default_factory=ReorderConfig)
+    resource_exhaustion: ResourceExhaustionConfig = Field(default_factory=ResourceExhaustionConfig)
+    match: MatchConfig = Field(default_factory=MatchConfig)
+    rules: list[Rule] = Field(default_factory=list)
+    seed: int | None = None
+    """Same seed + same traffic → same faults. None: a random seed, logged at start."""
+
+    @model_validator(mode="after")
+    def _checks(self) -> Self:
+        _error_types_needed(self.enabled_faults, self.error_config, "")
+        if self.fault_probability > 0 and not self.enabled_faults.enabled():
+            raise ValueError(
+                "fault_probability is above 0 but no fault is enabled: set enabled_faults (e.g. delay: true)"
+            )
+        for index, rule in enumerate(self.rules):
+            if rule.error_config is None:
+                _error_types_needed(rule.enabled_faults, self.error_config, f"rules.{index}: ")
+        return self
+
+    def settings_for(self, rule: Rule | None) -> FaultSettings:
+        """The per-kind settings in force for ``rule`` (its own, else the top level's)."""
+        if rule is None:
+            return FaultSettings(
+                delay_ms=self.delay_ms,
+                error_config=self.error_config,
+                corruption_config=self.corruption_config,
+                reorder=self.reorder,
+                resource_exhaustion=self.resource_exhaustion,
+            )
+        return FaultSettings(
+            delay_ms=rule.delay_ms or self.delay_ms,
+            error_config=rule.error_config or self.error_config,
+            corruption_config=rule.corruption_config or self.corruption_config,
+            reorder=rule.reorder or self.reorder,
+            resource_exhaustion=rule.resource_exhaustion or self.resource_exhaustion,
+        )

@@ -1,0 +1,119 @@
+"""Targeting: does a rule (or the top level) apply to this message? Compiled once per config.
+
+Globs are compiled to regular expressions up front; an empty list matches everything; the
+first-N and every-Nth counters are kept per session, so they do not depend on how sessions
+interleave.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import Any
+
+from mcpchaos.config.faults import MatchConfig, MessageClass
+from mcpchaos.protocol.messages import Direction, Kind, Message
+from mcpchaos.proxy.context import Context
+
+_CLASS_OF = {
+    (Direction.CLIENT_TO_SERVER, Kind.REQUEST): MessageClass.CLIENT_REQUEST,
+    (Direction.CLIENT_TO_SERVER, Kind.NOTIFICATION): MessageClass.CLIENT_NOTIFICATION,
+    (Direction.CLIENT_TO_SERVER, Kind.RESULT): MessageClass.CLIENT_RESPONSE,
+    (Direction.CLIENT_TO_SERVER, Kind.ERROR): MessageClass.CLIENT_RESPONSE,
+    (Direction.SERVER_TO_CLIENT, Kind.REQUEST): MessageClass.SERVER_REQUEST,
+    (Direction.SERVER_TO_CLIENT, Kind.NOTIFICATION): MessageClass.SERVER_NOTIFICATION,
+    (Direction.SERVER_TO_CLIENT, Kind.RESULT): MessageClass.SERVER_RESPONSE,
+    (Direction.SERVER_TO_CLIENT, Kind.ERROR): MessageClass.SERVER_RESPONSE,
+}
+
+
+def message_class(message: Message, direction: Direction) -> MessageClass:
+    """What the message is, seen from the proxy."""
+    return _CLASS_OF[(direction, message.kind)]
+
+
+def _globs(patterns: list[str]) -> re.Pattern[str] | None:
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+
+
+class Matcher:
+    """A compiled :class:`MatchConfig`."""
+
+    __slots__ = (
+        "_arguments",
+        "_classes",
+        "_counter_key",
+        "_every_nth",
+        "_first_n",
+        "_methods",
+        "_sessions",
+        "_tools",
+        "matches_everything",
+    )
+
+    def __init__(self, config: MatchConfig, counter_key: str) -> None:
+        classes = set(config.message_classes)
+        if MessageClass.NOTIFICATIONS in classes:
+            classes |= {MessageClass.CLIENT_NOTIFICATION, MessageClass.SERVER_NOTIFICATION}
+        self._classes = frozenset(classes)
+        self._methods = _globs(config.methods)
+        self._tools = _globs(config.tools)
+        self._sessions = _globs(config.sessions)
+        self._arguments = [
+            (name, re.compile(fnmatch.translate(value)) if isinstance(value, str) else None, value)
+            for name, value in config.arguments.items()
+        ]
+        self._first_n = config.first_n
+        self._every_nth = config.every_nth
+        self._counter_key = counter_key
+        self.matches_everything = not (
+            self._classes
+            or self._methods
+            or self._tools
+            or self._sessions
+            or self._arguments
+            or self._first_n
+            or self._every_nth
+        )
+
+    def matches(self, message: Message, ctx: Context, tool: str | None, arguments: Any) -> bool:
+        """Whether this message is targeted. Counts it for first-N / every-Nth when it is
+        otherwise targeted (so call it once per message)."""
+        if self.matches_everything:
+            return True
+        if self._classes and message_class(message, ctx.direction) not in self._classes:
+            return False
+        if self._methods is not None:
+            method = message.method or ctx.request_method
+            if method is None or self._methods.match(method) is None:
+                return False
+        if self._tools is not None and (tool is None or self._tools.match(tool) is None):
+            return False
+        if self._sessions is not None and self._sessions.match(ctx.session.id) is None:
+            return False
+        if self._arguments and not self._arguments_match(arguments):
+            return False
+        if self._first_n is None and self._every_nth is None:
+            return True
+        counters: dict[str, int] = ctx.session.attributes.setdefault("match-counters", {})
+        seen = counters.get(self._counter_key, 0) + 1
+        counters[self._counter_key] = seen
+        if self._first_n is not None and seen > self._first_n:
+            return False
+        return self._every_nth is None or seen % self._every_nth == 0
+
+    def _arguments_match(self, arguments: Any) -> bool:
+        if not isinstance(arguments, dict):
+            return False
+        for name, pattern, expected in self._arguments:
+            if name not in arguments:
+                return False
+            value = arguments[name]
+            if pattern is not None:
+                if not isinstance(value, str) or pattern.match(value) is None:
+                    return False
+            elif value != expected:
+                return False
+        return True
