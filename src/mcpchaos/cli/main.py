@@ -21,6 +21,7 @@ from mcpchaos.proxy.chain import FailurePolicy, InterceptorChain
 from mcpchaos.proxy.interceptor import Interceptor
 
 if TYPE_CHECKING:
+    from mcpchaos.config.faults import FaultConfig
     from mcpchaos.proxy.http import HttpOptions
 
 EXIT_OK = 0
@@ -109,6 +110,26 @@ def build_parser() -> argparse.ArgumentParser:
         "answer -32603 (fail-closed)",
     )
     proxy.add_argument("--trace", action="store_true", help="log every message that passes (on stderr)")
+    faults = proxy.add_argument_group("fault injection (see docs/faults.md)")
+    faults.add_argument(
+        "--faults", metavar="FILE", help="a FaultConfig in YAML or JSON (examples/ has profiles)"
+    )
+    faults.add_argument(
+        "--fault-probability",
+        type=float,
+        metavar="P",
+        help="chance (0-1) that a message gets a fault; overrides the file",
+    )
+    faults.add_argument(
+        "--faults-enabled",
+        metavar="LIST",
+        help="comma-separated fault kinds: delay,error,corruption,drop,duplicate,reorder,"
+        "resource_exhaustion; overrides the file",
+    )
+    faults.add_argument("--seed", type=int, help="seed for reproducible faults; overrides the file")
+    faults.add_argument(
+        "--fault-log", metavar="FILE", help="append every injected fault to FILE as JSON lines"
+    )
     http = proxy.add_argument_group("Streamable HTTP")
     http.add_argument(
         "--listen",
@@ -192,6 +213,7 @@ def _run_proxy(args: argparse.Namespace) -> int:
     if args.trace:
         interceptors.append(TraceInterceptor())
         logging.getLogger("mcpchaos.trace").setLevel(logging.INFO)
+    interceptors.extend(_fault_interceptors(args))
     chain = InterceptorChain(interceptors, FailurePolicy(args.on_interceptor_error))
     if args.listen and args.upstream and not command:
         return _run_http_proxy(args, chain)
@@ -216,6 +238,54 @@ def _run_http_proxy(args: argparse.Namespace, chain: InterceptorChain) -> int:
     host, port = parse_listen(args.listen)
     proxy = HttpProxy(args.upstream, chain, _http_options(args))
     return asyncio.run(proxy.run_forever(host, port))
+
+
+def fault_config_from_args(args: argparse.Namespace) -> FaultConfig | None:
+    """The FaultConfig the fault options describe (file, then the shorthand flags on top);
+    None when no fault option was given."""
+    from mcpchaos.config.faults import FaultConfig, FaultType
+    from mcpchaos.config.load import load_file, validate
+
+    if (
+        args.faults is None
+        and args.fault_probability is None
+        and args.faults_enabled is None
+        and args.seed is None
+    ):
+        return None
+    base = load_file(FaultConfig, args.faults) if args.faults else FaultConfig()
+    data = base.model_dump(mode="json", exclude_unset=True)
+    if args.fault_probability is not None:
+        data["fault_probability"] = args.fault_probability
+    if args.faults_enabled is not None:
+        names = [name.strip() for name in args.faults_enabled.split(",") if name.strip()]
+        known = {kind.value for kind in FaultType}
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            choices = ", ".join(sorted(known))
+            raise ConfigError(f"--faults-enabled: unknown fault {', '.join(unknown)}; choose from {choices}")
+        weights = data.get("enabled_faults", {}).get("weights", {})
+        data["enabled_faults"] = {**{name: True for name in names}, "weights": weights}
+    if args.seed is not None:
+        data["seed"] = args.seed
+    return validate(FaultConfig, data, args.faults or "fault options")
+
+
+def _fault_interceptors(args: argparse.Namespace) -> list[Interceptor]:
+    config = fault_config_from_args(args)
+    if config is None:
+        if args.fault_log:
+            raise ConfigError("--fault-log needs faults to log: add --faults FILE or --fault-probability")
+        return []
+    from mcpchaos.faults.injector import FaultInjector
+
+    injector = FaultInjector(config)
+    if args.fault_log:
+        from mcpchaos.observe.faultlog import FaultLog
+
+        injector.on_fault(FaultLog(args.fault_log))
+    log.info("fault injection on (seed %d)", injector.seed)
+    return [injector]
 
 
 def _http_options(args: argparse.Namespace) -> HttpOptions:
