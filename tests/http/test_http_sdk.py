@@ -100,7 +100,7 @@ async def test_server_to_client_requests_pass_through_the_proxy(stateful_url: st
         )
 
     async def on_roots(context: ClientRequestContext) -> ListRootsResult:
-        return ListRootsResult(roots=[Root(uri="file:///tmp/project")])  # type: ignore[arg-type]
+        return ListRootsResult(roots=[Root(uri="file:///tmp/project")])
 
     proxy = await start_proxy(stateful_url)
     try:

@@ -133,3 +133,10 @@ def test_builders_make_valid_messages() -> None:
         assert isinstance(again, Message)
         assert again == message
     assert orjson.loads(error_response(None, -32700, "x").wire)["id"] is None
+
+
+def test_a_built_message_with_values_orjson_refuses_still_serialises() -> None:
+    message = request(1, "x", {"big": 2**70, "surrogate": "\ud800"})
+    decoded = parse(message.wire)
+    assert isinstance(decoded, Message)
+    assert decoded.params["big"] == 2**70

@@ -79,7 +79,7 @@ class Message:
     def wire(self) -> bytes:
         """The bytes this message is sent as (serialised lazily for built messages)."""
         if self._wire is None:
-            self._wire = orjson.dumps(self.payload)
+            self._wire = _encode(self.payload)
         return self._wire
 
     @property
@@ -170,6 +170,15 @@ class Invalid:
     reason: str
     id: MessageId | None = None
     is_request: bool = False
+
+
+def _encode(payload: dict[str, Any]) -> bytes:
+    """Serialise with orjson; fall back to the standard library for what orjson refuses
+    (integers beyond 64 bits, lone surrogates), so building a message never fails."""
+    try:
+        return orjson.dumps(payload)
+    except TypeError:
+        return json.dumps(payload, separators=(",", ":"), default=repr).encode()
 
 
 def _reject_constant(name: str) -> Any:

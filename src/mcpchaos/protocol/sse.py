@@ -63,7 +63,7 @@ def encode_event(
     if retry is not None:
         parts.append(b"retry: " + str(retry).encode() + b"\n")
     if data is not None:
-        raw = data.encode() if isinstance(data, str) else data
+        raw = data.encode("utf-8", "replace") if isinstance(data, str) else data
         for line in raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"):
             parts.append(b"data: " + line + b"\n")
     parts.append(b"\n")

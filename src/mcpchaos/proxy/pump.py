@@ -69,6 +69,7 @@ class PumpStats:
     emitted: int = 0
     invalid: int = 0
     failed_pending: int = 0
+    internal_errors: int = 0
 
 
 @dataclass(slots=True, eq=False)
@@ -111,12 +112,18 @@ class Pump:
         """Handle one frame read from the side that ``direction`` starts at."""
         if self.closed:
             return
-        if type(item) is Message:
-            self._receive_message(direction, item)
-        elif isinstance(item, Invalid):
-            self._receive_invalid(direction, item)
-        elif isinstance(item, OversizedLine):
-            self._receive_oversized(direction, item)
+        try:
+            if type(item) is Message:
+                self._receive_message(direction, item)
+            elif isinstance(item, Invalid):
+                self._receive_invalid(direction, item)
+            elif isinstance(item, OversizedLine):
+                self._receive_oversized(direction, item)
+        except Exception:  # a bug here must cost one message, never the proxy
+            self.stats.internal_errors += 1
+            log.exception(
+                "internal error handling a message %s (session %s)", direction.value, self.session.id
+            )
 
     def _receive_message(self, direction: Direction, message: Message) -> None:
         self.stats.received += 1
