@@ -18,12 +18,6 @@ def upstream_url(request: pytest.FixtureRequest) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
-def stateful_url() -> Iterator[str]:
-    with demo_http_server() as url:
-        yield url
-
-
 async def start_proxy(upstream: str, options: HttpOptions | None = None, chain: object = None) -> HttpProxy:
     proxy = HttpProxy(upstream, chain, options)  # type: ignore[arg-type]
     await proxy.start("127.0.0.1", 0)

@@ -173,7 +173,9 @@ class FaultInjector:
     def _choose_rule(self, compiled: _CompiledConfig, message: Message, ctx: Context) -> _Compiled | None:
         tool = message.tool_name
         arguments = None
-        if tool is not None:
+        if tool is None:
+            tool = ctx.request_tool  # a response is targeted by the tool its request called
+        else:
             params = message.params
             arguments = params.get("arguments") if isinstance(params, dict) else None
         for rule in compiled.rules:

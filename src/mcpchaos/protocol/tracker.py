@@ -37,6 +37,8 @@ class PendingRequest:
     id: MessageId
     method: str
     received_at: float
+    tool: str | None = None
+    """For ``tools/call``: the tool's name (so its response can be targeted by tool)."""
 
 
 class SessionTracker:
@@ -62,7 +64,7 @@ class SessionTracker:
         if request_id is None or method is None:
             return
         pending = self._pending[direction]
-        pending[request_id] = PendingRequest(request_id, method, now)
+        pending[request_id] = PendingRequest(request_id, method, now, message.tool_name)
         pending.move_to_end(request_id)
         if len(pending) > self._max:
             pending.popitem(last=False)

@@ -50,3 +50,5 @@ class Context:
     """Monotonic time (seconds, the event loop's clock) the message arrived."""
     request_method: str | None = None
     """For a response: the method of the request it answers, when that request was seen."""
+    request_tool: str | None = None
+    """For a response to ``tools/call``: the tool that was called."""

@@ -132,6 +132,7 @@ class Pump:
         ordinal = self.session.next_ordinal(direction)
         kind = message.kind
         request_method: str | None = None
+        request_tool: str | None = None
         if kind is Kind.REQUEST:
             tracker.note_message(direction, message)
             tracker.request_received(direction, message, now)
@@ -141,7 +142,8 @@ class Pump:
             pending = tracker.request_for(direction, message.id)
             if pending is not None:
                 request_method = pending.method
-        ctx = Context(self.session, direction, ordinal, now, request_method)
+                request_tool = pending.tool
+        ctx = Context(self.session, direction, ordinal, now, request_method, request_tool)
         effects = self.chain.run(message, ctx)
         if effects is None:
             self._send(direction, message)
