@@ -208,3 +208,54 @@ async def test_a_cpu_spike_stalls_the_proxy_but_the_call_completes(run: Any) -> 
     assert answer == "burn"
     assert elapsed >= 0.2
     assert records[0]["params"] == {"spike": "cpu", "ms": 200.0, "mode": "event_loop"}
+
+
+@pytest.mark.parametrize(
+    ("error_type", "status", "header"),
+    [("rate_limited", 429, "Retry-After"), ("unauthorized", 401, "WWW-Authenticate")],
+)
+async def test_on_http_errors_take_their_transport_form(
+    stateful_url: str, error_type: str, status: int, header: str
+) -> None:
+    import aiohttp
+
+    config = rule({"error": True}, error_config={"types": [error_type], "retry_after_s": 3})
+    proxy = HttpProxy(stateful_url, InterceptorChain([FaultInjector(validate(FaultConfig, config))]))
+    await proxy.start("127.0.0.1", 0)
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    body = {
+        "jsonrpc": "2.0",
+        "id": 5,
+        "method": "tools/call",
+        "params": {"name": "echo", "arguments": {"text": "x"}},
+    }
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"http://127.0.0.1:{proxy.port}/mcp", json=body, headers=headers) as response,
+        ):
+            assert response.status == status
+            assert header in response.headers
+            answer = await response.json()
+        assert answer["id"] == 5
+        assert answer["error"]["data"]["mcpchaos"]["error_type"] == error_type
+    finally:
+        await proxy.stop()
+
+
+async def test_on_http_connection_refused_closes_the_connection(stateful_url: str) -> None:
+    import aiohttp
+
+    config = rule({"error": True}, error_config={"types": ["connection_refused"]})
+    proxy = HttpProxy(stateful_url, InterceptorChain([FaultInjector(validate(FaultConfig, config))]))
+    await proxy.start("127.0.0.1", 0)
+    body = {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "echo", "arguments": {}}}
+    try:
+        async with aiohttp.ClientSession() as http:
+            with pytest.raises(aiohttp.ClientError):
+                async with http.post(
+                    f"http://127.0.0.1:{proxy.port}/mcp", json=body, headers={"Accept": "application/json"}
+                ) as response:
+                    await response.read()
+    finally:
+        await proxy.stop()

@@ -433,6 +433,11 @@ class Exchange:
         await self._write_event(message)
         if answers:
             assert self.response is not None
+            # Copies queued with the answer (a duplicated response) still go out on the stream.
+            while not self._events.empty():
+                extra = self._events.get_nowait()
+                if isinstance(extra, Message):
+                    await self._write_event(extra)
             await self.response.write_eof()
             return self.response
         return None
