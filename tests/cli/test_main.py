@@ -136,3 +136,63 @@ def test_the_http_proxy_runs_from_the_command_line_and_stops_on_sigterm() -> Non
                 process.wait()
         assert process.stderr is not None
         assert b"listening on" in process.stderr.read()
+
+
+def test_fault_flags_with_mistakes_are_usage_errors_that_say_what_to_fix() -> None:
+    unknown = run("proxy", "--faults-enabled", "delay,teleport", "--", "true")
+    assert unknown.returncode == 2
+    assert "unknown fault teleport" in unknown.stderr
+    nothing_enabled = run("proxy", "--fault-probability", "0.5", "--", "true")
+    assert nothing_enabled.returncode == 2
+    assert "no fault is enabled" in nothing_enabled.stderr
+    out_of_range = run("proxy", "--fault-probability", "1.5", "--faults-enabled", "drop", "--", "true")
+    assert out_of_range.returncode == 2
+    assert "fault_probability" in out_of_range.stderr
+
+
+def test_shorthand_fault_flags_inject_and_log(tmp_path: Path) -> None:
+    log = tmp_path / "faults.jsonl"
+    requests = (
+        b"\n".join(
+            orjson.dumps(m)
+            for m in [
+                {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "initialize",
+                    "params": {
+                        "protocolVersion": "2025-11-25",
+                        "capabilities": {},
+                        "clientInfo": {"name": "f", "version": "0"},
+                    },
+                },
+                {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}},
+            ]
+        )
+        + b"\n"
+    )
+    result = subprocess.run(
+        [
+            *MCPCHAOS,
+            "proxy",
+            "--fault-probability",
+            "1",
+            "--faults-enabled",
+            "error",
+            "--seed",
+            "3",
+            "--fault-log",
+            str(log),
+            "--",
+            *MCPCHAOS,
+            "demo-server",
+        ],
+        input=requests,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    replies = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert all(reply["error"]["data"]["mcpchaos"]["injected"] for reply in replies)
+    assert len(log.read_text().splitlines()) == 2
