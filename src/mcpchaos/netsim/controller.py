@@ -1,0 +1,82 @@
+"""The live state of one simulated network: its configuration (swappable at run time, felt
+by connections already open), the partition, the link-wide bandwidth buckets, and the seeds
+per connection."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import secrets
+
+from mcpchaos.config.network import NetworkConfig
+from mcpchaos.faults.rng import generator
+from mcpchaos.netsim.schedule import Schedule, TokenBucket
+from mcpchaos.protocol.messages import Direction
+
+log = logging.getLogger("mcpchaos.netsim")
+
+
+class NetworkController:
+    """Shared by every connection of a link (or a proxy)."""
+
+    def __init__(self, config: NetworkConfig | None = None) -> None:
+        self._ordinals = itertools.count(1)
+        self._healed = asyncio.Event()
+        self._heal_timer: asyncio.TimerHandle | None = None
+        self._aggregate: dict[bool, TokenBucket | None] = {True: None, False: None}
+        self.config = NetworkConfig()
+        self.seed = 0
+        self.update(config if config is not None else NetworkConfig())
+
+    def update(self, config: NetworkConfig) -> None:
+        """Swap the configuration; open connections feel it from their next chunk."""
+        self.config = config
+        self.seed = config.seed if config.seed is not None else secrets.randbits(63)
+        for upstream in (True, False):
+            bandwidth = config.for_direction(upstream).bandwidth
+            rate = bandwidth.aggregate_bytes_per_second if bandwidth is not None else None
+            self._aggregate[upstream] = (
+                TokenBucket(rate, bandwidth.burst_bytes) if rate and bandwidth else None
+            )
+        if config.partition.active:
+            self.partition(config.partition.duration_ms)
+        else:
+            self.heal()
+
+    @property
+    def partitioned(self) -> bool:
+        return not self._healed.is_set()
+
+    def partition(self, duration_ms: float | None = None) -> None:
+        """Start a blackhole now; heal by itself after ``duration_ms`` (None: until heal())."""
+        self._healed.clear()
+        if self._heal_timer is not None:
+            self._heal_timer.cancel()
+            self._heal_timer = None
+        if duration_ms is not None:
+            self._heal_timer = asyncio.get_running_loop().call_later(duration_ms / 1000, self.heal)
+        log.info("network partitioned%s", f" for {duration_ms:g} ms" if duration_ms is not None else "")
+
+    def heal(self) -> None:
+        if self._heal_timer is not None:
+            self._heal_timer.cancel()
+            self._heal_timer = None
+        if not self._healed.is_set():
+            log.info("network healed")
+        self._healed.set()
+
+    async def wait_healed(self) -> None:
+        await self._healed.wait()
+
+    def new_connection(self) -> int:
+        """An ordinal for a new connection (seeds its randomness)."""
+        return next(self._ordinals)
+
+    def schedule(self, connection: int, direction: Direction) -> Schedule:
+        """A fresh schedule for one direction of one connection."""
+        upstream = direction is Direction.CLIENT_TO_SERVER
+        from mcpchaos.faults.rng import message_key
+
+        key = message_key(self.seed, connection, direction, 0, salt=0x6E6574)
+        return Schedule(generator(key), self._aggregate[upstream])

@@ -1,0 +1,148 @@
+"""The stream wrapper: runs a schedule over a byte sink.
+
+:class:`ShapedSink` is a :class:`~mcpchaos.transport.pipes.ByteSink`: writes are planned by
+the schedule (with the impairments in force at that moment) and a single writer task per
+sink sends each piece at its time, in order, holding everything while the network is
+partitioned. A reset or close the schedule asks for is handed to the connection's
+``on_reset`` / ``on_close`` callbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+from collections.abc import Callable
+
+from mcpchaos.netsim.controller import NetworkController
+from mcpchaos.netsim.schedule import Action, Schedule
+from mcpchaos.protocol.messages import Direction
+from mcpchaos.transport.pipes import ByteSink
+
+log = logging.getLogger("mcpchaos.netsim")
+
+HIGH_WATER = 4 * 1024 * 1024
+"""Bytes queued before writers are made to wait (backpressure toward the reader)."""
+
+
+class ShapedSink:
+    """A ByteSink that delivers bytes through a network schedule."""
+
+    def __init__(
+        self,
+        sink: ByteSink,
+        controller: NetworkController,
+        connection: int,
+        direction: Direction,
+        on_reset: Callable[[], None],
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self._sink = sink
+        self._controller = controller
+        self._upstream = direction is Direction.CLIENT_TO_SERVER
+        self._schedule: Schedule = controller.schedule(connection, direction)
+        self._on_reset = on_reset
+        self._on_close = on_close
+        self._queue: collections.deque[tuple[bytes, float] | Action] = collections.deque()
+        self._queued_bytes = 0
+        self._wakeup = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._closing = False
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self._run(), name="shaped-sink")
+
+    def write(self, data: bytes) -> None:
+        if self._closing:
+            return
+        impairments = self._controller.config.for_direction(self._upstream)
+        now = self._loop.time()
+        plan = self._schedule.plan(data, now, impairments)
+        if (
+            plan.action is Action.NONE
+            and len(plan.pieces) == 1
+            and plan.pieces[0][1] <= now
+            and not self._queue
+            and not self._controller.partitioned
+        ):
+            self._sink.write(plan.pieces[0][0])  # nothing to wait for: no hop through the writer task
+            return
+        for piece in plan.pieces:
+            self._queue.append(piece)
+            self._queued_bytes += len(piece[0])
+        if plan.action is not Action.NONE:
+            self._queue.append(plan.action)
+        if self._queued_bytes > HIGH_WATER:
+            self._room.clear()
+        self._wakeup.set()
+
+    async def drain(self) -> None:
+        await self._room.wait()
+        await self._sink.drain()
+
+    def close(self) -> None:
+        """Close once everything queued has been delivered."""
+        if not self._closing:
+            self._closing = True
+            self._queue.append(Action.CLOSE)
+            self._wakeup.set()
+
+    def abort(self) -> None:
+        self._closing = True
+        self._queue.clear()
+        self._task.cancel()
+        self._sink.abort()
+
+    @property
+    def closing(self) -> bool:
+        return self._closing or self._sink.closing
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                while not self._queue:
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                item = self._queue.popleft()
+                if isinstance(item, Action):
+                    self._finish(item)
+                    return
+                piece, send_at = item
+                delay = send_at - self._loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if self._controller.partitioned:
+                    await self._controller.wait_healed()
+                self._sink.write(piece)
+                self._queued_bytes -= len(piece)
+                if self._queued_bytes <= HIGH_WATER // 2:
+                    self._room.set()
+                await self._sink.drain()
+        except asyncio.CancelledError:
+            pass
+        except (ConnectionError, OSError) as exc:
+            log.debug("shaped sink write failed: %s", exc)
+            self._sink.abort()
+
+    def _finish(self, action: Action) -> None:
+        self._closing = True
+        self._room.set()
+        if action is Action.RESET:
+            log.info("simulated loss: resetting the connection")
+            self._on_reset()
+        else:
+            slow = self._controller.config.slow_close_ms
+            if slow > 0:
+                self._loop.call_later(slow / 1000, self._close_now)
+            else:
+                self._close_now()
+
+    def _close_now(self) -> None:
+        self._sink.close()
+        if self._on_close is not None:
+            self._on_close()
+
+    async def wait_closed(self) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
