@@ -32,7 +32,7 @@ def test_latency_is_added_and_order_is_kept_even_with_jitter() -> None:
 
 @pytest.mark.parametrize("distribution", ["uniform", "normal", "pareto"])
 def test_latency_distributions_center_where_expected(distribution: str) -> None:
-    config = LatencyConfig(base_ms=20, jitter_ms=5, distribution=distribution)  # type: ignore[arg-type]
+    config = LatencyConfig(base_ms=20, jitter_ms=5, distribution=distribution)
     rng = random.Random(3)
     samples = [latency_s(config, rng) * 1000 for _ in range(5000)]
     assert min(samples) >= 0

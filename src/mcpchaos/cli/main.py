@@ -22,6 +22,7 @@ from mcpchaos.proxy.interceptor import Interceptor
 
 if TYPE_CHECKING:
     from mcpchaos.config.faults import FaultConfig
+    from mcpchaos.config.network import NetworkConfig
     from mcpchaos.proxy.http import HttpOptions
 
 EXIT_OK = 0
@@ -60,6 +61,28 @@ def _size(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1 byte")
     return value
+
+
+def _add_network_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("network simulation (see docs/network.md)")
+    group.add_argument("--network", metavar="FILE", help="a NetworkConfig in YAML or JSON")
+    group.add_argument(
+        "--latency-ms",
+        type=_positive_float,
+        metavar="MS",
+        help="added latency per direction (a round trip gets twice this); overrides the file",
+    )
+    group.add_argument("--jitter-ms", type=_positive_float, metavar="MS", help="latency jitter (uniform ±)")
+    group.add_argument(
+        "--bandwidth-kbps",
+        type=_positive_float,
+        metavar="KBPS",
+        help="per-connection bandwidth per direction, kilobytes per second",
+    )
+    group.add_argument(
+        "--loss", type=float, metavar="P", help="chance per chunk that the connection is reset"
+    )
+    group.add_argument("--network-seed", type=int, metavar="N", help="seed for the network's randomness")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument(
         "--fault-log", metavar="FILE", help="append every injected fault to FILE as JSON lines"
     )
+    _add_network_arguments(proxy)
     http = proxy.add_argument_group("Streamable HTTP")
     http.add_argument(
         "--listen",
@@ -185,6 +209,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo_server.add_argument("--stateless", action="store_true", help="HTTP only: no sessions")
     demo_server.add_argument("--json-response", action="store_true", help="HTTP only: JSON bodies, not SSE")
 
+    link = commands.add_parser(
+        "link",
+        help="a TCP relay with a simulated network, for any TCP service",
+        description="Relay TCP connections from --listen to --upstream through a simulated network "
+        "(latency, loss as resets, bandwidth, partitions, slicing, limit_data), or run several links "
+        "from --config FILE.",
+        epilog="example: mcpchaos link --listen 127.0.0.1:9000 --upstream 127.0.0.1:8000 --latency-ms 50",
+    )
+    link.add_argument("--listen", metavar="HOST:PORT", help="where clients connect")
+    link.add_argument("--upstream", metavar="HOST:PORT", help="the real service")
+    link.add_argument("--config", metavar="FILE", help="several links: a YAML file with 'links: [...]'")
+    _add_network_arguments(link)
+
     commands.add_parser(
         "demo",
         help="show a short MCP session with the demo server through the proxy",
@@ -217,6 +254,12 @@ def _run_proxy(args: argparse.Namespace) -> int:
     chain = InterceptorChain(interceptors, FailurePolicy(args.on_interceptor_error))
     if args.listen and args.upstream and not command:
         return _run_http_proxy(args, chain)
+    bridging = (args.upstream and not args.listen and not command) or (args.listen and command)
+    if bridging and network_config_from_args(args) is not None:
+        raise ConfigError(
+            "network simulation works on stdio → stdio and HTTP → HTTP proxies; for a bridge, put "
+            "'mcpchaos link' in front of the HTTP side"
+        )
     if args.upstream and not args.listen and not command:
         return _run_stdio_to_http(args, chain)
     if args.upstream and command:
@@ -228,16 +271,55 @@ def _run_proxy(args: argparse.Namespace) -> int:
     if not command:
         raise ConfigError("no server command: give it after '--', e.g. mcpchaos proxy -- python server.py")
     options = StdioOptions(max_message_bytes=args.max_message_bytes, shutdown_grace=args.shutdown_grace)
-    proxy = StdioProxy(command, chain, options)
-    return asyncio.run(proxy.run(handle_signals=True))
+    network = network_config_from_args(args)
+
+    async def run_stdio() -> int:
+        controller = None
+        if network is not None:
+            from mcpchaos.netsim.controller import NetworkController
+
+            controller = NetworkController(network)  # inside the loop: partitions use its timers
+        proxy = StdioProxy(command, chain, options, network=controller)
+        return await proxy.run(handle_signals=True)
+
+    return asyncio.run(run_stdio())
 
 
 def _run_http_proxy(args: argparse.Namespace, chain: InterceptorChain) -> int:
     from mcpchaos.proxy.http import HttpProxy, parse_listen
 
     host, port = parse_listen(args.listen)
-    proxy = HttpProxy(args.upstream, chain, _http_options(args))
-    return asyncio.run(proxy.run_forever(host, port))
+    network = network_config_from_args(args)
+    if network is None:
+        proxy = HttpProxy(args.upstream, chain, _http_options(args))
+        return asyncio.run(proxy.run_forever(host, port))
+
+    async def serve_with_network() -> int:
+        from urllib.parse import urlsplit, urlunsplit
+
+        from mcpchaos.netsim.controller import NetworkController
+        from mcpchaos.transport.tcp_link import TcpLink
+
+        # The simulated network sits between the proxy and the upstream: a TCP link on a
+        # loopback port, and the proxy talks to the upstream through it.
+        parts = urlsplit(args.upstream)
+        if parts.hostname is None:
+            raise ConfigError(f"--upstream must name a host, got {args.upstream!r}")
+        upstream_port = parts.port or (443 if parts.scheme == "https" else 80)
+        link = TcpLink(
+            ("127.0.0.1", 0), (parts.hostname, upstream_port), NetworkController(network), "upstream"
+        )
+        link_port = await link.start()
+        via_link = urlunsplit(
+            (parts.scheme, f"127.0.0.1:{link_port}", parts.path, parts.query, parts.fragment)
+        )
+        proxy = HttpProxy(via_link, chain, _http_options(args))
+        try:
+            return await proxy.run_forever(host, port)
+        finally:
+            await link.stop()
+
+    return asyncio.run(serve_with_network())
 
 
 def fault_config_from_args(args: argparse.Namespace) -> FaultConfig | None:
@@ -288,6 +370,98 @@ def _fault_interceptors(args: argparse.Namespace) -> list[Interceptor]:
     return [injector]
 
 
+def network_config_from_args(args: argparse.Namespace) -> NetworkConfig | None:
+    """The NetworkConfig the network options describe (file, then shorthand flags on
+    ``both``); None when no network option was given."""
+    from mcpchaos.config.load import load_file, validate
+    from mcpchaos.config.network import NetworkConfig
+
+    flags = (args.latency_ms, args.jitter_ms, args.bandwidth_kbps, args.loss, args.network_seed)
+    if args.network is None and all(flag is None for flag in flags):
+        return None
+    base = load_file(NetworkConfig, args.network) if args.network else NetworkConfig()
+    data = base.model_dump(mode="json", exclude_unset=True)
+    both = data.setdefault("both", {})
+    if args.latency_ms is not None or args.jitter_ms is not None:
+        latency = both.setdefault("latency", {})
+        if args.latency_ms is not None:
+            latency["base_ms"] = args.latency_ms
+        if args.jitter_ms is not None:
+            latency["jitter_ms"] = args.jitter_ms
+    if args.bandwidth_kbps is not None:
+        both["bandwidth"] = {"bytes_per_second": args.bandwidth_kbps * 1000}
+    if args.loss is not None:
+        both["packet_loss"] = {"probability": args.loss}
+    if args.network_seed is not None:
+        data["seed"] = args.network_seed
+    return validate(NetworkConfig, data, args.network or "network options")
+
+
+def _run_link(args: argparse.Namespace) -> int:
+    from mcpchaos.config.load import load_file
+    from mcpchaos.config.network import LinkConfig, LinksFile, NetworkConfig
+    from mcpchaos.netsim.controller import NetworkController
+    from mcpchaos.transport.tcp_link import TcpLink, parse_host_port
+
+    if args.config:
+        links = load_file(LinksFile, args.config).links
+    elif args.listen and args.upstream:
+        links = [
+            LinkConfig(
+                listen=args.listen,
+                upstream=args.upstream,
+                network=network_config_from_args(args) or NetworkConfig(),
+            )
+        ]
+    else:
+        raise ConfigError(
+            "give --listen HOST:PORT and --upstream HOST:PORT, or --config FILE with several links"
+        )
+
+    async def serve() -> int:
+        running = []
+        for index, config in enumerate(links):
+            link = TcpLink(
+                parse_host_port(config.listen, f"links.{index}.listen"),
+                parse_host_port(config.upstream, f"links.{index}.upstream"),
+                NetworkController(config.network),
+                config.name,
+            )
+            port = await link.start()
+            print(
+                f"mcpchaos: link {link.name}: 127.0.0.1:{port} → {config.upstream}",
+                file=sys.stderr,
+                flush=True,
+            )
+            running.append(link)
+        try:
+            await _wait_for_signal()
+            return EXIT_OK
+        finally:
+            await asyncio.gather(*(link.stop() for link in running), return_exceptions=True)
+
+    return asyncio.run(serve())
+
+
+async def _wait_for_signal() -> int:
+    import signal
+
+    loop = asyncio.get_running_loop()
+    stop: asyncio.Future[int] = loop.create_future()
+
+    def on_signal(signum: int) -> None:
+        if not stop.done():
+            stop.set_result(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        return await stop
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
 def _http_options(args: argparse.Namespace) -> HttpOptions:
     from mcpchaos.proxy.http import HttpOptions
 
@@ -328,6 +502,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command_name == "proxy":
             return _run_proxy(args)
+        if args.command_name == "link":
+            return _run_link(args)
         if args.command_name == "demo-server":
             from mcpchaos.demo.server import run
 

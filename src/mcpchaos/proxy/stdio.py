@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mcpchaos.netsim.controller import NetworkController
+from mcpchaos.netsim.stream import ShapedSink
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.messages import Direction
 from mcpchaos.protocol.ndjson import DEFAULT_MAX_LINE_BYTES, NdjsonFramer
@@ -60,8 +62,10 @@ class StdioProxy:
         options: StdioOptions | None = None,
         client_in_fd: int = 0,
         client_out_fd: int = 1,
+        network: NetworkController | None = None,
     ) -> None:
         self.command = list(command)
+        self.network = network
         self.chain = chain if chain is not None else InterceptorChain()
         self.options = options if options is not None else StdioOptions()
         self._client_fds = (client_in_fd, client_out_fd)
@@ -81,6 +85,13 @@ class StdioProxy:
         self.child = child
         client_source = await open_source(self._client_fds[0])
         client_sink = await open_sink(self._client_fds[1])
+        if self.network is not None:
+            # Simulated network under the pipes: server-bound bytes are "upstream",
+            # client-bound bytes "downstream"; a simulated loss breaks the connection.
+            connection = self.network.new_connection()
+            lost = lambda: self._disconnect("simulated network loss")  # noqa: E731
+            child.sink = ShapedSink(child.sink, self.network, connection, Direction.CLIENT_TO_SERVER, lost)
+            client_sink = ShapedSink(client_sink, self.network, connection, Direction.SERVER_TO_CLIENT, lost)
         log.info("started server pid %d: %s", child.pid, " ".join(self.command))
         client = NdjsonEndpoint(client_sink, "client")
         server = NdjsonEndpoint(child.sink, "server")
@@ -123,6 +134,9 @@ class StdioProxy:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client_sink.drain(), 1.0)
             client_sink.close()
+            if isinstance(client_sink, ShapedSink):  # let delayed bytes out before we exit
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(client_sink.wait_closed(), 5.0)
             client_source.close()
 
     async def _relay(self, source: ByteSource, direction: Direction, pump: Pump, sink: ByteSink) -> None:
