@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mcpchaos {__version__}")
     parser.add_argument(
+        "--loop",
+        choices=["auto", "asyncio", "uvloop"],
+        default="auto",
+        help="event loop: uvloop when installed (auto, default), or the standard asyncio loop",
+    )
+    parser.add_argument(
         "--log-level",
         default="warning",
         choices=["debug", "info", "warning", "error"],
@@ -229,6 +235,19 @@ def build_parser() -> argparse.ArgumentParser:
         "with the official MCP SDK client, printing what happens.",
     )
     return parser
+
+
+def _choose_event_loop(choice: str) -> None:
+    """uvloop when asked for or available (measured faster on the relay hot path)."""
+    if choice == "asyncio":
+        return
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise ConfigError("--loop uvloop: uvloop is not installed (pip install uvloop)") from None
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 def _configure_logging(level: str) -> None:
@@ -496,6 +515,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.log_level)
+    _choose_event_loop(args.loop)
     if args.command_name is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE

@@ -9,7 +9,7 @@ import itertools
 import logging
 import secrets
 
-from mcpchaos.config.network import NetworkConfig
+from mcpchaos.config.network import Impairments, NetworkConfig
 from mcpchaos.faults.rng import generator
 from mcpchaos.netsim.schedule import Schedule, TokenBucket
 from mcpchaos.protocol.messages import Direction
@@ -27,12 +27,15 @@ class NetworkController:
         self._aggregate: dict[bool, TokenBucket | None] = {True: None, False: None}
         self.config = NetworkConfig()
         self.seed = 0
+        self._impairments: dict[bool, Impairments] = {True: Impairments(), False: Impairments()}
         self.update(config if config is not None else NetworkConfig())
 
     def update(self, config: NetworkConfig) -> None:
         """Swap the configuration; open connections feel it from their next chunk."""
         self.config = config
         self.seed = config.seed if config.seed is not None else secrets.randbits(63)
+        # Resolved once per change, not per chunk: the relay reads these on its hot path.
+        self._impairments = {upstream: config.for_direction(upstream) for upstream in (True, False)}
         for upstream in (True, False):
             bandwidth = config.for_direction(upstream).bandwidth
             rate = bandwidth.aggregate_bytes_per_second if bandwidth is not None else None
@@ -43,6 +46,21 @@ class NetworkController:
             self.partition(config.partition.duration_ms)
         else:
             self.heal()
+
+    def impairments(self, upstream: bool) -> Impairments:
+        """The impairments in force one way (upstream: client → server)."""
+        return self._impairments[upstream]
+
+    @staticmethod
+    def is_clear(impairments: Impairments) -> bool:
+        """True when the impairments change nothing (the relay's fast path)."""
+        return (
+            impairments.latency is None
+            and impairments.packet_loss is None
+            and impairments.bandwidth is None
+            and impairments.slicer is None
+            and impairments.limit_data is None
+        )
 
     @property
     def partitioned(self) -> bool:

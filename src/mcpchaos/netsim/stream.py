@@ -56,7 +56,11 @@ class ShapedSink:
     def write(self, data: bytes) -> None:
         if self._closing:
             return
-        impairments = self._controller.config.for_direction(self._upstream)
+        controller = self._controller
+        impairments = controller.impairments(self._upstream)
+        if not self._queue and not controller.partitioned and controller.is_clear(impairments):
+            self._sink.write(data)  # the fast path: nothing to simulate
+            return
         now = self._loop.time()
         plan = self._schedule.plan(data, now, impairments)
         if (

@@ -1,0 +1,177 @@
+"""Accuracy and overhead of the network simulator, through ``mcpchaos link`` processes.
+
+    .venv/bin/python -m bench.netsim_accuracy [--seconds 5]
+
+An echo server and the link each run in their own process (as a user runs them); the client
+runs here. Measured: added latency (p50/p99) for a configured 10 ms, bandwidth over a 5 MB
+transfer at 1 MB/s, the reset rate for loss 0.1, a partition window, and the link's
+throughput with no impairment against a direct connection. Loopback only, bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+from tests.http.servers import free_port, wait_for_port
+
+MCPCHAOS = [sys.executable, "-m", "mcpchaos"]
+
+
+@contextlib.contextmanager
+def process(args: list[str], port: int) -> Iterator[None]:
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, proc)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextlib.contextmanager
+def link(upstream: int, *flags: str) -> Iterator[int]:
+    port = free_port()
+    with process([*MCPCHAOS, "link", "--listen", f"127.0.0.1:{port}", "--upstream", f"127.0.0.1:{upstream}",
+                  "--network-seed", "1", *flags], port):
+        yield port
+
+
+async def ping_pong(port: int, seconds: float, concurrency: int, think: float) -> list[float]:
+    """Closed loop: each connection sends 100 bytes and waits for them back."""
+    payload = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}'.ljust(100) + b"\n"
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+
+    async def one() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            writer.write(payload)
+            await reader.readexactly(len(payload))
+            latencies.append(time.perf_counter() - started)
+            if think:
+                await asyncio.sleep(think)
+        writer.close()
+
+    await asyncio.gather(*(one() for _ in range(concurrency)))
+    return latencies
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+async def transfer(port: int, size: int) -> float:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    started = time.perf_counter()
+
+    async def send() -> None:
+        chunk = b"b" * 65536
+        for offset in range(0, size, len(chunk)):
+            writer.write(chunk[: size - offset])
+            await writer.drain()
+
+    async def receive() -> None:
+        got = 0
+        while got < size:
+            data = await reader.read(1 << 20)
+            if not data:
+                raise RuntimeError("connection closed early")
+            got += len(data)
+
+    await asyncio.gather(send(), receive())
+    writer.close()
+    return time.perf_counter() - started
+
+
+async def resets(port: int, attempts: int) -> int:
+    count = 0
+    for _ in range(attempts):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"x")
+        try:
+            await asyncio.wait_for(reader.readexactly(1), 2)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            count += 1
+        writer.close()
+    return count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    echo_port = free_port()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    with process([sys.executable, "-m", "bench.echo_server", str(echo_port)], echo_port):
+        # 1. latency: 10 ms one way (upstream), moderate load: 8 connections, 5 ms think time
+        direct = asyncio.run(ping_pong(echo_port, args.seconds, 8, 0.005))
+        with link(echo_port, "--network", _write_config("upstream: {latency: {base_ms: 10}}")) as port:
+            delayed = asyncio.run(ping_pong(port, args.seconds, 8, 0.005))
+        with link(echo_port) as port:
+            plain = asyncio.run(ping_pong(port, args.seconds, 8, 0.005))
+        added_p50 = (percentile(delayed, 0.5) - percentile(plain, 0.5)) * 1000
+        added_p99 = (percentile(delayed, 0.99) - percentile(plain, 0.99)) * 1000
+        print(f"latency 10 ms one way: added p50 {added_p50:.2f} ms, added p99 {added_p99:.2f} ms "
+              f"(vs the unimpaired link; direct p50 {percentile(direct, 0.5) * 1000:.2f} ms, "
+              f"unimpaired link p50 {percentile(plain, 0.5) * 1000:.2f} ms)")
+
+        # 2. bandwidth: 1 MB/s upstream over 5 MB
+        with link(echo_port, "--network", _write_config(
+            "upstream: {bandwidth: {bytes_per_second: 1000000, burst_bytes: 16384}}"
+        )) as port:
+            elapsed = asyncio.run(transfer(port, 5_000_000))
+        print(f"bandwidth 1 MB/s over 5 MB: {5_000_000 / elapsed / 1e6:.3f} MB/s measured ({elapsed:.2f} s)")
+
+        # 3. resets: loss 0.1 per chunk, upstream, one chunk per connection
+        attempts = 1000
+        with link(echo_port, "--network", _write_config("upstream: {packet_loss: {probability: 0.1}}")) as port:
+            count = asyncio.run(resets(port, attempts))
+        sigma = math.sqrt(attempts * 0.1 * 0.9)
+        print(f"loss 0.1: {count} resets in {attempts} connections (expected {attempts * 0.1:.0f} ± {4 * sigma:.0f} "
+              f"at 4σ: {'within' if abs(count - attempts * 0.1) < 4 * sigma else 'OUTSIDE'})")
+
+        # 4. raw relay cost: an echo server does almost no work, so this shows the link's own cost
+        direct = asyncio.run(ping_pong(echo_port, args.seconds, 16, 0.0))
+        with link(echo_port) as port:
+            linked = asyncio.run(ping_pong(port, args.seconds, 16, 0.0))
+        print(f"echo ping-pong, no impairment: direct {len(direct) / args.seconds:.0f} req/s, "
+              f"link {len(linked) / args.seconds:.0f} req/s, ratio {len(linked) / len(direct):.2f} "
+              f"(p50 {statistics.median(direct) * 1000:.2f} vs {statistics.median(linked) * 1000:.2f} ms)")
+
+    # 5. a small-request JSON-RPC workload: tools/call against the demo MCP server (official SDK)
+    from bench.http_overhead import drive
+
+    server_port = free_port()
+    with process([*MCPCHAOS, "demo-server", "--transport", "http", "--port", str(server_port), "--json-response"],
+                 server_port):
+        direct_mcp = asyncio.run(drive(f"http://127.0.0.1:{server_port}/mcp", args.seconds, 16, 200_000))
+        with link(server_port) as port:
+            linked_mcp = asyncio.run(drive(f"http://127.0.0.1:{port}/mcp", args.seconds, 16, 200_000))
+    print(f"MCP tools/call, no impairment: direct {direct_mcp['throughput']:.0f} req/s, "
+          f"link {linked_mcp['throughput']:.0f} req/s, ratio {linked_mcp['throughput'] / direct_mcp['throughput']:.2f} "
+          f"(p50 {direct_mcp['p50_ms']:.2f} vs {linked_mcp['p50_ms']:.2f} ms)")
+
+
+def _write_config(upstream_yaml: str) -> str:
+    import tempfile
+
+    handle = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+    handle.write(upstream_yaml + "\nseed: 1\n")
+    handle.close()
+    return handle.name
+
+
+if __name__ == "__main__":
+    main()
