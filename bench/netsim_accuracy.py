@@ -41,8 +41,20 @@ def process(args: list[str], port: int) -> Iterator[None]:
 @contextlib.contextmanager
 def link(upstream: int, *flags: str) -> Iterator[int]:
     port = free_port()
-    with process([*MCPCHAOS, "link", "--listen", f"127.0.0.1:{port}", "--upstream", f"127.0.0.1:{upstream}",
-                  "--network-seed", "1", *flags], port):
+    with process(
+        [
+            *MCPCHAOS,
+            "link",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--upstream",
+            f"127.0.0.1:{upstream}",
+            "--network-seed",
+            "1",
+            *flags,
+        ],
+        port,
+    ):
         yield port
 
 
@@ -109,8 +121,11 @@ async def resets(port: int, attempts: int) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     echo_port = free_port()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
@@ -123,53 +138,129 @@ def main() -> None:
             plain = asyncio.run(ping_pong(port, args.seconds, 8, 0.005))
         added_p50 = (percentile(delayed, 0.5) - percentile(plain, 0.5)) * 1000
         added_p99 = (percentile(delayed, 0.99) - percentile(plain, 0.99)) * 1000
-        print(f"latency 10 ms one way: added p50 {added_p50:.2f} ms, added p99 {added_p99:.2f} ms "
-              f"(vs the unimpaired link; direct p50 {percentile(direct, 0.5) * 1000:.2f} ms, "
-              f"unimpaired link p50 {percentile(plain, 0.5) * 1000:.2f} ms)")
+        print(
+            f"latency 10 ms one way: added p50 {added_p50:.2f} ms, added p99 {added_p99:.2f} ms "
+            f"(vs the unimpaired link; direct p50 {percentile(direct, 0.5) * 1000:.2f} ms, "
+            f"unimpaired link p50 {percentile(plain, 0.5) * 1000:.2f} ms)"
+        )
 
         # 2. bandwidth: 1 MB/s upstream over 5 MB
-        with link(echo_port, "--network", _write_config(
-            "upstream: {bandwidth: {bytes_per_second: 1000000, burst_bytes: 16384}}"
-        )) as port:
+        with link(
+            echo_port,
+            "--network",
+            _write_config("upstream: {bandwidth: {bytes_per_second: 1000000, burst_bytes: 16384}}"),
+        ) as port:
             elapsed = asyncio.run(transfer(port, 5_000_000))
         print(f"bandwidth 1 MB/s over 5 MB: {5_000_000 / elapsed / 1e6:.3f} MB/s measured ({elapsed:.2f} s)")
 
         # 3. resets: loss 0.1 per chunk, upstream, one chunk per connection
         attempts = 1000
-        with link(echo_port, "--network", _write_config("upstream: {packet_loss: {probability: 0.1}}")) as port:
+        with link(
+            echo_port, "--network", _write_config("upstream: {packet_loss: {probability: 0.1}}")
+        ) as port:
             count = asyncio.run(resets(port, attempts))
         sigma = math.sqrt(attempts * 0.1 * 0.9)
-        print(f"loss 0.1: {count} resets in {attempts} connections (expected {attempts * 0.1:.0f} ± {4 * sigma:.0f} "
-              f"at 4σ: {'within' if abs(count - attempts * 0.1) < 4 * sigma else 'OUTSIDE'})")
+        verdict = "within" if abs(count - attempts * 0.1) < 4 * sigma else "OUTSIDE"
+        print(
+            f"loss 0.1: {count} resets in {attempts} connections "
+            f"(expected {attempts * 0.1:.0f} ± {4 * sigma:.0f} at 4σ: {verdict})"
+        )
 
         # 4. raw relay cost: an echo server does almost no work, so this shows the link's own cost
         direct = asyncio.run(ping_pong(echo_port, args.seconds, 16, 0.0))
         with link(echo_port) as port:
             linked = asyncio.run(ping_pong(port, args.seconds, 16, 0.0))
-        print(f"echo ping-pong, no impairment: direct {len(direct) / args.seconds:.0f} req/s, "
-              f"link {len(linked) / args.seconds:.0f} req/s, ratio {len(linked) / len(direct):.2f} "
-              f"(p50 {statistics.median(direct) * 1000:.2f} vs {statistics.median(linked) * 1000:.2f} ms)")
+        print(
+            f"echo ping-pong, no impairment: direct {len(direct) / args.seconds:.0f} req/s, "
+            f"link {len(linked) / args.seconds:.0f} req/s, ratio {len(linked) / len(direct):.2f} "
+            f"(p50 {statistics.median(direct) * 1000:.2f} vs {statistics.median(linked) * 1000:.2f} ms)"
+        )
 
-    # 5. a small-request JSON-RPC workload: tools/call against the demo MCP server (official SDK)
+    # 5. a small-request JSON-RPC workload: tools/call against the demo MCP server (official SDK),
+    # direct, through the link, and through a bare relay; rounds interleaved, medians reported.
     from bench.http_overhead import drive
 
     server_port = free_port()
-    with process([*MCPCHAOS, "demo-server", "--transport", "http", "--port", str(server_port), "--json-response"],
-                 server_port):
-        direct_mcp = asyncio.run(drive(f"http://127.0.0.1:{server_port}/mcp", args.seconds, 16, 200_000))
-        with link(server_port) as port:
-            linked_mcp = asyncio.run(drive(f"http://127.0.0.1:{port}/mcp", args.seconds, 16, 200_000))
-    print(f"MCP tools/call, no impairment: direct {direct_mcp['throughput']:.0f} req/s, "
-          f"link {linked_mcp['throughput']:.0f} req/s, ratio {linked_mcp['throughput'] / direct_mcp['throughput']:.2f} "
-          f"(p50 {direct_mcp['p50_ms']:.2f} vs {linked_mcp['p50_ms']:.2f} ms)")
+    rates: dict[str, list[float]] = {"direct": [], "link": [], "bare relay": []}
+    with process(
+        [*MCPCHAOS, "demo-server", "--transport", "http", "--port", str(server_port), "--json-response"],
+        server_port,
+    ):
+        relay_port = free_port()
+        with (
+            link(server_port) as port,
+            process(
+                [sys.executable, "-m", "bench.plain_relay", str(relay_port), str(server_port)], relay_port
+            ),
+        ):
+            for _ in range(args.rounds):
+                for name, target in (("direct", server_port), ("link", port), ("bare relay", relay_port)):
+                    result = asyncio.run(drive(f"http://127.0.0.1:{target}/mcp", args.seconds, 16, 200_000))
+                    rates[name].append(result["throughput"])
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    print(
+        f"MCP tools/call, no impairment, median of {args.rounds} interleaved rounds: "
+        + ", ".join(f"{name} {rate:.0f} req/s" for name, rate in medians.items())
+    )
+    print(
+        f"  link/direct {medians['link'] / medians['direct']:.2f}, "
+        f"bare relay/direct {medians['bare relay'] / medians['direct']:.2f}"
+    )
+
+    # 6. partition: nothing passes in the window, traffic resumes after the heal, nothing leaks
+    print(asyncio.run(partition_check()))
+
+
+async def partition_check() -> str:
+    from mcpchaos.netsim.controller import NetworkController
+    from mcpchaos.transport.tcp_link import TcpLink
+
+    server = await asyncio.start_server(_echo, "127.0.0.1", 0)
+    fds_before = len(os.listdir("/proc/self/fd"))
+    link_ = TcpLink(("127.0.0.1", 0), ("127.0.0.1", server.sockets[0].getsockname()[1]), NetworkController())
+    port = await link_.start()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"warm")
+    await reader.readexactly(4)
+    link_.controller.partition(1000)
+    received_in_window = 0
+    window_end = time.monotonic() + 0.9
+    while time.monotonic() < window_end:
+        writer.write(b"p" * 100)
+        with contextlib.suppress(TimeoutError):
+            received_in_window += len(await asyncio.wait_for(reader.read(65536), 0.05))
+    resumed = time.monotonic()
+    writer.write(b"after")
+    data = b""
+    while not data.endswith(b"after"):
+        data += await asyncio.wait_for(reader.read(65536), 5)
+    resume_delay = time.monotonic() - resumed
+    writer.close()
+    await link_.stop()
+    server.close()
+    await server.wait_closed()
+    await asyncio.sleep(0.1)
+    fds_after = len(os.listdir("/proc/self/fd"))
+    return (
+        f"partition 1 s: {received_in_window} bytes passed in the window, traffic resumed "
+        f"{resume_delay * 1000:.0f} ms after the last write, active connections after: "
+        f"{link_.stats.active}, fds before/after: {fds_before}/{fds_after}"
+    )
+
+
+async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    writer.close()
 
 
 def _write_config(upstream_yaml: str) -> str:
     import tempfile
 
-    handle = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
-    handle.write(upstream_yaml + "\nseed: 1\n")
-    handle.close()
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
+        handle.write(upstream_yaml + "\nseed: 1\n")
     return handle.name
 
 

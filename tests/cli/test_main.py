@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -196,3 +197,16 @@ def test_shorthand_fault_flags_inject_and_log(tmp_path: Path) -> None:
     replies = [orjson.loads(line) for line in result.stdout.splitlines()]
     assert all(reply["error"]["data"]["mcpchaos"]["injected"] for reply in replies)
     assert len(log.read_text().splitlines()) == 2
+
+
+def test_the_proxy_accepts_dev_null_as_stdin_and_stdout() -> None:
+    with open(os.devnull, "rb") as stdin, open(os.devnull, "wb") as stdout:
+        result = subprocess.run(
+            [*MCPCHAOS, "proxy", "--", *MCPCHAOS, "demo-server"],
+            stdin=stdin,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr

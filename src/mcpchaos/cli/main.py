@@ -515,11 +515,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.log_level)
-    _choose_event_loop(args.loop)
     if args.command_name is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
+        _choose_event_loop(args.loop)
         if args.command_name == "proxy":
             return _run_proxy(args)
         if args.command_name == "link":

@@ -28,6 +28,7 @@ class NetworkController:
         self.config = NetworkConfig()
         self.seed = 0
         self._impairments: dict[bool, Impairments] = {True: Impairments(), False: Impairments()}
+        self.clear: dict[bool, bool] = {True: True, False: True}
         self.update(config if config is not None else NetworkConfig())
 
     def update(self, config: NetworkConfig) -> None:
@@ -36,6 +37,8 @@ class NetworkController:
         self.seed = config.seed if config.seed is not None else secrets.randbits(63)
         # Resolved once per change, not per chunk: the relay reads these on its hot path.
         self._impairments = {upstream: config.for_direction(upstream) for upstream in (True, False)}
+        self.clear = {upstream: self.is_clear(self._impairments[upstream]) for upstream in (True, False)}
+        """Per direction (True: upstream): nothing to simulate, the relay's fast path."""
         for upstream in (True, False):
             bandwidth = config.for_direction(upstream).bandwidth
             rate = bandwidth.aggregate_bytes_per_second if bandwidth is not None else None

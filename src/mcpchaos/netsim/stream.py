@@ -25,6 +25,9 @@ log = logging.getLogger("mcpchaos.netsim")
 HIGH_WATER = 4 * 1024 * 1024
 """Bytes queued before writers are made to wait (backpressure toward the reader)."""
 
+_EOF = object()
+"""Queued by close(): the writer ends its direction (half-close) once the queue is out."""
+
 
 class ShapedSink:
     """A ByteSink that delivers bytes through a network schedule."""
@@ -44,7 +47,7 @@ class ShapedSink:
         self._schedule: Schedule = controller.schedule(connection, direction)
         self._on_reset = on_reset
         self._on_close = on_close
-        self._queue: collections.deque[tuple[bytes, float] | Action] = collections.deque()
+        self._queue: collections.deque[tuple[bytes, float] | Action | object] = collections.deque()
         self._queued_bytes = 0
         self._wakeup = asyncio.Event()
         self._room = asyncio.Event()
@@ -57,10 +60,10 @@ class ShapedSink:
         if self._closing:
             return
         controller = self._controller
-        impairments = controller.impairments(self._upstream)
-        if not self._queue and not controller.partitioned and controller.is_clear(impairments):
+        if not self._queue and controller.clear[self._upstream] and not controller.partitioned:
             self._sink.write(data)  # the fast path: nothing to simulate
             return
+        impairments = controller.impairments(self._upstream)
         now = self._loop.time()
         plan = self._schedule.plan(data, now, impairments)
         if (
@@ -89,7 +92,7 @@ class ShapedSink:
         """Close once everything queued has been delivered."""
         if not self._closing:
             self._closing = True
-            self._queue.append(Action.CLOSE)
+            self._queue.append(_EOF)
             self._wakeup.set()
 
     def abort(self) -> None:
@@ -109,9 +112,10 @@ class ShapedSink:
                     self._wakeup.clear()
                     await self._wakeup.wait()
                 item = self._queue.popleft()
-                if isinstance(item, Action):
+                if item is _EOF or isinstance(item, Action):
                     self._finish(item)
                     return
+                assert isinstance(item, tuple)
                 piece, send_at = item
                 delay = send_at - self._loop.time()
                 if delay > 0:
@@ -129,22 +133,28 @@ class ShapedSink:
             log.debug("shaped sink write failed: %s", exc)
             self._sink.abort()
 
-    def _finish(self, action: Action) -> None:
+    @property
+    def backlogged(self) -> bool:
+        """True while writers should pause (too much queued here)."""
+        return not self._room.is_set()
+
+    def _finish(self, action: object) -> None:
         self._closing = True
         self._room.set()
         if action is Action.RESET:
             log.info("simulated loss: resetting the connection")
             self._on_reset()
+            return
+        whole = action is Action.CLOSE  # limit_data: the whole connection closes
+        slow = self._controller.config.slow_close_ms
+        if slow > 0:
+            self._loop.call_later(slow / 1000, self._close_now, whole)
         else:
-            slow = self._controller.config.slow_close_ms
-            if slow > 0:
-                self._loop.call_later(slow / 1000, self._close_now)
-            else:
-                self._close_now()
+            self._close_now(whole)
 
-    def _close_now(self) -> None:
+    def _close_now(self, whole: bool) -> None:
         self._sink.close()
-        if self._on_close is not None:
+        if whole and self._on_close is not None:
             self._on_close()
 
     async def wait_closed(self) -> None:

@@ -1,8 +1,8 @@
 """Asynchronous byte pipes over file descriptors (our stdin/stdout, a child's pipes).
 
-asyncio's pipe transports only accept pipes, sockets and character devices; when stdin or
-stdout is a regular file (``mcpchaos proxy ... < requests.jsonl``) we fall back to plain
-blocking reads in a worker thread and blocking writes, which is correct for files.
+The event loop's pipe transports are used for pipes and sockets only; when stdin or stdout is
+a regular file (``mcpchaos proxy ... < requests.jsonl``), a terminal or /dev/null we fall
+back to blocking reads in a worker thread and blocking writes, which is correct for those.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import stat
 from typing import Protocol
 
 READ_CHUNK = 256 * 1024
@@ -138,8 +139,21 @@ class FileSink:
         return self._closed
 
 
+def _is_regular_file(fd: int) -> bool:
+    """True unless ``fd`` is a pipe or a socket: only those go to the event loop's pipe
+    transports. Checked up front because uvloop aborts the process (a libuv assertion) where
+    asyncio raises ValueError when handed a regular file or a device such as /dev/null."""
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode))
+
+
 async def open_source(fd: int) -> ByteSource:
     """Read from ``fd`` (not closed when done: the caller owns it)."""
+    if _is_regular_file(fd):
+        return FileSource(fd)
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=READ_CHUNK)
     pipe = open(fd, "rb", buffering=0, closefd=False)  # noqa: SIM115, ASYNC230 - an fd: no blocking
@@ -153,6 +167,8 @@ async def open_source(fd: int) -> ByteSource:
 
 async def open_sink(fd: int) -> ByteSink:
     """Write to ``fd`` (not closed when done: the caller owns it)."""
+    if _is_regular_file(fd):
+        return FileSink(fd)
     loop = asyncio.get_running_loop()
     pipe = open(fd, "wb", buffering=0, closefd=False)  # noqa: SIM115, ASYNC230 - an fd: no blocking
     try:

@@ -13,41 +13,15 @@ import contextlib
 import logging
 import socket
 import struct
-from dataclasses import dataclass, field
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, cast
 
 from mcpchaos.netsim.controller import NetworkController
 from mcpchaos.netsim.stream import ShapedSink
 from mcpchaos.protocol.messages import Direction
-from mcpchaos.transport.pipes import READ_CHUNK, StreamSink
 
 log = logging.getLogger("mcpchaos.link")
-
-
-def reset(writer: asyncio.StreamWriter) -> None:
-    """Close with RST rather than FIN (SO_LINGER 0), as a lost connection looks."""
-    sock = writer.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    writer.transport.abort()
-
-
-class _TcpSink(StreamSink):
-    """Closing one direction of a relayed TCP connection is a half-close (FIN), so the
-    other direction can still carry the answer."""
-
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        super().__init__(writer)
-        self._tcp_writer = writer
-
-    def close(self) -> None:
-        if self._tcp_writer.is_closing():
-            return
-        if self._tcp_writer.can_write_eof():
-            with contextlib.suppress(OSError, RuntimeError):
-                self._tcp_writer.write_eof()
-        else:
-            self._tcp_writer.close()
 
 
 @dataclass
@@ -60,18 +34,172 @@ class LinkStats:
     bytes_down: int = 0
 
 
-@dataclass(eq=False)
-class _Connection:
-    client: asyncio.StreamWriter
-    upstream: asyncio.StreamWriter | None = None
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+class _TransportSink:
+    """A ByteSink over a TCP transport. Closing it is a half-close (FIN), so the other
+    direction can still carry the answer."""
+
+    def __init__(self, side: _Side) -> None:
+        self._side = side
+
+    def write(self, data: bytes) -> None:
+        transport = self._side.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    async def drain(self) -> None:
+        await self._side.writable.wait()
+
+    def close(self) -> None:
+        transport = self._side.transport
+        if transport is None or transport.is_closing():
+            return
+        if transport.can_write_eof():
+            with contextlib.suppress(OSError, RuntimeError):
+                transport.write_eof()
+        else:
+            transport.close()
+
+    def abort(self) -> None:
+        if self._side.transport is not None:
+            self._side.transport.abort()
+
+    @property
+    def closing(self) -> bool:
+        transport = self._side.transport
+        return transport is None or transport.is_closing()
+
+
+class _Side(asyncio.Protocol):
+    """One TCP connection of a relayed pair. Bytes it receives go to ``out`` (the shaped
+    sink toward the other connection) straight from ``data_received``: no task, no copy."""
+
+    def __init__(self, pair: _Pair, upstream: bool) -> None:
+        self.pair = pair
+        self.upstream = upstream
+        """True for the connection to the upstream service."""
+        self.transport: asyncio.Transport | None = None
+        self.out: ShapedSink | None = None
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.lost = False
+        self.early: list[bytes] = []
+        self.peer_writable = self.writable
+        """The other connection's write flow control (set once both are connected)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
+        if not self.upstream:
+            self.pair.link._client_connected(self)
+
+    def data_received(self, data: bytes) -> None:
+        out = self.out
+        if out is None:
+            # Before the upstream is connected (uvloop may deliver data even though reading
+            # was paused in connection_made): keep it, in order, for when it is.
+            self.early.append(data)
+            if self.transport is not None:
+                self.transport.pause_reading()
+            return
+        stats = self.pair.link.stats
+        if self.upstream:
+            stats.bytes_down += len(data)
+        else:
+            stats.bytes_up += len(data)
+        out.write(data)
+        if out.backlogged or not self.peer_writable.is_set():
+            self._pause_until_drained(out)
+
+    def _pause_until_drained(self, out: ShapedSink) -> None:
+        assert self.transport is not None
+        self.transport.pause_reading()
+
+        async def resume() -> None:
+            with contextlib.suppress(Exception):
+                await out.drain()
+            if self.transport is not None and not self.transport.is_closing():
+                self.transport.resume_reading()
+
+        self.pair.spawn(resume())
+
+    def eof_received(self) -> bool:
+        if self.out is not None:
+            self.out.close()  # pass the half-close on once the queued bytes are out
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self.writable.set()
+        if self.out is not None:
+            self.out.close()
+        self.pair.side_lost()
+
+    def pause_writing(self) -> None:
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
+
+
+class _Pair:
+    """A client connection and its upstream connection."""
+
+    def __init__(self, link: TcpLink) -> None:
+        self.link = link
+        self.client = _Side(self, upstream=False)
+        self.upstream: _Side | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.done = False
+
+    def peer(self, side: _Side) -> _Side:
+        if side is self.client:
+            return self.upstream if self.upstream is not None else side
+        return self.client
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def kill(self) -> None:
-        reset(self.client)
-        if self.upstream is not None:
-            reset(self.upstream)
-        for task in self.tasks:
+        """Reset both connections (RST), as a lost connection looks."""
+        for side in (self.client, self.upstream):
+            if side is not None and side.transport is not None:
+                _reset_transport(side.transport)
+        for task in list(self.tasks):
             task.cancel()
+
+    def close(self) -> None:
+        for side in (self.client, self.upstream):
+            if side is not None and side.transport is not None:
+                side.transport.close()
+
+    def side_lost(self) -> None:
+        sides = [self.client] + ([self.upstream] if self.upstream is not None else [])
+        if all(side.lost for side in sides) or (self.upstream is None and self.client.lost):
+            self._finish()
+        else:
+            # One side is gone: the other closes once what was queued toward it is delivered.
+            for side in sides:
+                if not side.lost and side.transport is not None and self.peer(side).lost:
+                    peer_out = self.peer(side).out
+                    if peer_out is None:
+                        side.transport.close()
+
+    def _finish(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        for task in list(self.tasks):
+            task.cancel()
+        self.link._pair_done(self)
+
+
+def _reset_transport(transport: asyncio.Transport) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 class TcpLink:
@@ -92,12 +220,12 @@ class TcpLink:
         self.connect_timeout = connect_timeout
         self.stats = LinkStats()
         self._server: asyncio.Server | None = None
-        self._connections: set[_Connection] = set()
-        self._handlers: set[asyncio.Task[None]] = set()
+        self._pairs: set[_Pair] = set()
         self.port: int | None = None
 
     async def start(self) -> int:
-        self._server = await asyncio.start_server(self._accept, self.listen[0], self.listen[1])
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Pair(self).client, self.listen[0], self.listen[1])
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("link %s: %s:%d → %s:%d", self.name, self.listen[0], self.port, *self.upstream)
         return self.port
@@ -107,76 +235,78 @@ class TcpLink:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
-        for connection in list(self._connections):
-            connection.kill()
-        for task in list(self._handlers):
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
+        for pair in list(self._pairs):
+            pair.kill()
+            pair._finish()
 
-    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.create_task(self._serve(reader, writer))
-        self._handlers.add(task)
-        task.add_done_callback(self._handlers.discard)
+    def _count(self, size: int, up: bool) -> None:
+        if up:
+            self.stats.bytes_up += size
+        else:
+            self.stats.bytes_down += size
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connection = _Connection(writer)
-        self._connections.add(connection)
+    def _client_connected(self, side: _Side) -> None:
+        pair = side.pair
+        self._pairs.add(pair)
         self.stats.active += 1
-        try:
-            if self.controller.partitioned:
-                if self.controller.config.partition.new_connections == "refuse":
-                    self.stats.refused += 1
-                    reset(writer)
-                    return
-                await self.controller.wait_healed()
-            try:
-                async with asyncio.timeout(self.connect_timeout):
-                    up_reader, up_writer = await asyncio.open_connection(*self.upstream)
-            except (OSError, TimeoutError) as exc:
-                log.warning("link %s: cannot reach %s:%d: %s", self.name, *self.upstream, exc)
-                self.stats.refused += 1
-                reset(writer)
-                return
-            connection.upstream = up_writer
-            self.stats.accepted += 1
-            ordinal = self.controller.new_connection()
+        assert side.transport is not None
+        side.transport.pause_reading()  # until the upstream is connected
+        pair.spawn(self._connect(pair))
 
-            def on_reset() -> None:
-                self.stats.resets += 1
-                connection.kill()
-
-            to_upstream = ShapedSink(
-                StreamSink(up_writer), self.controller, ordinal, Direction.CLIENT_TO_SERVER, on_reset
-            )
-            to_client = ShapedSink(
-                StreamSink(writer), self.controller, ordinal, Direction.SERVER_TO_CLIENT, on_reset
-            )
-            connection.tasks = [
-                asyncio.create_task(self._pipe(reader, to_upstream, True)),
-                asyncio.create_task(self._pipe(up_reader, to_client, False)),
-            ]
-            await asyncio.gather(*connection.tasks, return_exceptions=True)
-            await asyncio.gather(to_upstream.wait_closed(), to_client.wait_closed(), return_exceptions=True)
-        finally:
+    def _pair_done(self, pair: _Pair) -> None:
+        if pair in self._pairs:
+            self._pairs.discard(pair)
             self.stats.active -= 1
-            self._connections.discard(connection)
-            for stream in (connection.client, connection.upstream):
-                if stream is not None and not stream.is_closing():
-                    stream.close()
 
-    async def _pipe(self, reader: asyncio.StreamReader, sink: ShapedSink, up: bool) -> None:
+    async def _connect(self, pair: _Pair) -> None:
+        client = pair.client
+        assert client.transport is not None
+        if self.controller.partitioned:
+            if self.controller.config.partition.new_connections == "refuse":
+                self.stats.refused += 1
+                _reset_transport(client.transport)
+                return
+            await self.controller.wait_healed()
+        loop = asyncio.get_running_loop()
+        upstream = _Side(pair, upstream=True)
         try:
-            while chunk := await reader.read(READ_CHUNK):
-                if up:
-                    self.stats.bytes_up += len(chunk)
-                else:
-                    self.stats.bytes_down += len(chunk)
-                sink.write(chunk)
-                await sink.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            sink.close()
+            async with asyncio.timeout(self.connect_timeout):
+                await loop.create_connection(lambda: upstream, *self.upstream)
+        except (OSError, TimeoutError) as exc:
+            log.warning("link %s: cannot reach %s:%d: %s", self.name, *self.upstream, exc)
+            self.stats.refused += 1
+            _reset_transport(client.transport)
+            return
+        pair.upstream = upstream
+        client.peer_writable = upstream.writable
+        upstream.peer_writable = client.writable
+        self.stats.accepted += 1
+        ordinal = self.controller.new_connection()
+
+        def on_reset() -> None:
+            self.stats.resets += 1
+            pair.kill()
+
+        client.out = ShapedSink(
+            _TransportSink(upstream),
+            self.controller,
+            ordinal,
+            Direction.CLIENT_TO_SERVER,
+            on_reset,
+            pair.close,
+        )
+        upstream.out = ShapedSink(
+            _TransportSink(client), self.controller, ordinal, Direction.SERVER_TO_CLIENT, on_reset, pair.close
+        )
+        for data in client.early:
+            self._count(len(data), True)
+            client.out.write(data)
+        client.early.clear()
+        if client.lost:  # the client left while we were connecting
+            client.out.close()
+            return
+        if client.transport is not None and not client.transport.is_closing():
+            client.transport.resume_reading()
 
 
 def parse_host_port(value: str, what: str) -> tuple[str, int]:
