@@ -199,3 +199,18 @@ async def test_stopping_the_link_leaves_no_connection_behind(echo: EchoServer) -
     assert link.stats.active == 0
     for writer in writers:
         writer.close()
+
+
+async def test_slow_close_delays_the_close(echo: EchoServer) -> None:
+    link = await link_to(echo, slow_close_ms=300)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", link.port)
+        writer.write(b"bye")
+        assert await asyncio.wait_for(reader.readexactly(3), 5) == b"bye"
+        started = time.monotonic()
+        writer.write_eof()  # we are done: the link passes the close on, 300 ms late
+        assert await asyncio.wait_for(reader.read(10), 5) == b""
+        assert time.monotonic() - started >= 0.3
+        writer.close()
+    finally:
+        await link.stop()

@@ -130,3 +130,11 @@ def test_a_direction_inherits_both_field_by_field() -> None:
     assert config.for_direction(True).latency == LatencyConfig(base_ms=50)
     assert config.for_direction(False).latency == LatencyConfig(base_ms=5)
     assert config.for_direction(True).limit_data == 100
+
+
+def test_an_aggregate_bucket_is_shared_by_every_connection() -> None:
+    shared = TokenBucket(rate=1000, burst=100)
+    first, second = Schedule(random.Random(1), shared), Schedule(random.Random(2), shared)
+    config = impairments(bandwidth={"aggregate_bytes_per_second": 1000, "burst_bytes": 100})
+    assert first.plan(b"x" * 100, 0.0, config).pieces[0][1] == 0.0
+    assert second.plan(b"x" * 100, 0.0, config).pieces[0][1] == pytest.approx(0.1)  # waits for the first
