@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import anyio
 import pytest
@@ -21,6 +20,8 @@ from mcp.types import (
     TextContent,
 )
 
+from tests.http.test_http_sdk import scripted_session
+
 DEMO = [sys.executable, "-m", "mcpchaos", "demo-server"]
 MODES = ["legacy", "auto"]
 
@@ -33,25 +34,6 @@ def proxied(*proxy_args: str) -> StdioServerParameters:
     return StdioServerParameters(
         command=sys.executable, args=["-m", "mcpchaos", "proxy", *proxy_args, "--", *DEMO]
     )
-
-
-async def scripted_session(server: StdioServerParameters, mode: str) -> dict[str, Any]:
-    """A session touching every feature; returns everything the client saw, as plain data."""
-    seen: dict[str, Any] = {}
-    with anyio.fail_after(30):
-        async with Client(server, mode=mode) as client:
-            seen["protocol"] = client.protocol_version
-            seen["tools"] = (await client.list_tools()).model_dump()
-            seen["echo"] = (await client.call_tool("echo", {"text": "héllo ✓ 😀"})).model_dump()
-            seen["payload"] = (await client.call_tool("payload", {"size_bytes": 300_000})).model_dump()
-            seen["fail"] = (await client.call_tool("fail", {"message": "nope"})).model_dump()
-            seen["resources"] = (await client.list_resources()).model_dump()
-            seen["templates"] = (await client.list_resource_templates()).model_dump()
-            seen["info"] = (await client.read_resource("demo://info")).model_dump()
-            seen["item"] = (await client.read_resource("demo://item/7")).model_dump()
-            seen["prompts"] = (await client.list_prompts()).model_dump()
-            seen["prompt"] = (await client.get_prompt("summarize", {"text": "chaos"})).model_dump()
-    return seen
 
 
 @pytest.mark.parametrize("mode", MODES)

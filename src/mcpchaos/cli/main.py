@@ -420,6 +420,7 @@ def _run_link(args: argparse.Namespace) -> int:
     from mcpchaos.config.load import load_file
     from mcpchaos.config.network import LinkConfig, LinksFile, NetworkConfig
     from mcpchaos.netsim.controller import NetworkController
+    from mcpchaos.proxy.lifecycle import wait_for_stop_signal
     from mcpchaos.transport.tcp_link import TcpLink, parse_host_port
 
     if args.config:
@@ -454,31 +455,12 @@ def _run_link(args: argparse.Namespace) -> int:
             )
             running.append(link)
         try:
-            await _wait_for_signal()
+            await wait_for_stop_signal()
             return EXIT_OK
         finally:
             await asyncio.gather(*(link.stop() for link in running), return_exceptions=True)
 
     return asyncio.run(serve())
-
-
-async def _wait_for_signal() -> int:
-    import signal
-
-    loop = asyncio.get_running_loop()
-    stop: asyncio.Future[int] = loop.create_future()
-
-    def on_signal(signum: int) -> None:
-        if not stop.done():
-            stop.set_result(signum)
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, on_signal, signum)
-    try:
-        return await stop
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
 
 
 def _http_options(args: argparse.Namespace) -> HttpOptions:

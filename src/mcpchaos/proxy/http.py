@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import signal
 import sys
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from mcpchaos.protocol.sse import OversizedEvent, SseEvent, SseParser, encode_ev
 from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.context import Session
 from mcpchaos.proxy.effects import Disconnect, EndStream, HttpReply
+from mcpchaos.proxy.lifecycle import wait_for_stop_signal
 from mcpchaos.proxy.pump import Pump
 from mcpchaos.transport.http import (
     UpstreamClient,
@@ -600,30 +600,18 @@ class HttpProxy:
         except UpstreamError as exc:
             return _error_body(502, codes.UPSTREAM_UNAVAILABLE, f"mcpchaos: {exc}")
 
-    async def run_forever(self, host: str, port: int, handle_signals: bool = True) -> int:
+    async def run_forever(self, host: str, port: int) -> int:
         """Serve until SIGINT/SIGTERM; returns the exit status."""
         await self.start(host, port)
-        loop = asyncio.get_running_loop()
-        stop: asyncio.Future[int] = loop.create_future()
-        signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
-
-        def on_signal(signum: int) -> None:
-            if not stop.done():
-                stop.set_result(signum)
-
-        for signum in signals:
-            loop.add_signal_handler(signum, on_signal, signum)
         print(
             f"mcpchaos: listening on http://{host}:{self.port}{self.mcp_path} → {self.upstream_url}",
             file=sys.stderr,
             flush=True,
         )
         try:
-            await stop
+            await wait_for_stop_signal()
             return 0
         finally:
-            for signum in signals:
-                loop.remove_signal_handler(signum)
             with contextlib.suppress(Exception):
                 await self.stop()
 

@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import signal
 import sys
 import uuid
 from collections.abc import Sequence
@@ -43,6 +42,7 @@ from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.context import Session
 from mcpchaos.proxy.effects import Disconnect, EndStream, HttpReply
 from mcpchaos.proxy.http import JSON, SESSION_HEADER, SSE, HttpOptions
+from mcpchaos.proxy.lifecycle import wait_for_stop_signal
 from mcpchaos.proxy.pump import Pump
 from mcpchaos.transport.stdio import ChildProcess, NdjsonEndpoint, exit_status, read_frames
 
@@ -288,22 +288,13 @@ class HttpToStdioBridge:
 
     async def run_forever(self, host: str, port: int) -> int:
         await self.start(host, port)
-        loop = asyncio.get_running_loop()
-        stop: asyncio.Future[int] = loop.create_future()
-
-        def on_signal(signum: int) -> None:
-            if not stop.done():
-                stop.set_result(signum)
-
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, on_signal, signum)
         print(
             f"mcpchaos: listening on http://{host}:{self.port}{self.bridge.path} → {' '.join(self.command)}",
             file=sys.stderr,
             flush=True,
         )
         try:
-            await stop
+            await wait_for_stop_signal()
             return 0
         finally:
             await self.stop()
