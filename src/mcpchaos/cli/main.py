@@ -12,18 +12,11 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from mcpchaos import __version__
 from mcpchaos.errors import ConfigError, McpChaosError
 from mcpchaos.protocol.ndjson import DEFAULT_MAX_LINE_BYTES
-from mcpchaos.proxy.chain import FailurePolicy, InterceptorChain
-from mcpchaos.proxy.interceptor import Interceptor
-
-if TYPE_CHECKING:
-    from mcpchaos.config.faults import FaultConfig
-    from mcpchaos.config.network import NetworkConfig
-    from mcpchaos.proxy.http import HttpOptions
+from mcpchaos.proxy.chain import FailurePolicy
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -61,6 +54,20 @@ def _size(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1 byte")
     return value
+
+
+def _add_control_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("control API (see docs/control.md)")
+    group.add_argument(
+        "--control",
+        metavar="HOST:PORT",
+        help="serve the control API and metrics here (PORT alone: on 127.0.0.1)",
+    )
+    group.add_argument(
+        "--control-token",
+        metavar="TOKEN",
+        help="require 'Authorization: Bearer TOKEN' (mandatory off loopback)",
+    )
 
 
 def _add_network_arguments(parser: argparse.ArgumentParser) -> None:
@@ -160,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--fault-log", metavar="FILE", help="append every injected fault to FILE as JSON lines"
     )
     _add_network_arguments(proxy)
+    _add_control_arguments(proxy)
     http = proxy.add_argument_group("Streamable HTTP")
     http.add_argument(
         "--listen",
@@ -227,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("--upstream", metavar="HOST:PORT", help="the real service")
     link.add_argument("--config", metavar="FILE", help="several links: a YAML file with 'links: [...]'")
     _add_network_arguments(link)
+    _add_control_arguments(link)
 
     commands.add_parser(
         "demo",
@@ -258,240 +267,6 @@ def _configure_logging(level: str) -> None:
     )
 
 
-def _run_proxy(args: argparse.Namespace) -> int:
-    from mcpchaos.observe.trace import TraceInterceptor
-    from mcpchaos.proxy.stdio import StdioOptions, StdioProxy
-
-    command = list(args.server_command)
-    if command and command[0] == "--":
-        command = command[1:]
-    interceptors: list[Interceptor] = []
-    if args.trace:
-        interceptors.append(TraceInterceptor())
-        logging.getLogger("mcpchaos.trace").setLevel(logging.INFO)
-    interceptors.extend(_fault_interceptors(args))
-    chain = InterceptorChain(interceptors, FailurePolicy(args.on_interceptor_error))
-    if args.listen and args.upstream and not command:
-        return _run_http_proxy(args, chain)
-    bridging = (args.upstream and not args.listen and not command) or (args.listen and command)
-    if bridging and network_config_from_args(args) is not None:
-        raise ConfigError(
-            "network simulation works on stdio → stdio and HTTP → HTTP proxies; for a bridge, put "
-            "'mcpchaos link' in front of the HTTP side"
-        )
-    if args.upstream and not args.listen and not command:
-        return _run_stdio_to_http(args, chain)
-    if args.upstream and command:
-        raise ConfigError("give either --upstream URL or a server command after '--', not both")
-    if args.listen and not command:
-        raise ConfigError("--listen needs an upstream: --upstream URL, or a server command after '--'")
-    if args.listen:
-        return _run_http_to_stdio(args, chain, command)
-    if not command:
-        raise ConfigError("no server command: give it after '--', e.g. mcpchaos proxy -- python server.py")
-    options = StdioOptions(max_message_bytes=args.max_message_bytes, shutdown_grace=args.shutdown_grace)
-    network = network_config_from_args(args)
-
-    async def run_stdio() -> int:
-        controller = None
-        if network is not None:
-            from mcpchaos.netsim.controller import NetworkController
-
-            controller = NetworkController(network)  # inside the loop: partitions use its timers
-        proxy = StdioProxy(command, chain, options, network=controller)
-        return await proxy.run(handle_signals=True)
-
-    return asyncio.run(run_stdio())
-
-
-def _run_http_proxy(args: argparse.Namespace, chain: InterceptorChain) -> int:
-    from mcpchaos.proxy.http import HttpProxy, parse_listen
-
-    host, port = parse_listen(args.listen)
-    network = network_config_from_args(args)
-    if network is None:
-        proxy = HttpProxy(args.upstream, chain, _http_options(args))
-        return asyncio.run(proxy.run_forever(host, port))
-
-    async def serve_with_network() -> int:
-        from urllib.parse import urlsplit, urlunsplit
-
-        from mcpchaos.netsim.controller import NetworkController
-        from mcpchaos.transport.tcp_link import TcpLink
-
-        # The simulated network sits between the proxy and the upstream: a TCP link on a
-        # loopback port, and the proxy talks to the upstream through it.
-        parts = urlsplit(args.upstream)
-        if parts.hostname is None:
-            raise ConfigError(f"--upstream must name a host, got {args.upstream!r}")
-        upstream_port = parts.port or (443 if parts.scheme == "https" else 80)
-        link = TcpLink(
-            ("127.0.0.1", 0), (parts.hostname, upstream_port), NetworkController(network), "upstream"
-        )
-        link_port = await link.start()
-        via_link = urlunsplit(
-            (parts.scheme, f"127.0.0.1:{link_port}", parts.path, parts.query, parts.fragment)
-        )
-        proxy = HttpProxy(via_link, chain, _http_options(args))
-        try:
-            return await proxy.run_forever(host, port)
-        finally:
-            await link.stop()
-
-    return asyncio.run(serve_with_network())
-
-
-def fault_config_from_args(args: argparse.Namespace) -> FaultConfig | None:
-    """The FaultConfig the fault options describe (file, then the shorthand flags on top);
-    None when no fault option was given."""
-    from mcpchaos.config.faults import FaultConfig, FaultType
-    from mcpchaos.config.load import load_file, validate
-
-    if (
-        args.faults is None
-        and args.fault_probability is None
-        and args.faults_enabled is None
-        and args.seed is None
-    ):
-        return None
-    base = load_file(FaultConfig, args.faults) if args.faults else FaultConfig()
-    data = base.model_dump(mode="json", exclude_unset=True)
-    if args.fault_probability is not None:
-        data["fault_probability"] = args.fault_probability
-    if args.faults_enabled is not None:
-        names = [name.strip() for name in args.faults_enabled.split(",") if name.strip()]
-        known = {kind.value for kind in FaultType}
-        unknown = [name for name in names if name not in known]
-        if unknown:
-            choices = ", ".join(sorted(known))
-            raise ConfigError(f"--faults-enabled: unknown fault {', '.join(unknown)}; choose from {choices}")
-        weights = data.get("enabled_faults", {}).get("weights", {})
-        data["enabled_faults"] = {**{name: True for name in names}, "weights": weights}
-    if args.seed is not None:
-        data["seed"] = args.seed
-    return validate(FaultConfig, data, args.faults or "fault options")
-
-
-def _fault_interceptors(args: argparse.Namespace) -> list[Interceptor]:
-    config = fault_config_from_args(args)
-    if config is None:
-        if args.fault_log:
-            raise ConfigError("--fault-log needs faults to log: add --faults FILE or --fault-probability")
-        return []
-    from mcpchaos.faults.injector import FaultInjector
-
-    injector = FaultInjector(config)
-    if args.fault_log:
-        from mcpchaos.observe.faultlog import FaultLog
-
-        injector.on_fault(FaultLog(args.fault_log))
-    log.info("fault injection on (seed %d)", injector.seed)
-    return [injector]
-
-
-def network_config_from_args(args: argparse.Namespace) -> NetworkConfig | None:
-    """The NetworkConfig the network options describe (file, then shorthand flags on
-    ``both``); None when no network option was given."""
-    from mcpchaos.config.load import load_file, validate
-    from mcpchaos.config.network import NetworkConfig
-
-    flags = (args.latency_ms, args.jitter_ms, args.bandwidth_kbps, args.loss, args.network_seed)
-    if args.network is None and all(flag is None for flag in flags):
-        return None
-    base = load_file(NetworkConfig, args.network) if args.network else NetworkConfig()
-    data = base.model_dump(mode="json", exclude_unset=True)
-    both = data.setdefault("both", {})
-    if args.latency_ms is not None or args.jitter_ms is not None:
-        latency = both.setdefault("latency", {})
-        if args.latency_ms is not None:
-            latency["base_ms"] = args.latency_ms
-        if args.jitter_ms is not None:
-            latency["jitter_ms"] = args.jitter_ms
-    if args.bandwidth_kbps is not None:
-        both["bandwidth"] = {"bytes_per_second": args.bandwidth_kbps * 1000}
-    if args.loss is not None:
-        both["packet_loss"] = {"probability": args.loss}
-    if args.network_seed is not None:
-        data["seed"] = args.network_seed
-    return validate(NetworkConfig, data, args.network or "network options")
-
-
-def _run_link(args: argparse.Namespace) -> int:
-    from mcpchaos.config.load import load_file
-    from mcpchaos.config.network import LinkConfig, LinksFile, NetworkConfig
-    from mcpchaos.netsim.controller import NetworkController
-    from mcpchaos.proxy.lifecycle import wait_for_stop_signal
-    from mcpchaos.transport.tcp_link import TcpLink, parse_host_port
-
-    if args.config:
-        links = load_file(LinksFile, args.config).links
-    elif args.listen and args.upstream:
-        links = [
-            LinkConfig(
-                listen=args.listen,
-                upstream=args.upstream,
-                network=network_config_from_args(args) or NetworkConfig(),
-            )
-        ]
-    else:
-        raise ConfigError(
-            "give --listen HOST:PORT and --upstream HOST:PORT, or --config FILE with several links"
-        )
-
-    async def serve() -> int:
-        running = []
-        for index, config in enumerate(links):
-            link = TcpLink(
-                parse_host_port(config.listen, f"links.{index}.listen"),
-                parse_host_port(config.upstream, f"links.{index}.upstream"),
-                NetworkController(config.network),
-                config.name,
-            )
-            port = await link.start()
-            print(
-                f"mcpchaos: link {link.name}: 127.0.0.1:{port} → {config.upstream}",
-                file=sys.stderr,
-                flush=True,
-            )
-            running.append(link)
-        try:
-            await wait_for_stop_signal()
-            return EXIT_OK
-        finally:
-            await asyncio.gather(*(link.stop() for link in running), return_exceptions=True)
-
-    return asyncio.run(serve())
-
-
-def _http_options(args: argparse.Namespace) -> HttpOptions:
-    from mcpchaos.proxy.http import HttpOptions
-
-    return HttpOptions(
-        max_body_bytes=args.max_body_bytes,
-        max_message_bytes=args.max_message_bytes,
-        upstream_timeout=args.upstream_timeout,
-        request_timeout=args.request_timeout,
-    )
-
-
-def _run_http_to_stdio(args: argparse.Namespace, chain: InterceptorChain, command: list[str]) -> int:
-    from mcpchaos.proxy.http import parse_listen
-    from mcpchaos.proxy.http_to_stdio import BridgeOptions, HttpToStdioBridge
-
-    host, port = parse_listen(args.listen)
-    bridge = HttpToStdioBridge(
-        command, chain, _http_options(args), BridgeOptions(path=args.path, shutdown_grace=args.shutdown_grace)
-    )
-    return asyncio.run(bridge.run_forever(host, port))
-
-
-def _run_stdio_to_http(args: argparse.Namespace, chain: InterceptorChain) -> int:
-    from mcpchaos.proxy.stdio_to_http import StdioToHttpBridge
-
-    bridge = StdioToHttpBridge(args.upstream, chain, _http_options(args), shutdown_grace=args.shutdown_grace)
-    return asyncio.run(bridge.run())
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mcpchaos`` command; returns the exit status."""
     parser = build_parser()
@@ -503,9 +278,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _choose_event_loop(args.loop)
         if args.command_name == "proxy":
-            return _run_proxy(args)
+            from mcpchaos.cli import proxy_command
+
+            return asyncio.run(proxy_command.serve(args))
         if args.command_name == "link":
-            return _run_link(args)
+            from mcpchaos.cli import link_command
+
+            return asyncio.run(link_command.serve(args))
         if args.command_name == "demo-server":
             from mcpchaos.demo.server import run
 

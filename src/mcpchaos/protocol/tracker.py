@@ -44,11 +44,15 @@ class PendingRequest:
 class SessionTracker:
     """Pending requests per direction and the lifecycle phase of one session."""
 
-    __slots__ = ("_max", "_pending", "forgotten", "phase", "protocol_version")
+    __slots__ = ("_forwarded", "_max", "_pending", "forgotten", "phase", "protocol_version")
 
     def __init__(self, max_pending: int = DEFAULT_MAX_PENDING) -> None:
         self._max = max_pending
         self._pending: dict[Direction, OrderedDict[MessageId, PendingRequest]] = {
+            Direction.CLIENT_TO_SERVER: OrderedDict(),
+            Direction.SERVER_TO_CLIENT: OrderedDict(),
+        }
+        self._forwarded: dict[Direction, OrderedDict[MessageId, float]] = {
             Direction.CLIENT_TO_SERVER: OrderedDict(),
             Direction.SERVER_TO_CLIENT: OrderedDict(),
         }
@@ -116,6 +120,22 @@ class SessionTracker:
         ):
             # A first request that is not initialize: a sessionless (2026-07-28) client.
             self.phase = Phase.INITIALIZED
+
+    def request_forwarded(self, direction: Direction, request_id: MessageId, now: float) -> None:
+        """A request was written to its receiver at ``now`` (for the upstream latency)."""
+        forwarded = self._forwarded[direction]
+        forwarded[request_id] = now
+        if len(forwarded) > self._max:
+            forwarded.popitem(last=False)
+
+    def answer_latency(
+        self, response_direction: Direction, request_id: MessageId | None, now: float
+    ) -> float | None:
+        """Seconds since the request this response answers was forwarded (once per request)."""
+        if request_id is None:
+            return None
+        sent_at = self._forwarded[response_direction.reverse].pop(request_id, None)
+        return None if sent_at is None else now - sent_at
 
     def forget(self, direction: Direction, request_id: MessageId) -> None:
         """Stop waiting for an answer to a request (its exchange ended without one)."""

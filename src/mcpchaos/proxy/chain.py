@@ -16,6 +16,7 @@ import enum
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.messages import Kind, Message, error_response
@@ -43,7 +44,7 @@ FailureListener = Callable[[str, Message, Context, BaseException], None]
 class InterceptorChain:
     """An ordered, immutable list of interceptors behind one error guard."""
 
-    __slots__ = ("_interceptors", "_listeners", "failures", "policy")
+    __slots__ = ("_interceptors", "_listeners", "failures", "observers", "policy")
 
     def __init__(
         self,
@@ -55,6 +56,8 @@ class InterceptorChain:
         self.failures: Counter[str] = Counter()
         """Interceptor failures so far, by interceptor name."""
         self._listeners: list[FailureListener] = []
+        self.observers: list[Any] = []
+        """Pump observers (metrics): every pump running this chain reports to them."""
 
     @property
     def interceptors(self) -> tuple[Interceptor, ...]:

@@ -160,6 +160,10 @@ class SessionRegistry:
     def remove(self, session_id: str) -> None:
         self._sessions.pop(session_id, None)
 
+    def all(self) -> list[Session]:
+        """The sessions known now, least recently used first."""
+        return list(self._sessions.values())
+
     def __len__(self) -> int:
         return len(self._sessions)
 

@@ -50,6 +50,24 @@ class Endpoint(Protocol):
         ...
 
 
+class PumpObserver(Protocol):
+    """Listens to what every pump does (the metrics). Called synchronously: keep it cheap."""
+
+    def received(self, ctx: Context, message: Message, upstream: float | None) -> None:
+        """A message arrived and is about to meet the chain; for a response, ``upstream`` is
+        the seconds since its request was forwarded to this peer."""
+        ...
+
+    def sent(self, direction: Direction, message: Message, waited: float | None) -> None:
+        """A message was written; for a response, ``waited`` is the seconds since its
+        request arrived at the proxy (end to end, faults included)."""
+        ...
+
+    def invalid(self, direction: Direction) -> None:
+        """A malformed or oversized frame arrived."""
+        ...
+
+
 class TransportEffects(Protocol):
     """An endpoint that can carry out transport-level effects (the HTTP client side)."""
 
@@ -144,6 +162,11 @@ class Pump:
                 request_method = pending.method
                 request_tool = pending.tool
         ctx = Context(self.session, direction, ordinal, now, request_method, request_tool)
+        observers = self.chain.observers
+        if observers:
+            upstream = tracker.answer_latency(direction, message.id, now) if kind.is_response else None
+            for observer in observers:
+                observer.received(ctx, message, upstream)
         effects = self.chain.run(message, ctx)
         if effects is None:
             self._send(direction, message)
@@ -152,6 +175,8 @@ class Pump:
 
     def _receive_invalid(self, direction: Direction, invalid: Invalid) -> None:
         self.stats.invalid += 1
+        for observer in self.chain.observers:
+            observer.invalid(direction)
         log.warning(
             "invalid message %s (session %s): %s: %r",
             direction.value,
@@ -183,6 +208,8 @@ class Pump:
 
     def _receive_oversized(self, direction: Direction, line: OversizedLine) -> None:
         self.stats.invalid += 1
+        for observer in self.chain.observers:
+            observer.invalid(direction)
         reason = f"Invalid Request: message of {line.size} bytes exceeds the limit of {line.limit} bytes"
         log.warning("oversized message %s (session %s): %s", direction.value, self.session.id, reason)
         if direction is Direction.CLIENT_TO_SERVER:
@@ -340,10 +367,18 @@ class Pump:
         if self.closed:
             return
         endpoint = self._endpoints[direction]
+        observers = self.chain.observers
+        waited = None
         if message.kind.is_response:
-            self.session.tracker.response_sent(direction, message)
+            request = self.session.tracker.response_sent(direction, message)
+            if request is not None:
+                waited = self._loop.time() - request.received_at
             self._response_written.set()
+        elif observers and message.kind is Kind.REQUEST and message.id is not None:
+            self.session.tracker.request_forwarded(direction, message.id, self._loop.time())
         if endpoint.send(message):
+            for observer in observers:
+                observer.sent(direction, message, waited)
             return
         if message.kind is Kind.REQUEST and direction is Direction.CLIENT_TO_SERVER:
             error = error_response(

@@ -1,0 +1,90 @@
+"""``mcpchaos link``: one link from flags, or several from a file; until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from mcpchaos.cli import options
+from mcpchaos.config.load import load_file
+from mcpchaos.config.network import LinkConfig, LinksFile, NetworkConfig
+from mcpchaos.errors import ConfigError
+from mcpchaos.netsim.controller import NetworkController
+from mcpchaos.observe.control import ControlServer, ControlTargets
+from mcpchaos.observe.metrics import Metrics
+from mcpchaos.proxy.lifecycle import wait_for_stop_signal
+from mcpchaos.transport.tcp_link import TcpLink, parse_host_port
+
+
+async def serve(args: argparse.Namespace) -> int:
+    if args.config:
+        if args.listen or args.upstream:
+            raise ConfigError("give either --config FILE or --listen/--upstream, not both")
+        links = load_file(LinksFile, args.config).links
+    elif args.listen and args.upstream:
+        links = [
+            LinkConfig(
+                listen=args.listen,
+                upstream=args.upstream,
+                network=options.network_config(args) or NetworkConfig(),
+            )
+        ]
+    else:
+        raise ConfigError(
+            "give --listen HOST:PORT and --upstream HOST:PORT, or --config FILE with several links"
+        )
+    control = options.control_address(args.control)
+    if control is not None and len(links) > 1:
+        raise ConfigError("--control works with one link; run one 'mcpchaos link' per link to control each")
+
+    running: list[TcpLink] = []
+    server: ControlServer | None = None
+    try:
+        for index, config in enumerate(links):
+            link = TcpLink(
+                parse_host_port(config.listen, f"links.{index}.listen"),
+                parse_host_port(config.upstream, f"links.{index}.upstream"),
+                NetworkController(config.network),
+                config.name,
+            )
+            port = await link.start()
+            running.append(link)
+            print(
+                f"mcpchaos: link {link.name}: {link.listen[0]}:{port} → {config.upstream}",
+                file=sys.stderr,
+                flush=True,
+            )
+        if control is not None:
+            link = running[0]
+
+            def connections() -> list[dict[str, Any]]:
+                stats = link.stats
+                return [
+                    {
+                        "id": link.name,
+                        "transport": "tcp",
+                        "active_connections": stats.active,
+                        "accepted": stats.accepted,
+                        "refused": stats.refused,
+                        "resets": stats.resets,
+                        "bytes_up": stats.bytes_up,
+                        "bytes_down": stats.bytes_down,
+                    }
+                ]
+
+            server = ControlServer(
+                ControlTargets(Metrics(), None, link.controller, connections),
+                control[0],
+                control[1],
+                args.control_token,
+            )
+            port = await server.start()
+            print(f"mcpchaos: control API on http://{control[0]}:{port}", file=sys.stderr, flush=True)
+        await wait_for_stop_signal()
+        return 0
+    finally:
+        if server is not None:
+            await server.stop()
+        await asyncio.gather(*(link.stop() for link in running), return_exceptions=True)

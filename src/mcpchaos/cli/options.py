@@ -1,0 +1,84 @@
+"""Turn command-line options into validated configuration (files first, flags on top)."""
+
+from __future__ import annotations
+
+import argparse
+
+from mcpchaos.config.faults import FaultConfig, FaultType
+from mcpchaos.config.load import load_file, validate
+from mcpchaos.config.network import NetworkConfig
+from mcpchaos.errors import ConfigError
+from mcpchaos.proxy.http import HttpOptions
+
+
+def fault_config(args: argparse.Namespace) -> FaultConfig | None:
+    """The FaultConfig the fault options describe (``--faults`` file, then the shorthand
+    flags on top); None when no fault option was given."""
+    if (
+        args.faults is None
+        and args.fault_probability is None
+        and args.faults_enabled is None
+        and args.seed is None
+    ):
+        return None
+    base = load_file(FaultConfig, args.faults) if args.faults else FaultConfig()
+    data = base.model_dump(mode="json", exclude_unset=True)
+    if args.fault_probability is not None:
+        data["fault_probability"] = args.fault_probability
+    if args.faults_enabled is not None:
+        names = [name.strip() for name in args.faults_enabled.split(",") if name.strip()]
+        known = {kind.value for kind in FaultType}
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            choices = ", ".join(sorted(known))
+            raise ConfigError(f"--faults-enabled: unknown fault {', '.join(unknown)}; choose from {choices}")
+        weights = data.get("enabled_faults", {}).get("weights", {})
+        data["enabled_faults"] = {**{name: True for name in names}, "weights": weights}
+    if args.seed is not None:
+        data["seed"] = args.seed
+    return validate(FaultConfig, data, args.faults or "fault options")
+
+
+def network_config(args: argparse.Namespace) -> NetworkConfig | None:
+    """The NetworkConfig the network options describe (``--network`` file, then shorthand
+    flags on ``both``); None when no network option was given."""
+    flags = (args.latency_ms, args.jitter_ms, args.bandwidth_kbps, args.loss, args.network_seed)
+    if args.network is None and all(flag is None for flag in flags):
+        return None
+    base = load_file(NetworkConfig, args.network) if args.network else NetworkConfig()
+    data = base.model_dump(mode="json", exclude_unset=True)
+    both = data.setdefault("both", {})
+    if args.latency_ms is not None or args.jitter_ms is not None:
+        latency = both.setdefault("latency", {})
+        if args.latency_ms is not None:
+            latency["base_ms"] = args.latency_ms
+        if args.jitter_ms is not None:
+            latency["jitter_ms"] = args.jitter_ms
+    if args.bandwidth_kbps is not None:
+        both["bandwidth"] = {"bytes_per_second": args.bandwidth_kbps * 1000}
+    if args.loss is not None:
+        both["packet_loss"] = {"probability": args.loss}
+    if args.network_seed is not None:
+        data["seed"] = args.network_seed
+    return validate(NetworkConfig, data, args.network or "network options")
+
+
+def http_options(args: argparse.Namespace) -> HttpOptions:
+    return HttpOptions(
+        max_body_bytes=args.max_body_bytes,
+        max_message_bytes=args.max_message_bytes,
+        upstream_timeout=args.upstream_timeout,
+        request_timeout=args.request_timeout,
+    )
+
+
+def control_address(value: str | None) -> tuple[str, int] | None:
+    """``--control HOST:PORT`` (or just ``PORT``, on 127.0.0.1)."""
+    if value is None:
+        return None
+    if value.isdigit():
+        return "127.0.0.1", int(value)
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ConfigError(f"--control must be HOST:PORT or PORT (e.g. 127.0.0.1:9900), got {value!r}")
+    return host.strip("[]"), int(port)

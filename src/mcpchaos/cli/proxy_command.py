@@ -1,0 +1,189 @@
+"""``mcpchaos proxy``: assemble the chain, the fault injector, the network, the metrics and the
+control API, then run the proxy in the shape the options ask for:
+
+* stdio → stdio (``-- COMMAND``), HTTP → HTTP (``--listen`` + ``--upstream``),
+* HTTP → stdio (``--listen`` + ``-- COMMAND``), stdio → HTTP (``--upstream`` alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from mcpchaos.cli import options
+from mcpchaos.config.faults import FaultConfig
+from mcpchaos.config.network import NetworkConfig
+from mcpchaos.errors import ConfigError
+from mcpchaos.faults.injector import FaultInjector
+from mcpchaos.netsim.controller import NetworkController
+from mcpchaos.observe.control import ControlServer, ControlTargets
+from mcpchaos.observe.metrics import Metrics
+from mcpchaos.protocol.messages import Direction
+from mcpchaos.proxy.chain import FailurePolicy, InterceptorChain
+from mcpchaos.proxy.context import Session
+from mcpchaos.proxy.interceptor import Interceptor
+
+log = logging.getLogger("mcpchaos")
+
+
+def describe(session: Session) -> dict[str, Any]:
+    """A session as the control API lists it."""
+    tracker = session.tracker
+    return {
+        "id": session.id,
+        "ordinal": session.ordinal,
+        "transport": session.transport,
+        "phase": tracker.phase.value,
+        "protocol_version": tracker.protocol_version,
+        "pending_client_requests": tracker.pending_count(Direction.CLIENT_TO_SERVER),
+        "pending_server_requests": tracker.pending_count(Direction.SERVER_TO_CLIENT),
+    }
+
+
+async def serve(args: argparse.Namespace) -> int:
+    """Run ``mcpchaos proxy`` until it ends; returns the exit status."""
+    command = list(args.server_command)
+    if command and command[0] == "--":
+        command = command[1:]
+    shape = _shape(args, command)
+    control = options.control_address(args.control)
+
+    interceptors: list[Interceptor] = []
+    if args.trace:
+        from mcpchaos.observe.trace import TraceInterceptor
+
+        interceptors.append(TraceInterceptor())
+        logging.getLogger("mcpchaos.trace").setLevel(logging.INFO)
+    faults = options.fault_config(args)
+    injector = None
+    if faults is not None or control is not None:  # with a control API, faults can be switched on later
+        injector = FaultInjector(faults if faults is not None else FaultConfig())
+        if args.fault_log:
+            from mcpchaos.observe.faultlog import FaultLog
+
+            injector.on_fault(FaultLog(args.fault_log))
+        interceptors.append(injector)
+        log.info("fault injection ready (seed %d)", injector.seed)
+    elif args.fault_log:
+        raise ConfigError("--fault-log needs faults to log: add --faults FILE or --fault-probability")
+    chain = InterceptorChain(interceptors, FailurePolicy(args.on_interceptor_error))
+
+    network_config = options.network_config(args)
+    if network_config is not None and shape in ("http-to-stdio", "stdio-to-http"):
+        raise ConfigError(
+            "network simulation works on stdio → stdio and HTTP → HTTP proxies; for a bridge, "
+            "put 'mcpchaos link' in front of the HTTP side"
+        )
+    network = None
+    if network_config is not None or (control is not None and shape in ("stdio", "http")):
+        network = NetworkController(network_config if network_config is not None else NetworkConfig())
+
+    metrics = Metrics().observe(chain, injector)
+    sessions: list[Callable[[], list[dict[str, Any]]]] = []
+    server: ControlServer | None = None
+    if control is not None:
+        targets = ControlTargets(metrics, injector, network, lambda: [s for get in sessions for s in get()])
+        server = ControlServer(targets, control[0], control[1], args.control_token)
+        port = await server.start()
+        print(f"mcpchaos: control API on http://{control[0]}:{port}", file=sys.stderr, flush=True)
+    try:
+        return await _run(args, shape, command, chain, network, sessions)
+    finally:
+        if server is not None:
+            await server.stop()
+
+
+def _shape(args: argparse.Namespace, command: list[str]) -> str:
+    if args.listen and args.upstream and not command:
+        return "http"
+    if args.upstream and command:
+        raise ConfigError("give either --upstream URL or a server command after '--', not both")
+    if args.upstream:
+        return "stdio-to-http"
+    if args.listen and not command:
+        raise ConfigError("--listen needs an upstream: --upstream URL, or a server command after '--'")
+    if args.listen:
+        return "http-to-stdio"
+    if not command:
+        raise ConfigError("no server command: give it after '--', e.g. mcpchaos proxy -- python server.py")
+    return "stdio"
+
+
+async def _run(
+    args: argparse.Namespace,
+    shape: str,
+    command: list[str],
+    chain: InterceptorChain,
+    network: NetworkController | None,
+    sessions: list[Callable[[], list[dict[str, Any]]]],
+) -> int:
+    if shape == "stdio":
+        from mcpchaos.proxy.stdio import StdioOptions, StdioProxy
+
+        stdio_options = StdioOptions(
+            max_message_bytes=args.max_message_bytes, shutdown_grace=args.shutdown_grace
+        )
+        proxy = StdioProxy(command, chain, stdio_options, network=network)
+        sessions.append(lambda: [describe(proxy.session)])
+        return await proxy.run(handle_signals=True)
+    if shape == "http":
+        return await _run_http(args, chain, network, sessions)
+    if shape == "http-to-stdio":
+        from mcpchaos.proxy.http import parse_listen
+        from mcpchaos.proxy.http_to_stdio import BridgeOptions, HttpToStdioBridge
+
+        host, port = parse_listen(args.listen)
+        bridge = HttpToStdioBridge(
+            command,
+            chain,
+            options.http_options(args),
+            BridgeOptions(path=args.path, shutdown_grace=args.shutdown_grace),
+        )
+        sessions.append(lambda: [describe(upstream.session) for upstream in bridge.sessions.values()])
+        return await bridge.run_forever(host, port)
+    from mcpchaos.proxy.stdio_to_http import StdioToHttpBridge
+
+    stdio_bridge = StdioToHttpBridge(
+        args.upstream, chain, options.http_options(args), shutdown_grace=args.shutdown_grace
+    )
+    sessions.append(lambda: [describe(stdio_bridge.session)])
+    return await stdio_bridge.run()
+
+
+async def _run_http(
+    args: argparse.Namespace,
+    chain: InterceptorChain,
+    network: NetworkController | None,
+    sessions: list[Callable[[], list[dict[str, Any]]]],
+) -> int:
+    from mcpchaos.proxy.http import HttpProxy, parse_listen
+    from mcpchaos.transport.tcp_link import TcpLink
+
+    host, port = parse_listen(args.listen)
+    upstream = args.upstream
+    link = None
+    if network is not None:
+        # The simulated network sits between the proxy and the upstream: a TCP link on a
+        # loopback port that the proxy talks to the upstream through.
+        parts = urlsplit(args.upstream)
+        if parts.hostname is None:
+            raise ConfigError(f"--upstream must name a host, got {args.upstream!r}")
+        upstream_port = parts.port or (443 if parts.scheme == "https" else 80)
+        link = TcpLink(("127.0.0.1", 0), (parts.hostname, upstream_port), network, "upstream")
+        link_port = await link.start()
+        upstream = urlunsplit(
+            (parts.scheme, f"127.0.0.1:{link_port}", parts.path, parts.query, parts.fragment)
+        )
+    proxy = HttpProxy(upstream, chain, options.http_options(args))
+    sessions.append(lambda: [describe(session) for session in proxy.sessions.all()])
+    try:
+        return await proxy.run_forever(host, port)
+    finally:
+        if link is not None:
+            with contextlib.suppress(Exception):
+                await link.stop()
