@@ -164,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     faults.add_argument("--seed", type=int, help="seed for reproducible faults; overrides the file")
     faults.add_argument(
+        "--watch",
+        action="store_true",
+        help="reload --faults FILE when it changes (an invalid file keeps the running config)",
+    )
+    faults.add_argument(
         "--fault-log", metavar="FILE", help="append every injected fault to FILE as JSON lines"
     )
     _add_network_arguments(proxy)
@@ -237,6 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_network_arguments(link)
     _add_control_arguments(link)
 
+    from mcpchaos.cli import ctl_command
+
+    ctl_command.add_parser(commands)
+
     commands.add_parser(
         "demo",
         help="show a short MCP session with the demo server through the proxy",
@@ -281,6 +290,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from mcpchaos.cli import proxy_command
 
             return asyncio.run(proxy_command.serve(args))
+        if args.command_name == "ctl":
+            from mcpchaos.cli import ctl_command
+
+            return asyncio.run(ctl_command.run(args))
         if args.command_name == "link":
             from mcpchaos.cli import link_command
 

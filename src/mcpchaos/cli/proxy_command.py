@@ -8,10 +8,12 @@ control API, then run the proxy in the shape the options ask for:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -83,6 +85,8 @@ async def serve(args: argparse.Namespace) -> int:
     if network_config is not None or (control is not None and shape in ("stdio", "http")):
         network = NetworkController(network_config if network_config is not None else NetworkConfig())
 
+    if args.watch and not args.faults:
+        raise ConfigError("--watch reloads the --faults FILE: give --faults too")
     metrics = Metrics().observe(chain, injector)
     sessions: list[Callable[[], list[dict[str, Any]]]] = []
     server: ControlServer | None = None
@@ -91,11 +95,44 @@ async def serve(args: argparse.Namespace) -> int:
         server = ControlServer(targets, control[0], control[1], args.control_token)
         port = await server.start()
         print(f"mcpchaos: control API on http://{control[0]}:{port}", file=sys.stderr, flush=True)
+    watcher = (
+        asyncio.create_task(watch_faults(args, injector)) if args.watch and injector is not None else None
+    )
     try:
         return await _run(args, shape, command, chain, network, sessions)
     finally:
+        if watcher is not None:
+            watcher.cancel()
         if server is not None:
             await server.stop()
+
+
+async def watch_faults(args: argparse.Namespace, injector: FaultInjector, every: float = 0.5) -> None:
+    """Reload the fault file when its modification time changes; keep the old configuration
+    (and say why) when the new file does not validate."""
+    path = Path(args.faults)
+    seen = _mtime(path)
+    while True:
+        await asyncio.sleep(every)
+        current = _mtime(path)
+        if current == seen:
+            continue
+        seen = current
+        try:
+            config = options.fault_config(args)
+        except ConfigError as exc:
+            log.error("not reloading %s, keeping the running configuration: %s", path, exc)
+            continue
+        if config is not None:
+            injector.update_config(config)
+            log.warning("reloaded the fault configuration from %s", path)
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime_ns / 1e9
+    except OSError:
+        return None
 
 
 def _shape(args: argparse.Namespace, command: list[str]) -> str:

@@ -1,0 +1,164 @@
+"""Every control API endpoint, in process, with a real HTTP client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from mcpchaos.config.faults import FaultConfig
+from mcpchaos.config.load import validate
+from mcpchaos.config.network import NetworkConfig
+from mcpchaos.errors import ConfigError
+from mcpchaos.faults.injector import FaultInjector
+from mcpchaos.netsim.controller import NetworkController
+from mcpchaos.observe.control import ControlServer, ControlTargets
+from mcpchaos.observe.metrics import Metrics
+from mcpchaos.protocol.messages import Direction, request
+from mcpchaos.proxy.chain import InterceptorChain
+from mcpchaos.proxy.context import Context, Session
+
+
+@pytest.fixture
+async def control() -> AsyncIterator[tuple[ControlServer, str]]:
+    injector = FaultInjector(validate(FaultConfig, {"seed": 3}))
+    metrics = Metrics().observe(InterceptorChain([injector]), injector)
+    network = NetworkController(NetworkConfig())
+    targets = ControlTargets(metrics, injector, network, lambda: [{"id": "s-1"}])
+    server = ControlServer(targets)
+    port = await server.start()
+    try:
+        yield server, f"http://127.0.0.1:{port}"
+    finally:
+        await server.stop()
+
+
+async def call(
+    method: str, url: str, body: Any = None, raw: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.request(method, url, json=body, data=raw, headers=headers) as response,
+    ):
+        text = await response.text()
+        try:
+            return response.status, await response.json(content_type=None)
+        except ValueError:
+            return response.status, text
+
+
+async def test_health_metrics_and_sessions(control: tuple[ControlServer, str]) -> None:
+    _, base = control
+    assert (await call("GET", f"{base}/health"))[1]["status"] == "ok"
+    status, text = await call("GET", f"{base}/metrics")
+    assert status == 200
+    assert "mcpchaos_messages" in text
+    status, data = await call("GET", f"{base}/metrics.json")
+    assert data["messages_total"] == 0
+    assert (await call("GET", f"{base}/sessions"))[1] == {"sessions": [{"id": "s-1"}]}
+
+
+async def test_faults_put_patch_reset_and_log(control: tuple[ControlServer, str]) -> None:
+    server, base = control
+    injector = server.targets.injector
+    assert injector is not None
+    status, data = await call("GET", f"{base}/faults")
+    assert data["config"]["fault_probability"] == 0
+    status, data = await call(
+        "PUT", f"{base}/faults", {"fault_probability": 1.0, "enabled_faults": {"drop": True}}
+    )
+    assert status == 200
+    assert injector.config.fault_probability == 1.0
+    assert injector.config.seed is None  # PUT: what is not given takes its default
+    status, data = await call("PATCH", f"{base}/faults", {"enabled_faults": {"delay": True}})
+    assert status == 200
+    assert injector.config.enabled_faults.drop  # PATCH merges
+    assert injector.config.enabled_faults.delay
+    session = Session("s", 1, "stdio")
+    for ordinal in range(3):
+        injector.intercept(
+            request(ordinal, "tools/call"), Context(session, Direction.CLIENT_TO_SERVER, ordinal, 0)
+        )
+    status, data = await call("GET", f"{base}/faults/log?since=0")
+    assert [record["seq"] for record in data["records"]] == [1, 2, 3]
+    status, data = await call("GET", f"{base}/faults/log?since=2")
+    assert [record["seq"] for record in data["records"]] == [3]
+    assert data["next"] == 3
+    status, data = await call("POST", f"{base}/faults/reset")
+    assert injector.config.fault_probability == 0
+    assert injector.config.seed == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "raw", "status", "expect"),
+    [
+        (None, b"{not json", 400, "not valid JSON"),
+        (None, b"", 400, "empty"),
+        ([1, 2], None, 422, "JSON object"),
+        ({"fault_probability": 1.5, "enabled_faults": {"drop": True}}, None, 422, "fault_probability"),
+        ({"enabled_faults": {"teleport": True}}, None, 422, "enabled_faults.teleport"),
+    ],
+)
+async def test_bad_bodies_are_refused_with_the_reason(
+    control: tuple[ControlServer, str], body: Any, raw: bytes | None, status: int, expect: str
+) -> None:
+    server, base = control
+    before = server.targets.injector.config if server.targets.injector else None
+    got, data = await call(
+        "PUT", f"{base}/faults", body, raw, {"Content-Type": "application/json"} if raw is not None else None
+    )
+    assert got == status
+    assert expect in str(data)
+    assert server.targets.injector is not None
+    assert server.targets.injector.config == before  # nothing changed
+
+
+async def test_network_endpoints(control: tuple[ControlServer, str]) -> None:
+    server, base = control
+    network = server.targets.network
+    assert network is not None
+    status, data = await call("PUT", f"{base}/network", {"both": {"latency": {"base_ms": 5}}})
+    assert status == 200
+    assert network.config.both.latency is not None
+    status, data = await call("PATCH", f"{base}/network", {"upstream": {"limit_data": 10}})
+    assert network.config.upstream.limit_data == 10
+    assert network.config.both.latency is not None
+    status, data = await call("POST", f"{base}/network/partition", {"duration_ms": 60000})
+    assert data["partitioned"] is True
+    status, data = await call("POST", f"{base}/network/heal")
+    assert data["partitioned"] is False
+    status, data = await call("POST", f"{base}/network/partition", {"duration_ms": -1})
+    assert status == 422
+    status, data = await call("PUT", f"{base}/network", {"both": {"latency": {"base_ms": -5}}})
+    assert status == 422
+    assert "both.latency.base_ms" in str(data)
+
+
+async def test_off_loopback_without_a_token_refuses_to_start() -> None:
+    with pytest.raises(ConfigError, match="control-token"):
+        ControlServer(ControlTargets(Metrics()), host="0.0.0.0", port=0)
+
+
+async def test_with_a_token_every_call_must_present_it() -> None:
+    server = ControlServer(ControlTargets(Metrics()), token="s3cret")
+    port = await server.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert (await call("GET", f"{base}/health"))[0] == 401
+        assert (await call("GET", f"{base}/health", headers={"Authorization": "Bearer wrong"}))[0] == 401
+        assert (await call("GET", f"{base}/health", headers={"Authorization": "Bearer s3cret"}))[0] == 200
+    finally:
+        await server.stop()
+
+
+async def test_endpoints_for_absent_parts_say_so() -> None:
+    server = ControlServer(ControlTargets(Metrics()))
+    port = await server.start()
+    try:
+        status, text = await call("GET", f"http://127.0.0.1:{port}/faults")
+        assert status == 404
+        assert "injects no faults" in str(text)
+    finally:
+        await server.stop()
