@@ -241,3 +241,22 @@ def test_watch_and_fault_log_without_faults_are_usage_errors(flags: list[str]) -
         [*MCPCHAOS, "proxy", *flags, "--", "true"], capture_output=True, text=True, timeout=30, check=False
     )
     assert result.returncode == 2
+
+
+async def test_sessions_are_counted_as_they_start_and_end(stateful_url: str) -> None:
+    chain = InterceptorChain()
+    metrics = Metrics().observe(chain)
+    proxy = HttpProxy(stateful_url, chain)
+    await proxy.start("127.0.0.1", 0)
+    try:
+        with anyio.fail_after(30):
+            async with Client(f"http://127.0.0.1:{proxy.port}/mcp", mode="legacy") as client:
+                await client.list_tools()
+                assert metrics.as_dict()["sessions"]["active"] == 1
+            async with Client(f"http://127.0.0.1:{proxy.port}/mcp") as client:  # sessionless requests
+                await client.list_tools()
+    finally:
+        await proxy.stop()
+    sessions = metrics.as_dict()["sessions"]
+    assert sessions["active"] == 0
+    assert sessions["created"] >= 2

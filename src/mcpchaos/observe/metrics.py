@@ -179,6 +179,15 @@ class _PumpObserver:
     def invalid(self, direction: Direction) -> None:
         self._metrics.invalid_frame(direction)
 
+    def session_started(self, session: object) -> None:
+        self._metrics.session_started()
+
+    def session_ended(self, session: object) -> None:
+        self._metrics.session_ended()
+
+    def transport_error(self, kind: str) -> None:
+        self._metrics.transport_error(kind)
+
 
 class _Collector:
     """Builds the Prometheus families from the counters at scrape time."""

@@ -27,6 +27,7 @@ import logging
 import sys
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -42,7 +43,7 @@ from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.context import Session
 from mcpchaos.proxy.effects import Disconnect, EndStream, HttpReply
 from mcpchaos.proxy.lifecycle import wait_for_stop_signal
-from mcpchaos.proxy.pump import Pump
+from mcpchaos.proxy.pump import Pump, notify
 from mcpchaos.transport.http import (
     UpstreamClient,
     iter_chunks,
@@ -129,15 +130,18 @@ _Event = (
 class SessionRegistry:
     """MCP sessions by ``Mcp-Session-Id``, least recently used forgotten first."""
 
-    def __init__(self, max_sessions: int) -> None:
+    def __init__(self, max_sessions: int, observers: list[Any] | None = None) -> None:
         self._max = max_sessions
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._ordinals = itertools.count(1)
+        self._observers = observers if observers is not None else []
 
     def new(self) -> Session:
         """A session not yet known by an id (an initialize, or a sessionless request)."""
         ordinal = next(self._ordinals)
-        return Session(id=f"http-{ordinal}", ordinal=ordinal, transport="http")
+        session = Session(id=f"http-{ordinal}", ordinal=ordinal, transport="http")
+        notify(self._observers, "session_started", session)
+        return session
 
     def get(self, session_id: str) -> Session:
         """The session for ``session_id``, made on first sight (e.g. after a proxy restart)."""
@@ -155,10 +159,19 @@ class SessionRegistry:
         self._sessions[session_id] = session
         self._sessions.move_to_end(session_id)
         while len(self._sessions) > self._max:
-            self._sessions.popitem(last=False)
+            _, forgotten = self._sessions.popitem(last=False)
+            self.ended(forgotten)
 
     def remove(self, session_id: str) -> None:
-        self._sessions.pop(session_id, None)
+        session = self._sessions.pop(session_id, None)
+        if session is not None:
+            self.ended(session)
+
+    def ended(self, session: Session) -> None:
+        """Report ``session`` as ended, once (its last exchange and a DELETE may both say so)."""
+        if not session.attributes.get("ended"):
+            session.attributes["ended"] = True
+            notify(self._observers, "session_ended", session)
 
     def all(self) -> list[Session]:
         """The sessions known now, least recently used first."""
@@ -307,6 +320,7 @@ class Exchange:
 
     def _upstream_failed(self, message: Message | None, exc: UpstreamError) -> None:
         log.warning("upstream request failed (session %s): %s", self.session.id, exc)
+        notify(self.proxy.chain.observers, "transport_error", type(exc).__name__)
         if isinstance(exc, UpstreamTimeoutError):
             status, code = 504, codes.UPSTREAM_TIMEOUT
         elif isinstance(exc, UpstreamTooLargeError):
@@ -356,6 +370,8 @@ class Exchange:
             self.pump.close()
             if self.request_id is not None:
                 self.session.tracker.forget(Direction.CLIENT_TO_SERVER, self.request_id)
+            if self.session.id not in self.proxy.sessions:  # sessionless, or deleted: it ends here
+                self.proxy.sessions.ended(self.session)
 
     def _settled(self) -> bool:
         """Nothing more can happen: no upstream call running, no delayed or held message."""
@@ -500,7 +516,7 @@ class HttpProxy:
         self.mcp_path = parts.path or "/"
         self.chain = chain if chain is not None else InterceptorChain()
         self.options = options if options is not None else HttpOptions()
-        self.sessions = SessionRegistry(self.options.max_sessions)
+        self.sessions = SessionRegistry(self.options.max_sessions, self.chain.observers)
         self.upstream = UpstreamClient(self.options.connect_timeout)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None

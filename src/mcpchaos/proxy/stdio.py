@@ -28,7 +28,7 @@ from mcpchaos.protocol.messages import Direction
 from mcpchaos.protocol.ndjson import DEFAULT_MAX_LINE_BYTES, NdjsonFramer
 from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.context import Session
-from mcpchaos.proxy.pump import Pump
+from mcpchaos.proxy.pump import Pump, notify
 from mcpchaos.transport.pipes import ByteSink, ByteSource, open_sink, open_source
 from mcpchaos.transport.stdio import ChildProcess, NdjsonEndpoint, exit_status, read_frames
 
@@ -97,6 +97,7 @@ class StdioProxy:
         server = NdjsonEndpoint(child.sink, "server")
         pump = Pump(self.session, self.chain, client, server, on_disconnect=self._disconnect)
         self.pump = pump
+        notify(self.chain.observers, "session_started", self.session)
         self._stop_signal = loop.create_future()
         signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP) if handle_signals else ()
         for signum in signals:
@@ -128,6 +129,7 @@ class StdioProxy:
                 task.cancel()
             await asyncio.gather(client_task, server_task, exit_task, return_exceptions=True)
             pump.close()
+            notify(self.chain.observers, "session_ended", self.session)
             if child.returncode is None:  # an unexpected error path: never leave it behind
                 child.signal(signal.SIGKILL)
                 await child.reap()
