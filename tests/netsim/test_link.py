@@ -214,3 +214,21 @@ async def test_slow_close_delays_the_close(echo: EchoServer) -> None:
         writer.close()
     finally:
         await link.stop()
+
+
+async def test_link_connections_reach_the_metrics(echo: EchoServer) -> None:
+    from mcpchaos.observe.metrics import Metrics
+
+    link = await link_to(echo)
+    metrics = Metrics().observe_link(link)
+    try:
+        for _ in range(3):
+            await round_trip(link.port or 0)
+        async with asyncio.timeout(5):
+            while metrics.as_dict()["connections"].get("closed", 0) < 3:  # noqa: ASYNC110 - bounded
+                await asyncio.sleep(0.01)
+    finally:
+        await link.stop()
+    connections = metrics.as_dict()["connections"]
+    assert connections["accepted"] == 3
+    assert connections["active"] == 0

@@ -75,7 +75,7 @@ async def serve(args: argparse.Namespace) -> int:
                 ]
 
             server = ControlServer(
-                ControlTargets(Metrics(), None, link.controller, connections),
+                ControlTargets(Metrics().observe_link(link), None, link.controller, connections),
                 control[0],
                 control[1],
                 args.control_token,

@@ -76,6 +76,8 @@ class Metrics:
         self.transport_errors: Counter[str] = Counter()
         self.sessions_created = 0
         self.sessions_ended = 0
+        self.connections: Counter[str] = Counter()
+        """accepted, refused, closed, reset (links)."""
         self.end_to_end = LatencyHistogram()
         self.upstream = LatencyHistogram()
         self._methods: set[str] = set()
@@ -117,6 +119,14 @@ class Metrics:
     def transport_error(self, kind: str) -> None:
         self.transport_errors[kind] += 1
 
+    def connection(self, event: str) -> None:
+        self.connections[event] += 1
+
+    def observe_link(self, link: Any) -> Metrics:
+        """Subscribe to a TCP link's connection events."""
+        link.observers.append(_PumpObserver(self))
+        return self
+
     def _method_label(self, method: str) -> str:
         if method in self._methods:
             return method
@@ -151,6 +161,10 @@ class Metrics:
                 "created": self.sessions_created,
                 "ended": self.sessions_ended,
                 "active": self.sessions_created - self.sessions_ended,
+            },
+            "connections": {
+                **self.connections,
+                "active": self.connections["accepted"] - self.connections["closed"],
             },
             "latency": {"end_to_end": self.end_to_end.as_dict(), "upstream": self.upstream.as_dict()},
         }
@@ -187,6 +201,18 @@ class _PumpObserver:
 
     def transport_error(self, kind: str) -> None:
         self._metrics.transport_error(kind)
+
+    def connection_accepted(self) -> None:
+        self._metrics.connection("accepted")
+
+    def connection_refused(self) -> None:
+        self._metrics.connection("refused")
+
+    def connection_closed(self) -> None:
+        self._metrics.connection("closed")
+
+    def connection_reset(self) -> None:
+        self._metrics.connection("reset")
 
 
 class _Collector:
@@ -229,6 +255,12 @@ class _Collector:
         for kind, count in m.transport_errors.items():
             transport.add_metric([kind], count)
         yield transport
+        connections = CounterMetricFamily(
+            "mcpchaos_connections", "Link connections by event", labels=["event"]
+        )
+        for event, count in m.connections.items():
+            connections.add_metric([event], count)
+        yield connections
         yield CounterMetricFamily("mcpchaos_sessions_created", "Sessions started", value=m.sessions_created)
         yield GaugeMetricFamily(
             "mcpchaos_sessions_active", "Sessions open", value=m.sessions_created - m.sessions_ended

@@ -20,6 +20,7 @@ from typing import Any, cast
 from mcpchaos.netsim.controller import NetworkController
 from mcpchaos.netsim.stream import ShapedSink
 from mcpchaos.protocol.messages import Direction
+from mcpchaos.proxy.pump import notify
 
 log = logging.getLogger("mcpchaos.link")
 
@@ -56,6 +57,8 @@ class _TransportSink:
         if transport.can_write_eof():
             with contextlib.suppress(OSError, RuntimeError):
                 transport.write_eof()
+            self._side.eof_out = True
+            self._side.close_if_done()
         else:
             transport.close()
 
@@ -83,6 +86,10 @@ class _Side(asyncio.Protocol):
         self.writable.set()
         self.lost = False
         self.early: list[bytes] = []
+        self.eof_in = False
+        """The peer half-closed: it sends no more."""
+        self.eof_out = False
+        """We half-closed toward the peer: we send no more."""
         self.peer_writable = self.writable
         """The other connection's write flow control (set once both are connected)."""
 
@@ -122,9 +129,16 @@ class _Side(asyncio.Protocol):
         self.pair.spawn(resume())
 
     def eof_received(self) -> bool:
+        self.eof_in = True
         if self.out is not None:
             self.out.close()  # pass the half-close on once the queued bytes are out
+        self.close_if_done()
         return True
+
+    def close_if_done(self) -> None:
+        """Both ways half-closed: nothing more can pass, close the connection."""
+        if self.eof_in and self.eof_out and self.transport is not None:
+            self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -219,6 +233,8 @@ class TcpLink:
         self.name = name or f"{listen[0]}:{listen[1]}"
         self.connect_timeout = connect_timeout
         self.stats = LinkStats()
+        self.observers: list[Any] = []
+        """Told of connection_accepted / connection_refused / connection_closed / connection_reset."""
         self._server: asyncio.Server | None = None
         self._pairs: set[_Pair] = set()
         self.port: int | None = None
@@ -257,6 +273,7 @@ class TcpLink:
         if pair in self._pairs:
             self._pairs.discard(pair)
             self.stats.active -= 1
+            notify(self.observers, "connection_closed")
 
     async def _connect(self, pair: _Pair) -> None:
         client = pair.client
@@ -264,6 +281,7 @@ class TcpLink:
         if self.controller.partitioned:
             if self.controller.config.partition.new_connections == "refuse":
                 self.stats.refused += 1
+                notify(self.observers, "connection_refused")
                 _reset_transport(client.transport)
                 return
             await self.controller.wait_healed()
@@ -275,16 +293,19 @@ class TcpLink:
         except (OSError, TimeoutError) as exc:
             log.warning("link %s: cannot reach %s:%d: %s", self.name, *self.upstream, exc)
             self.stats.refused += 1
+            notify(self.observers, "connection_refused")
             _reset_transport(client.transport)
             return
         pair.upstream = upstream
         client.peer_writable = upstream.writable
         upstream.peer_writable = client.writable
         self.stats.accepted += 1
+        notify(self.observers, "connection_accepted")
         ordinal = self.controller.new_connection()
 
         def on_reset() -> None:
             self.stats.resets += 1
+            notify(self.observers, "connection_reset")
             pair.kill()
 
         client.out = ShapedSink(
