@@ -173,6 +173,47 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_network_arguments(proxy)
     _add_control_arguments(proxy)
+    breaker = proxy.add_argument_group("circuit breaker (HTTP → HTTP)")
+    breaker.add_argument(
+        "--breaker",
+        action="store_true",
+        help="fail fast (503, JSON-RPC -32016) while the upstream keeps failing",
+    )
+    breaker.add_argument(
+        "--breaker-failure-rate",
+        type=float,
+        default=0.5,
+        metavar="R",
+        help="failure share in the window that opens it (default: 0.5)",
+    )
+    breaker.add_argument(
+        "--breaker-window",
+        type=_positive_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="the sliding window (default: 10)",
+    )
+    breaker.add_argument(
+        "--breaker-min",
+        type=int,
+        default=10,
+        metavar="N",
+        help="outcomes needed in the window before it can open (default: 10)",
+    )
+    breaker.add_argument(
+        "--breaker-open",
+        type=_positive_float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long it stays open before probing (default: 5)",
+    )
+    breaker.add_argument(
+        "--breaker-probes",
+        type=int,
+        default=3,
+        metavar="N",
+        help="half-open probes; this many successes close it (default: 3)",
+    )
     http = proxy.add_argument_group("Streamable HTTP")
     http.add_argument(
         "--listen",

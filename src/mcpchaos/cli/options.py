@@ -8,6 +8,7 @@ from mcpchaos.config.faults import FaultConfig, FaultType
 from mcpchaos.config.load import load_file, validate
 from mcpchaos.config.network import NetworkConfig
 from mcpchaos.errors import ConfigError
+from mcpchaos.proxy.breaker import BreakerConfig
 from mcpchaos.proxy.http import HttpOptions
 
 
@@ -64,11 +65,24 @@ def network_config(args: argparse.Namespace) -> NetworkConfig | None:
 
 
 def http_options(args: argparse.Namespace) -> HttpOptions:
+    breaker = None
+    if args.breaker:
+        try:
+            breaker = BreakerConfig(
+                failure_rate=args.breaker_failure_rate,
+                window_s=args.breaker_window,
+                min_requests=args.breaker_min,
+                open_s=args.breaker_open,
+                probes=args.breaker_probes,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"--breaker options: {exc}") from None
     return HttpOptions(
         max_body_bytes=args.max_body_bytes,
         max_message_bytes=args.max_message_bytes,
         upstream_timeout=args.upstream_timeout,
         request_timeout=args.request_timeout,
+        breaker=breaker,
     )
 
 

@@ -90,6 +90,7 @@ async def serve(args: argparse.Namespace) -> int:
     metrics = Metrics().observe(chain, injector)
     sessions: list[Callable[[], list[dict[str, Any]]]] = []
     server: ControlServer | None = None
+    targets: ControlTargets | None = None
     if control is not None:
         targets = ControlTargets(metrics, injector, network, lambda: [s for get in sessions for s in get()])
         server = ControlServer(targets, control[0], control[1], args.control_token)
@@ -99,7 +100,7 @@ async def serve(args: argparse.Namespace) -> int:
         asyncio.create_task(watch_faults(args, injector)) if args.watch and injector is not None else None
     )
     try:
-        return await _run(args, shape, command, chain, network, sessions)
+        return await _run(args, shape, command, chain, network, sessions, targets)
     finally:
         if watcher is not None:
             watcher.cancel()
@@ -158,6 +159,7 @@ async def _run(
     chain: InterceptorChain,
     network: NetworkController | None,
     sessions: list[Callable[[], list[dict[str, Any]]]],
+    targets: ControlTargets | None,
 ) -> int:
     if shape == "stdio":
         from mcpchaos.proxy.stdio import StdioOptions, StdioProxy
@@ -169,7 +171,7 @@ async def _run(
         sessions.append(lambda: [describe(proxy.session)])
         return await proxy.run(handle_signals=True)
     if shape == "http":
-        return await _run_http(args, chain, network, sessions)
+        return await _run_http(args, chain, network, sessions, targets)
     if shape == "http-to-stdio":
         from mcpchaos.proxy.http import parse_listen
         from mcpchaos.proxy.http_to_stdio import BridgeOptions, HttpToStdioBridge
@@ -197,6 +199,7 @@ async def _run_http(
     chain: InterceptorChain,
     network: NetworkController | None,
     sessions: list[Callable[[], list[dict[str, Any]]]],
+    breaker_slot: ControlTargets | None = None,
 ) -> int:
     from mcpchaos.proxy.http import HttpProxy, parse_listen
     from mcpchaos.transport.tcp_link import TcpLink
@@ -218,6 +221,8 @@ async def _run_http(
         )
     proxy = HttpProxy(upstream, chain, options.http_options(args))
     sessions.append(lambda: [describe(session) for session in proxy.sessions.all()])
+    if breaker_slot is not None:
+        breaker_slot.breaker = proxy.breaker
     try:
         return await proxy.run_forever(host, port)
     finally:

@@ -11,7 +11,7 @@ work, so it answers while the proxy is under load (a stalled loop from a CPU-spi
     PATCH /faults (merged into the current one)                 POST /faults/reset
     GET  /faults/log?since=N     (records after sequence number N; "next" to poll with)
     GET  /network   PUT /network   PATCH /network   POST /network/partition   POST /network/heal
-    GET  /sessions
+    GET  /sessions               GET /breaker
 
 Invalid JSON → 400; a body that does not validate → 422 with the errors, field paths named.
 Every change is logged.
@@ -70,6 +70,8 @@ class ControlTargets:
     injector: FaultInjector | None = None
     network: NetworkController | None = None
     sessions: Callable[[], list[dict[str, Any]]] = list
+    breaker: Any = None
+    """The upstream circuit breaker, if there is one (GET /breaker)."""
     fault_tail: FaultTail = field(default_factory=FaultTail)
     startup_faults: FaultConfig = field(default_factory=FaultConfig)
     startup_network: NetworkConfig = field(default_factory=NetworkConfig)
@@ -186,6 +188,11 @@ class ControlServer:
 
     async def _metrics_json(self, request: web.Request) -> web.Response:
         return _json(self.targets.metrics.as_dict())
+
+    async def _breaker(self, request: web.Request) -> web.Response:
+        if self.targets.breaker is None:
+            raise web.HTTPNotFound(text="no circuit breaker: start the proxy with --breaker")
+        return _json(self.targets.breaker.as_dict())
 
     async def _sessions(self, request: web.Request) -> web.Response:
         return _json({"sessions": self.targets.sessions()})

@@ -76,6 +76,8 @@ class Metrics:
         self.transport_errors: Counter[str] = Counter()
         self.sessions_created = 0
         self.sessions_ended = 0
+        self.breaker_state = "closed"
+        self.breaker_transitions: Counter[tuple[str, str]] = Counter()
         self.connections: Counter[str] = Counter()
         """accepted, refused, closed, reset (links)."""
         self.end_to_end = LatencyHistogram()
@@ -118,6 +120,10 @@ class Metrics:
 
     def transport_error(self, kind: str) -> None:
         self.transport_errors[kind] += 1
+
+    def breaker_moved(self, before: str, after: str) -> None:
+        self.breaker_state = after
+        self.breaker_transitions[(before, after)] += 1
 
     def connection(self, event: str) -> None:
         self.connections[event] += 1
@@ -166,6 +172,12 @@ class Metrics:
                 **self.connections,
                 "active": self.connections["accepted"] - self.connections["closed"],
             },
+            "breaker": {
+                "state": self.breaker_state,
+                "transitions": [
+                    {"from": a, "to": b, "count": n} for (a, b), n in sorted(self.breaker_transitions.items())
+                ],
+            },
             "latency": {"end_to_end": self.end_to_end.as_dict(), "upstream": self.upstream.as_dict()},
         }
 
@@ -201,6 +213,9 @@ class _PumpObserver:
 
     def transport_error(self, kind: str) -> None:
         self._metrics.transport_error(kind)
+
+    def breaker_transition(self, before: str, after: str) -> None:
+        self._metrics.breaker_moved(before, after)
 
     def connection_accepted(self) -> None:
         self._metrics.connection("accepted")

@@ -51,6 +51,8 @@ REQUEST_TOO_LARGE: Final = -32014
 """The request body is over the proxy's size limit (HTTP 413)."""
 UNSUPPORTED_MEDIA_TYPE: Final = -32015
 """The request's Content-Type is not application/json (HTTP 415)."""
+CIRCUIT_OPEN: Final = -32016
+"""The circuit breaker toward the upstream is open: the request failed fast (HTTP 503)."""
 
 # Codes of injected errors (error faults); their data carries {"mcpchaos": {"injected": true}}.
 INJECTED_CONNECTION_REFUSED: Final = -32000
@@ -81,6 +83,7 @@ NAMES: Final[dict[int, str]] = {
     UPSTREAM_TIMEOUT: "upstream_timeout",
     REQUEST_TOO_LARGE: "request_too_large",
     UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
+    CIRCUIT_OPEN: "circuit_open",
     INJECTED_RATE_LIMITED: "rate_limited",
     INJECTED_UNAUTHORIZED: "unauthorized",
 }

@@ -39,6 +39,7 @@ from mcpchaos.protocol import codes
 from mcpchaos.protocol.messages import Direction, Invalid, Kind, Message, MessageId, error_response, parse
 from mcpchaos.protocol.ndjson import DEFAULT_MAX_LINE_BYTES, OversizedLine
 from mcpchaos.protocol.sse import OversizedEvent, SseEvent, SseParser, encode_event
+from mcpchaos.proxy.breaker import BreakerConfig, BreakerState, CircuitBreaker
 from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.context import Session
 from mcpchaos.proxy.effects import Disconnect, EndStream, HttpReply
@@ -75,6 +76,8 @@ class HttpOptions:
     """Seconds to open a connection to the upstream."""
     max_sessions: int = 10_000
     """Sessions remembered; beyond it the least recently used is forgotten (not ended)."""
+    breaker: BreakerConfig | None = None
+    """A circuit breaker toward the upstream (None: no breaker)."""
 
 
 # ---- events an exchange's HTTP handler reacts to ----------------------------------------
@@ -260,12 +263,30 @@ class Exchange:
         options = self.proxy.options
         headers = request_headers(self.request.headers)
         body = message.wire if message is not None else None
+        breaker = self.proxy.breaker
+        if breaker is not None and not breaker.allow(self._loop.time()):
+            request_id = message.id if message is not None and message.kind is Kind.REQUEST else None
+            error = error_response(
+                request_id,
+                codes.CIRCUIT_OPEN,
+                "mcpchaos: the circuit breaker toward the upstream is open; failing fast",
+            )
+            if request_id is not None:
+                self.session.tracker.response_sent(Direction.SERVER_TO_CLIENT, error)
+            self.post(_UpstreamFailed(503, error))
+            self.post(_TaskDone())
+            current = asyncio.current_task()
+            if current is not None:
+                self._tasks.discard(current)
+            return
         try:
             async with self.proxy.upstream.request(
                 method, self.proxy.upstream_url_for(self.request), headers, body, options.upstream_timeout
             ) as response:
                 self._bind_session(response)
                 status = response.status
+                if breaker is not None:
+                    breaker.record(status < 500, self._loop.time())
                 out_headers = response_headers(response.headers)
                 if response.content_type == SSE:
                     self.post(_UpstreamHead(status, out_headers, is_sse=True))
@@ -288,6 +309,8 @@ class Exchange:
                     raw = await read_body(response, options.max_message_bytes, options.upstream_timeout)
                     self.post(_UpstreamRaw(status, out_headers, raw))
         except UpstreamError as exc:
+            if breaker is not None and not isinstance(exc, UpstreamTooLargeError):
+                breaker.record(False, self._loop.time())
             self._upstream_failed(message, exc)
         finally:
             current = asyncio.current_task()
@@ -517,9 +540,16 @@ class HttpProxy:
         self.chain = chain if chain is not None else InterceptorChain()
         self.options = options if options is not None else HttpOptions()
         self.sessions = SessionRegistry(self.options.max_sessions, self.chain.observers)
+        self.breaker = CircuitBreaker(self.options.breaker) if self.options.breaker is not None else None
+        if self.breaker is not None:
+            self.breaker.on_transition(self._breaker_moved)
         self.upstream = UpstreamClient(self.options.connect_timeout)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
+
+    def _breaker_moved(self, before: BreakerState, after: BreakerState) -> None:
+        log.warning("circuit breaker toward %s: %s → %s", self.upstream_url, before.value, after.value)
+        notify(self.chain.observers, "breaker_transition", before.value, after.value)
 
     def upstream_url_for(self, request: web.Request) -> str:
         """The upstream URL for a client request: same path and query on the upstream origin."""
