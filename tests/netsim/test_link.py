@@ -232,3 +232,19 @@ async def test_link_connections_reach_the_metrics(echo: EchoServer) -> None:
     connections = metrics.as_dict()["connections"]
     assert connections["accepted"] == 3
     assert connections["active"] == 0
+
+
+async def test_a_link_resets_connections_over_its_limit(echo: EchoServer) -> None:
+    link = TcpLink(("127.0.0.1", 0), ("127.0.0.1", echo.port), NetworkController(), max_connections=2)
+    await link.start()
+    try:
+        kept = [await asyncio.open_connection("127.0.0.1", link.port) for _ in range(2)]
+        reader, writer = await asyncio.open_connection("127.0.0.1", link.port)
+        with pytest.raises((ConnectionResetError, asyncio.IncompleteReadError)):
+            await asyncio.wait_for(reader.readexactly(1), 5)
+        writer.close()
+        assert link.limiter.rejected == 1
+        for _, kept_writer in kept:
+            kept_writer.close()
+    finally:
+        await link.stop()

@@ -48,6 +48,7 @@ async def serve(args: argparse.Namespace) -> int:
                 parse_host_port(config.upstream, f"links.{index}.upstream"),
                 NetworkController(config.network),
                 config.name,
+                max_connections=max(args.max_connections, 0),
             )
             port = await link.start()
             running.append(link)

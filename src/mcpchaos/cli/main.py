@@ -56,6 +56,24 @@ def _size(text: str) -> int:
     return value
 
 
+def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("limits")
+    group.add_argument(
+        "--max-connections",
+        type=int,
+        default=0,
+        metavar="N",
+        help="open client connections at most (0: no limit; HTTP and links)",
+    )
+    group.add_argument(
+        "--over-limit",
+        choices=["503", "reset"],
+        default=None,
+        help="a connection over the limit gets HTTP 503 with a JSON-RPC error (default for HTTP) "
+        "or a reset (default for links)",
+    )
+
+
 def _add_control_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("control API (see docs/control.md)")
     group.add_argument(
@@ -173,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_network_arguments(proxy)
     _add_control_arguments(proxy)
+    _add_limit_arguments(proxy)
     breaker = proxy.add_argument_group("circuit breaker (HTTP → HTTP)")
     breaker.add_argument(
         "--breaker",
@@ -282,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("--config", metavar="FILE", help="several links: a YAML file with 'links: [...]'")
     _add_network_arguments(link)
     _add_control_arguments(link)
+    _add_limit_arguments(link)
 
     from mcpchaos.cli import ctl_command
 

@@ -83,6 +83,8 @@ def http_options(args: argparse.Namespace) -> HttpOptions:
         upstream_timeout=args.upstream_timeout,
         request_timeout=args.request_timeout,
         breaker=breaker,
+        max_connections=max(args.max_connections, 0),
+        over_limit=args.over_limit or "503",
     )
 
 

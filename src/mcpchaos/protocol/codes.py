@@ -51,6 +51,8 @@ REQUEST_TOO_LARGE: Final = -32014
 """The request body is over the proxy's size limit (HTTP 413)."""
 UNSUPPORTED_MEDIA_TYPE: Final = -32015
 """The request's Content-Type is not application/json (HTTP 415)."""
+TOO_MANY_CONNECTIONS: Final = -32017
+"""The proxy is at its connection limit (HTTP 503)."""
 CIRCUIT_OPEN: Final = -32016
 """The circuit breaker toward the upstream is open: the request failed fast (HTTP 503)."""
 
@@ -84,6 +86,7 @@ NAMES: Final[dict[int, str]] = {
     REQUEST_TOO_LARGE: "request_too_large",
     UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
     CIRCUIT_OPEN: "circuit_open",
+    TOO_MANY_CONNECTIONS: "too_many_connections",
     INJECTED_RATE_LIMITED: "rate_limited",
     INJECTED_UNAUTHORIZED: "unauthorized",
 }

@@ -52,6 +52,7 @@ from mcpchaos.transport.http import (
     request_headers,
     response_headers,
 )
+from mcpchaos.transport.limits import ConnectionLimiter
 
 log = logging.getLogger("mcpchaos.http")
 
@@ -78,6 +79,10 @@ class HttpOptions:
     """Sessions remembered; beyond it the least recently used is forgotten (not ended)."""
     breaker: BreakerConfig | None = None
     """A circuit breaker toward the upstream (None: no breaker)."""
+    max_connections: int = 0
+    """Open client connections at most (0: no limit)."""
+    over_limit: str = "503"
+    """A connection over the limit gets ``503`` (a JSON-RPC error body) or ``reset``."""
 
 
 # ---- events an exchange's HTTP handler reacts to ----------------------------------------
@@ -545,6 +550,8 @@ class HttpProxy:
             self.breaker.on_transition(self._breaker_moved)
         self.upstream = UpstreamClient(self.options.connect_timeout)
         self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
+        self.limiter = ConnectionLimiter(self.options.max_connections, self.options.over_limit)
         self.port: int | None = None
 
     def _breaker_moved(self, before: BreakerState, after: BreakerState) -> None:
@@ -562,15 +569,19 @@ class HttpProxy:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else port
+        # Our own listening socket, so every connection passes the limiter first.
+        handler = self._runner.server
+        assert handler is not None
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self.limiter.factory(handler), host, port, backlog=1024)
+        self.port = self._server.sockets[0].getsockname()[1]
         log.info("HTTP proxy on http://%s:%s%s → %s", host, self.port, self.mcp_path, self.upstream_url)
         return self.port
 
     async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

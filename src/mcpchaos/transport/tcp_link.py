@@ -21,6 +21,7 @@ from mcpchaos.netsim.controller import NetworkController
 from mcpchaos.netsim.stream import ShapedSink
 from mcpchaos.protocol.messages import Direction
 from mcpchaos.proxy.pump import notify
+from mcpchaos.transport.limits import ConnectionLimiter
 
 log = logging.getLogger("mcpchaos.link")
 
@@ -226,6 +227,7 @@ class TcpLink:
         controller: NetworkController,
         name: str | None = None,
         connect_timeout: float = 5.0,
+        max_connections: int = 0,
     ) -> None:
         self.listen = listen
         self.upstream = upstream
@@ -233,6 +235,10 @@ class TcpLink:
         self.name = name or f"{listen[0]}:{listen[1]}"
         self.connect_timeout = connect_timeout
         self.stats = LinkStats()
+        self.limiter = ConnectionLimiter(max_connections, "reset")
+        """Beyond ``max_connections`` open connections, new ones are reset."""
+        self.limiter = ConnectionLimiter(max_connections, "reset")
+        """Beyond ``max_connections`` open connections, new ones are reset."""
         self.observers: list[Any] = []
         """Told of connection_accepted / connection_refused / connection_closed / connection_reset."""
         self._server: asyncio.Server | None = None
@@ -241,7 +247,9 @@ class TcpLink:
 
     async def start(self) -> int:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _Pair(self).client, self.listen[0], self.listen[1])
+        self._server = await loop.create_server(
+            self.limiter.factory(lambda: _Pair(self).client), self.listen[0], self.listen[1], backlog=1024
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("link %s: %s:%d → %s:%d", self.name, self.listen[0], self.port, *self.upstream)
         return self.port

@@ -1,0 +1,108 @@
+"""Connection limits for the listening side: a count of open connections, and what a
+connection over the limit gets (an HTTP 503 with a JSON-RPC error body, or a reset)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from mcpchaos.protocol import codes
+from mcpchaos.protocol.messages import error_response
+
+
+def _reject_body() -> bytes:
+    body = error_response(
+        None, codes.TOO_MANY_CONNECTIONS, "mcpchaos: too many connections; retry later"
+    ).wire
+    return (
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+        b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+
+
+class _Rejected(asyncio.Protocol):
+    """A connection over the limit: answered at once and closed."""
+
+    def __init__(self, limiter: ConnectionLimiter) -> None:
+        self._limiter = limiter
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._limiter.rejected += 1
+        if self._limiter.reject_with == "503":
+            transport.write(_REJECT)  # type: ignore[attr-defined]
+            transport.close()
+        else:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()  # type: ignore[attr-defined]
+
+
+class _Counted(asyncio.Protocol):
+    """Wraps the real protocol of an accepted connection to keep the count right."""
+
+    def __init__(self, inner: Any, limiter: ConnectionLimiter) -> None:
+        self._inner = inner
+        self._limiter = limiter
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._inner.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._limiter.active -= 1
+        self._inner.connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        result: bool | None = self._inner.eof_received()
+        return result
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+
+class ConnectionLimiter:
+    """At most ``limit`` open connections (0: no limit); beyond it, ``reject_with``."""
+
+    def __init__(self, limit: int, reject_with: str = "503") -> None:
+        self.limit = limit
+        self.reject_with = reject_with
+        self.active = 0
+        self.accepted = 0
+        self.rejected = 0
+        self.peak = 0
+
+    def factory(self, inner: Callable[[], Any]) -> Callable[[], asyncio.BaseProtocol]:
+        """A protocol factory: counted connections of ``inner``, or rejected ones."""
+
+        def make() -> asyncio.BaseProtocol:
+            if self.limit and self.active >= self.limit:
+                return _Rejected(self)
+            self.active += 1
+            self.accepted += 1
+            self.peak = max(self.peak, self.active)
+            return _Counted(inner(), self)
+
+        return make
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "limit": self.limit,
+            "active": self.active,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "peak": self.peak,
+        }
+
+
+_REJECT = _reject_body()

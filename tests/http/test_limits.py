@@ -1,0 +1,86 @@
+"""Connection limits: a storm of connections against --max-connections (scaled down; the
+10,000-attempt storm is in bench/)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import orjson
+import pytest
+
+from mcpchaos.protocol import codes
+from mcpchaos.proxy.http import HttpOptions, HttpProxy
+
+from .recording_upstream import RecordingUpstream
+
+HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[RecordingUpstream]:
+    server = RecordingUpstream()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def test_a_connection_storm_never_exceeds_the_limit_and_the_rest_get_a_clean_503(
+    upstream: RecordingUpstream,
+) -> None:
+    proxy = HttpProxy(upstream.url, options=HttpOptions(max_connections=50))
+    await proxy.start("127.0.0.1", 0)
+    baseline = fds()
+    held: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    try:
+        held = list(
+            await asyncio.gather(*(asyncio.open_connection("127.0.0.1", proxy.port) for _ in range(150)))
+        )
+        answers = await asyncio.gather(
+            *(asyncio.wait_for(reader.read(4096), 0.5) for reader, _ in held), return_exceptions=True
+        )
+        rejected = [a for a in answers if isinstance(a, bytes) and a.startswith(b"HTTP/1.1 503")]
+        assert proxy.limiter.peak <= 50
+        assert len(rejected) == 100
+        body = orjson.loads(rejected[0].split(b"\r\n\r\n", 1)[1])
+        assert body["error"]["code"] == codes.TOO_MANY_CONNECTIONS
+        # A fresh request during the storm gets its clean answer at once.
+        started = time.monotonic()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"http://127.0.0.1:{proxy.port}/mcp",
+                json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                headers=HEADERS,
+            ) as response,
+        ):
+            assert response.status == 503
+        assert time.monotonic() - started < 1.0
+    finally:
+        for _, writer in held:
+            writer.close()
+    try:
+        async with asyncio.timeout(5):
+            while proxy.limiter.active > 0:  # noqa: ASYNC110 - bounded wait for the closes to land
+                await asyncio.sleep(0.02)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"http://127.0.0.1:{proxy.port}/mcp",
+                json={"jsonrpc": "2.0", "id": 2, "method": "ping"},
+                headers=HEADERS,
+            ) as response,
+        ):
+            assert response.status == 200  # room again: served
+    finally:
+        await proxy.stop()
+    async with asyncio.timeout(5):
+        while fds() > baseline:  # noqa: ASYNC110 - bounded wait for sockets to close
+            await asyncio.sleep(0.02)
