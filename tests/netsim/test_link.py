@@ -248,3 +248,49 @@ async def test_a_link_resets_connections_over_its_limit(echo: EchoServer) -> Non
             kept_writer.close()
     finally:
         await link.stop()
+
+
+async def test_bytes_keep_their_order_when_impairments_are_cleared_mid_flight(echo: EchoServer) -> None:
+    link = await link_to(echo, upstream={"latency": {"base_ms": 100}})
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", link.port)
+        writer.write(b"A")
+        await writer.drain()
+        await asyncio.sleep(0.02)  # A is now held by the writer for its latency
+        link.controller.update(NetworkConfig())  # impairments cleared while A is in flight
+        writer.write(b"B")
+        assert await asyncio.wait_for(reader.readexactly(2), 5) == b"AB"
+        writer.close()
+    finally:
+        await link.stop()
+
+
+async def test_an_unrelated_update_does_not_heal_a_partition(echo: EchoServer) -> None:
+    link = await link_to(echo)
+    try:
+        link.controller.partition()
+        link.controller.update(validate(NetworkConfig, {"slow_close_ms": 5}))
+        assert link.controller.partitioned
+    finally:
+        link.controller.heal()
+        await link.stop()
+
+
+async def test_stopping_a_partitioned_link_leaves_no_writer_task() -> None:
+    server = EchoServer()
+    await server.start()
+    link = await link_to(server)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", link.port)
+        writer.write(b"x")
+        await reader.readexactly(1)
+        link.controller.partition()
+        writer.write(b"held")
+        await writer.drain()
+        await asyncio.sleep(0.05)  # let the link queue it behind the partition
+    finally:
+        await link.stop()
+        await server.stop()
+    await asyncio.sleep(0)  # let cancellations land
+    assert not [t for t in asyncio.all_tasks() if t.get_name() == "shaped-sink" and not t.done()]
+    writer.close()

@@ -134,7 +134,18 @@ def test_a_direction_inherits_both_field_by_field() -> None:
 
 def test_an_aggregate_bucket_is_shared_by_every_connection() -> None:
     shared = TokenBucket(rate=1000, burst=100)
-    first, second = Schedule(random.Random(1), shared), Schedule(random.Random(2), shared)
+    first, second = Schedule(random.Random(1)), Schedule(random.Random(2))
     config = impairments(bandwidth={"aggregate_bytes_per_second": 1000, "burst_bytes": 100})
-    assert first.plan(b"x" * 100, 0.0, config).pieces[0][1] == 0.0
-    assert second.plan(b"x" * 100, 0.0, config).pieces[0][1] == pytest.approx(0.1)  # waits for the first
+    assert first.plan(b"x" * 100, 0.0, config, shared).pieces[0][1] == 0.0
+    assert second.plan(b"x" * 100, 0.0, config, shared).pieces[0][1] == pytest.approx(
+        0.1
+    )  # waits for the first
+
+
+def test_one_connections_latency_does_not_hold_up_anothers_bandwidth_share() -> None:
+    shared = TokenBucket(rate=10_000_000, burst=100_000)
+    slow, fast = Schedule(random.Random(1)), Schedule(random.Random(2))
+    spiked = impairments(latency={"base_ms": 3000}, bandwidth={"aggregate_bytes_per_second": 10_000_000})
+    plain = impairments(latency={"base_ms": 10}, bandwidth={"aggregate_bytes_per_second": 10_000_000})
+    assert slow.plan(b"x" * 100, 0.0, spiked, shared).pieces[0][1] == pytest.approx(3.0)
+    assert fast.plan(b"x" * 100, 0.0, plain, shared).pieces[0][1] == pytest.approx(0.010)

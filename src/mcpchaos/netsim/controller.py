@@ -27,12 +27,14 @@ class NetworkController:
         self._aggregate: dict[bool, TokenBucket | None] = {True: None, False: None}
         self.config = NetworkConfig()
         self.seed = 0
+        self._healed.set()
         self._impairments: dict[bool, Impairments] = {True: Impairments(), False: Impairments()}
         self.clear: dict[bool, bool] = {True: True, False: True}
         self.update(config if config is not None else NetworkConfig())
 
     def update(self, config: NetworkConfig) -> None:
         """Swap the configuration; open connections feel it from their next chunk."""
+        previous = self.config
         self.config = config
         self.seed = config.seed if config.seed is not None else secrets.randbits(63)
         # Resolved once per change, not per chunk: the relay reads these on its hot path.
@@ -45,10 +47,18 @@ class NetworkController:
             self._aggregate[upstream] = (
                 TokenBucket(rate, bandwidth.burst_bytes) if rate and bandwidth else None
             )
-        if config.partition.active:
-            self.partition(config.partition.duration_ms)
-        else:
-            self.heal()
+        # The partition state moves only when the partition section itself changes: an
+        # unrelated update must neither heal a partition started at run time nor restart one.
+        if config.partition != previous.partition:
+            if config.partition.active:
+                self.partition(config.partition.duration_ms)
+            else:
+                self.heal()
+
+    def aggregate(self, upstream: bool) -> TokenBucket | None:
+        """The link-wide bucket in force one way (read per chunk, so changes reach open
+        connections)."""
+        return self._aggregate[upstream]
 
     def impairments(self, upstream: bool) -> Impairments:
         """The impairments in force one way (upstream: client → server)."""
@@ -96,8 +106,7 @@ class NetworkController:
 
     def schedule(self, connection: int, direction: Direction) -> Schedule:
         """A fresh schedule for one direction of one connection."""
-        upstream = direction is Direction.CLIENT_TO_SERVER
         from mcpchaos.faults.rng import message_key
 
         key = message_key(self.seed, connection, direction, 0, salt=0x6E6574)
-        return Schedule(generator(key), self._aggregate[upstream])
+        return Schedule(generator(key))

@@ -49,11 +49,11 @@ class TokenBucket:
             self._time = at
         self._tokens -= size
         if self._tokens >= 0:
-            return self._time
+            return max(at, self._time)
         wait = -self._tokens / self._rate
         self._tokens = 0.0
         self._time += wait
-        return self._time
+        return max(at, self._time)
 
 
 def latency_s(config: LatencyConfig, rng: random.Random) -> float:
@@ -75,8 +75,6 @@ class Schedule:
     """The state of one direction of one connection."""
 
     rng: random.Random
-    aggregate: TokenBucket | None = None
-    """The link-wide bucket shared by all connections (this direction), if any."""
     last_send_at: float = 0.0
     sent: int = 0
     bad_state: bool = False
@@ -84,7 +82,10 @@ class Schedule:
     _bucket_rate: float | None = None
     _closed: bool = field(default=False)
 
-    def plan(self, chunk: bytes, now: float, impairments: Impairments) -> Plan:
+    def plan(
+        self, chunk: bytes, now: float, impairments: Impairments, aggregate: TokenBucket | None = None
+    ) -> Plan:
+        """``aggregate`` is the link-wide bucket shared by all connections (this direction)."""
         if self._closed or not chunk:
             return Plan([])
         if impairments.packet_loss is not None and self._lost(impairments.packet_loss):
@@ -98,14 +99,16 @@ class Schedule:
                 action = Action.CLOSE
                 self._closed = True
         self.sent += len(chunk)
-        start = now + (latency_s(impairments.latency, self.rng) if impairments.latency else 0.0)
+        latency = latency_s(impairments.latency, self.rng) if impairments.latency else 0.0
         pieces: list[tuple[bytes, float]] = []
+        leaves = now  # when the bytes leave the sender: bandwidth (and slicing) decide
         for index, piece in enumerate(self._slices(chunk, impairments)):
-            at = start
             if index and impairments.slicer is not None:
-                at = pieces[-1][1] + impairments.slicer.delay_us / 1e6
-            at = self._bandwidth(len(piece), at, impairments.bandwidth)
-            at = max(at, self.last_send_at)  # order within the connection
+                leaves += impairments.slicer.delay_us / 1e6
+            leaves = self._bandwidth(len(piece), leaves, impairments.bandwidth, aggregate)
+            # ...and arrive a latency later: latency is added after the buckets, so one
+            # connection's delay never holds up another's share of a shared bucket.
+            at = max(leaves + latency, self.last_send_at)  # order within the connection
             self.last_send_at = at
             pieces.append((piece, at))
         return Plan(pieces, action)
@@ -138,7 +141,9 @@ class Schedule:
             offset += size
         return pieces
 
-    def _bandwidth(self, size: int, at: float, config: BandwidthConfig | None) -> float:
+    def _bandwidth(
+        self, size: int, at: float, config: BandwidthConfig | None, aggregate: TokenBucket | None
+    ) -> float:
         if config is None:
             return at
         if config.bytes_per_second is not None:
@@ -146,6 +151,6 @@ class Schedule:
                 self._bucket = TokenBucket(config.bytes_per_second, config.burst_bytes)
                 self._bucket_rate = config.bytes_per_second
             at = self._bucket.reserve(size, at)
-        if self.aggregate is not None:
-            at = self.aggregate.reserve(size, at)
+        if aggregate is not None:
+            at = aggregate.reserve(size, at)
         return at

@@ -53,6 +53,7 @@ class ShapedSink:
         self._room = asyncio.Event()
         self._room.set()
         self._closing = False
+        self._in_flight = False
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._run(), name="shaped-sink")
 
@@ -60,19 +61,14 @@ class ShapedSink:
         if self._closing:
             return
         controller = self._controller
-        if not self._queue and controller.clear[self._upstream] and not controller.partitioned:
+        idle = not self._queue and not self._in_flight and not controller.partitioned
+        if idle and controller.clear[self._upstream]:
             self._sink.write(data)  # the fast path: nothing to simulate
             return
         impairments = controller.impairments(self._upstream)
         now = self._loop.time()
-        plan = self._schedule.plan(data, now, impairments)
-        if (
-            plan.action is Action.NONE
-            and len(plan.pieces) == 1
-            and plan.pieces[0][1] <= now
-            and not self._queue
-            and not self._controller.partitioned
-        ):
+        plan = self._schedule.plan(data, now, impairments, controller.aggregate(self._upstream))
+        if idle and plan.action is Action.NONE and len(plan.pieces) == 1 and plan.pieces[0][1] <= now:
             self._sink.write(plan.pieces[0][0])  # nothing to wait for: no hop through the writer task
             return
         for piece in plan.pieces:
@@ -98,8 +94,16 @@ class ShapedSink:
     def abort(self) -> None:
         self._closing = True
         self._queue.clear()
+        self._room.set()  # nobody may wait in drain() on a sink that is gone
         self._task.cancel()
         self._sink.abort()
+
+    def stop(self) -> None:
+        """Stop the writer task (the connection is gone): queued bytes are dropped."""
+        self._closing = True
+        self._queue.clear()
+        self._room.set()
+        self._task.cancel()
 
     @property
     def closing(self) -> bool:
@@ -111,8 +115,12 @@ class ShapedSink:
                 while not self._queue:
                     self._wakeup.clear()
                     await self._wakeup.wait()
+                # The item stays "in flight" until written, so write() never overtakes it.
                 item = self._queue.popleft()
+                self._in_flight = True
                 if item is _EOF or isinstance(item, Action):
+                    if self._controller.partitioned and item is not Action.RESET:
+                        await self._controller.wait_healed()  # not even a FIN crosses a partition
                     self._finish(item)
                     return
                 assert isinstance(item, tuple)
@@ -123,6 +131,7 @@ class ShapedSink:
                 if self._controller.partitioned:
                     await self._controller.wait_healed()
                 self._sink.write(piece)
+                self._in_flight = False
                 self._queued_bytes -= len(piece)
                 if self._queued_bytes <= HIGH_WATER // 2:
                     self._room.set()
@@ -131,6 +140,7 @@ class ShapedSink:
             pass
         except (ConnectionError, OSError) as exc:
             log.debug("shaped sink write failed: %s", exc)
+            self._room.set()
             self._sink.abort()
 
     @property

@@ -146,6 +146,7 @@ class ControlServer:
             ("POST", "/network/partition", self._partition),
             ("POST", "/network/heal", self._heal),
             ("GET", "/sessions", self._sessions),
+            ("GET", "/breaker", self._breaker),
         ]
         for method, path, handler in routes:
             app.router.add_route(method, path, handler)

@@ -180,6 +180,12 @@ class _Pair:
         for side in (self.client, self.upstream):
             if side is not None and side.transport is not None:
                 _reset_transport(side.transport)
+        self._stop_writers()
+
+    def _stop_writers(self) -> None:
+        for side in (self.client, self.upstream):
+            if side is not None and side.out is not None:
+                side.out.stop()
         for task in list(self.tasks):
             task.cancel()
 
@@ -204,6 +210,7 @@ class _Pair:
         if self.done:
             return
         self.done = True
+        self._stop_writers()
         for task in list(self.tasks):
             task.cancel()
         self.link._pair_done(self)
