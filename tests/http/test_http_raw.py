@@ -332,3 +332,45 @@ async def test_an_end_stream_hook_cuts_an_sse_stream_midway(upstream: RecordingU
         assert [e.id for e in events if e.is_message] == ["ev-1"]  # cut before progress 2 and the result
     finally:
         await proxy.stop()
+
+
+async def test_a_stray_extra_message_does_not_decide_the_clients_answer(upstream: RecordingUpstream) -> None:
+    from mcpchaos.protocol.messages import Direction, result_response
+    from mcpchaos.proxy.effects import Emit, Forward
+
+    def forward_and_emit_a_stray(message: Message) -> Effects | None:
+        if message.method != "tools/list":
+            return None
+        stray = result_response("stray-1", {})
+        return [Forward(message), Emit(stray, Direction.CLIENT_TO_SERVER)]
+
+    proxy = await proxy_to(upstream.url, InterceptorChain([Scripted(forward_and_emit_a_stray)]))
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(url_of(proxy), json=rpc("tools/list", 21), headers=HEADERS) as response,
+        ):
+            assert response.status == 200
+            assert (await response.json())["result"] == {"method": "tools/list"}
+    finally:
+        await proxy.stop()
+    assert len(upstream.seen) == 2  # the stray reached the server too
+
+
+async def test_a_busy_stream_is_not_cut_by_the_request_timeout(upstream: RecordingUpstream) -> None:
+    proxy = await proxy_to(upstream.url, request_timeout=0.2)
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(url_of(proxy), json=rpc("endless", 22), headers=HEADERS) as response,
+        ):
+            # An event every 50 ms: the 0.2 s limit is on silence, so the stream goes on.
+            started = time.monotonic()
+            count = 0
+            async for _, _event in sse_events(response):
+                count += 1
+                if time.monotonic() - started > 0.7:
+                    break
+        assert count >= 8
+    finally:
+        await proxy.stop()

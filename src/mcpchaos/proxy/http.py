@@ -36,6 +36,7 @@ from multidict import CIMultiDict
 
 from mcpchaos.errors import ConfigError, UpstreamError, UpstreamTimeoutError, UpstreamTooLargeError
 from mcpchaos.protocol import codes
+from mcpchaos.protocol.http_headers import routing_headers
 from mcpchaos.protocol.messages import Direction, Invalid, Kind, Message, MessageId, error_response, parse
 from mcpchaos.protocol.ndjson import DEFAULT_MAX_LINE_BYTES, OversizedLine
 from mcpchaos.protocol.sse import OversizedEvent, SseEvent, SseParser, encode_event
@@ -244,6 +245,8 @@ class Exchange:
         self._events: asyncio.Queue[_Event] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
         self._head: _UpstreamHead | None = None
+        self._original: Message | None = None
+        self._primary_claimed = False
         self._finished = False
         self._loop = asyncio.get_running_loop()
 
@@ -264,9 +267,29 @@ class Exchange:
 
     # -- the upstream side ----------------------------------------------------------------
 
+    def _claims_primary(self, message: Message | None) -> bool:
+        """Is this upstream call the one for the client's own message? Only that call's
+        status and headers answer the client's HTTP request; the replies to extra calls
+        (an emitted stray, a duplicate) are relayed as messages at most."""
+        original = self._original
+        if original is None or message is None:
+            return True
+        if self._primary_claimed:
+            return False
+        if original.kind is Kind.REQUEST:
+            claims = message.kind is Kind.REQUEST and message.id == original.id
+        else:
+            claims = message.kind is original.kind
+        self._primary_claimed = claims
+        return claims
+
     async def _upstream(self, message: Message | None, method: str) -> None:
         options = self.proxy.options
+        primary = self._claims_primary(message)
         headers = request_headers(self.request.headers)
+        if not primary and message is not None and "Mcp-Method" in headers:
+            headers.popall("Mcp-Name", None)
+            headers.update(routing_headers(message, None))  # an extra message carries its own routing headers
         body = message.wire if message is not None else None
         breaker = self.proxy.breaker
         if breaker is not None and not breaker.allow(self._loop.time()):
@@ -294,12 +317,17 @@ class Exchange:
                     breaker.record(status < 500, self._loop.time())
                 out_headers = response_headers(response.headers)
                 if response.content_type == SSE:
-                    self.post(_UpstreamHead(status, out_headers, is_sse=True))
+                    if primary:
+                        self.post(_UpstreamHead(status, out_headers, is_sse=True))
                     await self._relay_sse(response)
                 elif response.content_type == JSON:
                     raw = await read_body(response, options.max_message_bytes, options.upstream_timeout)
                     item = parse(raw) if raw.strip() else None
-                    if item is None:  # e.g. 202 Accepted labelled JSON with no body
+                    if not primary:
+                        # An extra call's JSON answer: relayed only if it answers the client's request.
+                        if isinstance(item, Message) and item.id is not None and item.id == self.request_id:
+                            self.pump.receive(Direction.SERVER_TO_CLIENT, item)
+                    elif item is None:  # e.g. 202 Accepted labelled JSON with no body
                         self.post(_UpstreamRaw(status, out_headers, raw))
                     elif isinstance(item, Message):
                         self.post(_UpstreamHead(status, out_headers, is_sse=False))
@@ -312,11 +340,15 @@ class Exchange:
                         self.post(_UpstreamRaw(status, out_headers, raw))
                 else:
                     raw = await read_body(response, options.max_message_bytes, options.upstream_timeout)
-                    self.post(_UpstreamRaw(status, out_headers, raw))
+                    if primary:
+                        self.post(_UpstreamRaw(status, out_headers, raw))
         except UpstreamError as exc:
             if breaker is not None and not isinstance(exc, UpstreamTooLargeError):
                 breaker.record(False, self._loop.time())
-            self._upstream_failed(message, exc)
+            if primary:
+                self._upstream_failed(message, exc)
+            else:
+                log.info("an extra upstream call failed (session %s): %s", self.session.id, exc)
         finally:
             current = asyncio.current_task()
             if current is not None:
@@ -370,11 +402,14 @@ class Exchange:
 
     async def serve(self, item: Message | None) -> web.StreamResponse:
         """Run the exchange to its end and return the response (already sent if streamed)."""
-        deadline = self._loop.time() + self.proxy.options.request_timeout
+        # How long the exchange may go without anything happening. A GET stream has no
+        # limit (it lives as long as both ends want); a request's clock restarts at every event.
+        idle_limit = None if item is None else self.proxy.options.request_timeout
         try:
             if item is None:
                 self.call_upstream(None, self.request.method)
             else:
+                self._original = item
                 if item.kind is Kind.REQUEST:
                     self.request_id = item.id
                 self.pump.receive(Direction.CLIENT_TO_SERVER, item)
@@ -384,7 +419,7 @@ class Exchange:
                     if done is not None:
                         return done
                 try:
-                    async with asyncio.timeout_at(deadline):
+                    async with asyncio.timeout(idle_limit):
                         event = await self._events.get()
                 except TimeoutError:
                     return await self._give_up()
@@ -652,8 +687,16 @@ class HttpProxy:
                     status=upstream.status, headers=response_headers(upstream.headers)
                 )
                 await response.prepare(request)
-                async for chunk in iter_chunks(upstream):
-                    await response.write(chunk)
+                try:
+                    async for chunk in iter_chunks(upstream):
+                        await response.write(chunk)
+                except UpstreamError as exc:
+                    # The status line is gone already: the only honest signal left is to cut
+                    # the connection, so the client sees a truncated body, not a second response.
+                    log.warning("upstream broke mid-body on %s: %s", request.path, exc)
+                    if request.transport is not None:
+                        request.transport.abort()
+                    return response
                 await response.write_eof()
                 return response
         except UpstreamTimeoutError as exc:

@@ -302,7 +302,7 @@ class Pump:
 
         def fire() -> None:
             self._timers.discard(handle)
-            self._send(direction, message)
+            self._send_guarded(direction, message)
 
         handle = self._loop.call_later(delay, fire)
         self._timers.add(handle)
@@ -321,7 +321,7 @@ class Pump:
                 del held[key]
             if entry.timer is not None:
                 self._timers.discard(entry.timer)
-            self._send(entry.direction, entry.message)
+            self._send_guarded(entry.direction, entry.message)
 
         entry.timer = self._loop.call_later(max(max_hold, 0.0), expire)
         self._timers.add(entry.timer)
@@ -331,7 +331,7 @@ class Pump:
             if entry.timer is not None:
                 entry.timer.cancel()
                 entry.pump._timers.discard(entry.timer)
-            entry.pump._send(entry.direction, entry.message)
+            entry.pump._send_guarded(entry.direction, entry.message)
 
     def _exhaust(self, effect: Exhaust) -> None:
         global _outstanding_memory_mb
@@ -372,6 +372,17 @@ class Pump:
         return sum(1 for entries in self.session.held.values() for entry in entries if entry.pump is self)
 
     # ---- output ------------------------------------------------------------------------
+
+    def _send_guarded(self, direction: Direction, message: Message) -> None:
+        """``_send`` from a timer callback: a failure costs this message, never the loop's
+        other callbacks or the rest of a release."""
+        try:
+            self._send(direction, message)
+        except Exception:
+            self.stats.internal_errors += 1
+            log.exception(
+                "internal error sending a delayed message %s (session %s)", direction.value, self.session.id
+            )
 
     def _send(self, direction: Direction, message: Message) -> None:
         """Write ``message`` to the side ``direction`` points at; if that side is gone and
