@@ -26,7 +26,7 @@ import itertools
 import logging
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,7 +91,15 @@ class _Router:
     def send(self, message: Message) -> bool:
         stream = self._upstream.route(message)
         if stream is None:
-            log.info("no open stream for %r (session %s): dropped", message, self._upstream.session.id)
+            log.info("no open stream for %r (session %s)", message, self._upstream.session.id)
+            if message.kind is Kind.REQUEST:
+                # The server waits for an answer no client can give: say so, do not leave it hanging.
+                error = error_response(
+                    message.id,
+                    codes.UPSTREAM_UNAVAILABLE,
+                    "mcpchaos: no client stream is open to carry this request",
+                )
+                self._upstream.pump.receive(Direction.CLIENT_TO_SERVER, error)
             return True
         return stream.put(self._upstream.restore(message, stream))
 
@@ -121,6 +129,8 @@ class _StdioUpstream:
         self._ids = itertools.count(1)
         self.dead = False
         self.reader: asyncio.Task[None] | None = None
+        self.on_exit: Callable[[_StdioUpstream], None] | None = None
+        """Called once the process has exited (the bridge forgets the session)."""
 
     def start(self, max_message_bytes: int) -> None:
         self.reader = asyncio.create_task(self._read(max_message_bytes))
@@ -146,8 +156,10 @@ class _StdioUpstream:
             codes.UPSTREAM_UNAVAILABLE,
             f"mcpchaos: the upstream server exited (status {status}) before answering",
         )
-        for stream in list(self.open_streams):
+        for stream in list(self.open_streams) + ([self.get_stream] if self.get_stream is not None else []):
             stream.put(_CLOSED)
+        if self.on_exit is not None:
+            self.on_exit(self)
 
     # -- routing --------------------------------------------------------------------------
 
@@ -335,8 +347,10 @@ class HttpToStdioBridge:
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            body = b""
-        if not body or len(body) > self.options.max_body_bytes:
+            body = b"x" * (self.options.max_body_bytes + 1)
+        if not body.strip():
+            return _json_error(400, None, codes.PARSE_ERROR, "Parse error: the request body is empty")
+        if len(body) > self.options.max_body_bytes:
             return _json_error(
                 413,
                 None,
@@ -361,6 +375,12 @@ class HttpToStdioBridge:
             )
         return await self._serve(request, upstream, item, new_session_id)
 
+    def _forget(self, gone: _StdioUpstream) -> None:
+        """A session whose process died: forgotten (404 from now on), its slot freed."""
+        for session_id, upstream in list(self.sessions.items()):
+            if upstream is gone:
+                del self.sessions[session_id]
+
     async def _upstream_for(
         self, session_id: str | None, item: Message
     ) -> tuple[_StdioUpstream | None, str | None]:
@@ -373,6 +393,8 @@ class HttpToStdioBridge:
             new_id = uuid.uuid4().hex
             upstream = await self._spawn(new_id)
             self.sessions[new_id] = upstream
+            # A session whose process died is forgotten: it answers 404 and frees its slot.
+            upstream.on_exit = self._forget
             return upstream, new_id
         async with self._sessionless_lock:
             if self._sessionless is None or self._sessionless.dead:
@@ -386,6 +408,11 @@ class HttpToStdioBridge:
         item: Message | None,
         new_session_id: str | None = None,
     ) -> web.StreamResponse:
+        if item is not None and upstream.rewrite_ids and item.method == "notifications/cancelled":
+            # Ids are rewritten per request here and a cancellation names the client's own id:
+            # it could hit another client's request. On 2026-07-28 closing the stream cancels.
+            log.info("a sessionless notifications/cancelled was not forwarded (ids are rewritten)")
+            return web.Response(status=202)
         stream, outgoing = upstream.open(request, item)
         headers: CIMultiDict[str] = CIMultiDict()
         if new_session_id is not None:
