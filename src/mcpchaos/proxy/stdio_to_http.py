@@ -134,15 +134,28 @@ class StdioToHttpBridge:
                 session_id = response.headers.get(SESSION_HEADER)
                 if session_id and self.upstream_session_id is None:
                     self.upstream_session_id = session_id
-                await self._feed(response, message)
+                answered = await self._feed(response, message)
+            if message.kind is Kind.REQUEST and not answered:
+                # The upstream ended its answer without a response to this request (an error
+                # body with id null, a stream cut short): the client gets an error, not silence.
+                error = error_response(
+                    message.id,
+                    codes.UPSTREAM_INVALID_RESPONSE,
+                    f"mcpchaos: the upstream answered HTTP {response.status} without a "
+                    "response to this request",
+                )
+                self.pump.receive(Direction.SERVER_TO_CLIENT, error)
         except UpstreamError as exc:
             self._fail(message, exc)
         if message.method == "notifications/initialized" and not self._get_stream_opened:
             self._get_stream_opened = True
             self.spawn(self._listen())
 
-    async def _feed(self, response: aiohttp.ClientResponse, sent: Message | None) -> None:
+    async def _feed(self, response: aiohttp.ClientResponse, sent: Message | None) -> bool:
+        """Feed the answer to the pump; True if it held a response to ``sent``."""
         assert self.pump is not None
+        wanted = sent.id if sent is not None and sent.kind is Kind.REQUEST else None
+        answered = False
         if response.content_type == SSE:
             parser = SseParser(self.options.max_message_bytes)
             async for chunk in iter_chunks(response):
@@ -151,14 +164,18 @@ class StdioToHttpBridge:
                     event = parser.next_event()
                     if isinstance(event, SseEvent):
                         if event.is_message and event.data is not None:
-                            self.pump.receive(Direction.SERVER_TO_CLIENT, parse(event.data.encode()))
+                            item = parse(event.data.encode())
+                            answered = answered or (
+                                isinstance(item, Message) and item.kind.is_response and item.id == wanted
+                            )
+                            self.pump.receive(Direction.SERVER_TO_CLIENT, item)
                     elif isinstance(event, OversizedEvent):
                         self.pump.receive(
                             Direction.SERVER_TO_CLIENT, OversizedLine(event.size, event.limit, None, True)
                         )
                     else:
                         break
-            return
+            return answered
         body = await read_body(response, self.options.max_message_bytes, self.options.upstream_timeout)
         if response.status == 404 and self.upstream_session_id is not None:
             log.warning("the upstream no longer knows session %s (404)", self.upstream_session_id)
@@ -167,13 +184,8 @@ class StdioToHttpBridge:
             item = parse(body)
             if isinstance(item, Message):
                 self.pump.receive(Direction.SERVER_TO_CLIENT, item)
-                return
-        if response.status >= 400 and sent is not None and sent.kind is Kind.REQUEST:
-            text = body[:200].decode(errors="replace")
-            error = error_response(
-                sent.id, codes.UPSTREAM_INVALID_RESPONSE, f"HTTP {response.status}: {text}"
-            )
-            self.pump.receive(Direction.SERVER_TO_CLIENT, error)
+                return item.kind.is_response and item.id == wanted
+        return False
 
     def _fail(self, message: Message, exc: UpstreamError) -> None:
         assert self.pump is not None
