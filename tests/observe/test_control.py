@@ -162,3 +162,21 @@ async def test_endpoints_for_absent_parts_say_so() -> None:
         assert "injects no faults" in str(text)
     finally:
         await server.stop()
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Origin": "http://evil.example"}, 403),
+        ({"Host": "evil.example:9900"}, 403),
+        ({"Content-Type": "text/plain"}, 415),
+    ],
+)
+async def test_web_pages_and_rebinding_cannot_drive_the_api(
+    control: tuple[ControlServer, str], headers: dict[str, str], status: int
+) -> None:
+    server, base = control
+    got, _ = await call("POST", f"{base}/network/partition", raw=b"{}", headers=headers)
+    assert got == status
+    assert server.targets.network is not None
+    assert not server.targets.network.partitioned

@@ -166,6 +166,18 @@ class ControlServer:
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        # Browsers: a web page must not drive this API. Cross-site requests carry Origin;
+        # DNS rebinding shows up as a Host that is not a loopback name.
+        if "Origin" in request.headers:
+            return _problem(403, "requests from web pages (with an Origin header) are refused")
+        if self.token is None and not _is_loopback(_host_of(request.host)):
+            return _problem(403, f"Host {request.host!r} is not a loopback address")
+        if (
+            request.method in ("PUT", "PATCH", "POST")
+            and request.can_read_body
+            and request.content_type != "application/json"
+        ):
+            return _problem(415, "send the body as application/json")
         if self.token is not None:
             given = request.headers.get("Authorization", "")
             expected = f"Bearer {self.token}"
@@ -320,6 +332,13 @@ class ControlServer:
                 for error in exc.errors()
             ]
             return _problem(422, "the configuration does not validate", errors)
+
+
+def _host_of(host_header: str) -> str:
+    """The host part of a Host header (``127.0.0.1:9900``, ``[::1]:9900``, ``localhost``)."""
+    if host_header.startswith("["):
+        return host_header[1:].split("]", 1)[0]
+    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
 
 
 def _is_loopback(host: str) -> bool:
