@@ -190,3 +190,33 @@ async def test_a_server_that_exits_cleanly_gives_status_0(scripted_proxy: RawPro
     reply = await scripted_proxy.request(1, "exit-clean-on-request")
     assert reply["result"] == {}
     assert await scripted_proxy.close() == 0
+
+
+async def test_stopping_the_server_also_stops_what_it_started(tmp_path: Any) -> None:
+    import psutil
+
+    marker = tmp_path / "grandchild.pid"
+    script = f"sleep 30 & echo $! > {marker}; exec {' '.join(DEMO_SERVER)}"
+    proxy = await RawProxy.start(["sh", "-c", script])
+    try:
+        await proxy.initialize()
+        async with asyncio.timeout(5):
+            while not marker.exists() or not marker.read_text().strip():  # noqa: ASYNC110 - bounded
+                await asyncio.sleep(0.02)
+        grandchild = int(marker.read_text())
+        assert psutil.pid_exists(grandchild)
+        assert await proxy.close() == 0
+        async with asyncio.timeout(5):
+            while alive(grandchild):  # noqa: ASYNC110 - bounded wait for the process to go
+                await asyncio.sleep(0.02)
+    finally:
+        await proxy.kill()
+
+
+def alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

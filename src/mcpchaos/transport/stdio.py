@@ -108,6 +108,9 @@ class ChildProcess:
                 stderr=None,
                 env=env,
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                # Its own process group, so stopping it also stops what it started
+                # (launchers such as npx or uv run keep the real server as a grandchild).
+                start_new_session=True,
             )
         except FileNotFoundError as exc:
             raise UpstreamStartError(f"cannot start server command {command[0]!r}: not found", 127) from exc
@@ -161,9 +164,13 @@ class ChildProcess:
             pipe.close()
         try:
             async with asyncio.timeout(wait_seconds):
-                return await self.process.wait()
+                code = await self.process.wait()
         except TimeoutError:
             return None
+        # Whatever it started and left behind in its process group goes with it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGTERM)
+        return code
 
     async def stop(self, grace: float, kill_after: float) -> None:
         """Stop the server as the MCP specification describes for stdio: close its stdin,
@@ -183,6 +190,14 @@ class ChildProcess:
                 log.info("server %s did not exit %.1fs after %s", self.pid, wait, step)
 
     def signal(self, signum: int) -> None:
-        """Send ``signum`` unless the process is already gone."""
-        with contextlib.suppress(ProcessLookupError):
-            self.process.send_signal(signum)
+        """Send ``signum`` to the server's process group (it and what it started), unless
+        it is already gone."""
+        if self.process.returncode is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signum)  # grandchildren may outlive it
+            return
+        try:
+            os.killpg(self.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signum)
