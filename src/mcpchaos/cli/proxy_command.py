@@ -53,6 +53,10 @@ async def serve(args: argparse.Namespace) -> int:
     if command and command[0] == "--":
         command = command[1:]
     shape = _shape(args, command)
+    if shape != "http" and (args.breaker or args.max_connections):
+        raise ConfigError(
+            "--breaker and --max-connections work on the HTTP → HTTP proxy (--listen with --upstream)"
+        )
     control = options.control_address(args.control)
 
     interceptors: list[Interceptor] = []

@@ -88,8 +88,15 @@ class _CompiledConfig:
 FaultListener = Callable[[FaultRecord], None]
 
 
-def _compile(config: FaultConfig) -> _CompiledConfig:
-    seed = config.seed if config.seed is not None else secrets.randbits(63)
+def _compile(config: FaultConfig, running_seed: int | None = None) -> _CompiledConfig:
+    # No seed given: keep the one already running (a run-time change must not silently
+    # change every later decision), else draw one and log it.
+    if config.seed is not None:
+        seed = config.seed
+    elif running_seed is not None:
+        seed = running_seed
+    else:
+        seed = secrets.randbits(63)
     if config.seed is None and (config.fault_probability > 0 or config.rules):
         log.info("fault injection seed: %d (set seed: in the config to replay this run)", seed)
 
@@ -97,7 +104,7 @@ def _compile(config: FaultConfig) -> _CompiledConfig:
         kinds = tuple(enabled.enabled())
         return _Compiled(
             name=name,
-            matcher=Matcher(match_config, name),
+            matcher=Matcher(match_config, f"{'rule' if rule is not None else 'top'}:{name}"),
             probability=probability,
             kinds=kinds,
             weights=tuple(enabled.weight(kind) for kind in kinds),
@@ -139,7 +146,7 @@ class FaultInjector:
 
     def update_config(self, config: FaultConfig) -> None:
         """Swap the whole configuration at once; open sessions see it at their next message."""
-        self._compiled = _compile(config)
+        self._compiled = _compile(config, self._compiled.seed)
         log.info("fault configuration updated")
 
     def on_fault(self, listener: FaultListener) -> None:
