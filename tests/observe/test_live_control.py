@@ -260,3 +260,35 @@ async def test_sessions_are_counted_as_they_start_and_end(stateful_url: str) -> 
     sessions = metrics.as_dict()["sessions"]
     assert sessions["active"] == 0
     assert sessions["created"] >= 2
+
+
+async def test_connections_and_evictions_reach_the_metrics(stateful_url: str) -> None:
+    from mcpchaos.proxy.http import HttpOptions
+
+    chain = InterceptorChain()
+    metrics = Metrics().observe(chain)
+    proxy = HttpProxy(stateful_url, chain, HttpOptions(max_sessions=2))
+    await proxy.start("127.0.0.1", 0)
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"},
+        },
+    }
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    try:
+        for _ in range(4):
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(f"http://127.0.0.1:{proxy.port}/mcp", json=initialize, headers=headers) as response,
+            ):
+                await response.read()
+    finally:
+        await proxy.stop()
+    data = metrics.as_dict()
+    assert data["sessions"]["evicted"] == 2
+    assert data["connections"]["accepted"] == 4

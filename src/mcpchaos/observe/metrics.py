@@ -76,6 +76,7 @@ class Metrics:
         self.transport_errors: Counter[str] = Counter()
         self.sessions_created = 0
         self.sessions_ended = 0
+        self.sessions_evicted = 0
         self.breaker_state = "closed"
         self.breaker_transitions: Counter[tuple[str, str]] = Counter()
         self.connections: Counter[str] = Counter()
@@ -167,6 +168,7 @@ class Metrics:
                 "created": self.sessions_created,
                 "ended": self.sessions_ended,
                 "active": self.sessions_created - self.sessions_ended,
+                "evicted": self.sessions_evicted,
             },
             "connections": {
                 **self.connections,
@@ -216,6 +218,9 @@ class _PumpObserver:
 
     def breaker_transition(self, before: str, after: str) -> None:
         self._metrics.breaker_moved(before, after)
+
+    def session_evicted(self, session: object) -> None:
+        self._metrics.sessions_evicted += 1
 
     def connection_accepted(self) -> None:
         self._metrics.connection("accepted")
@@ -277,6 +282,11 @@ class _Collector:
             connections.add_metric([event], count)
         yield connections
         yield CounterMetricFamily("mcpchaos_sessions_created", "Sessions started", value=m.sessions_created)
+        yield CounterMetricFamily(
+            "mcpchaos_sessions_evicted",
+            "Sessions forgotten to stay under the limit",
+            value=m.sessions_evicted,
+        )
         yield GaugeMetricFamily(
             "mcpchaos_sessions_active", "Sessions open", value=m.sessions_created - m.sessions_ended
         )

@@ -35,6 +35,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from mcpchaos.errors import ConfigError, UpstreamError, UpstreamTimeoutError, UpstreamTooLargeError
+from mcpchaos.events import notify
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.http_headers import routing_headers
 from mcpchaos.protocol.messages import Direction, Invalid, Kind, Message, MessageId, error_response, parse
@@ -45,7 +46,7 @@ from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.context import Session
 from mcpchaos.proxy.effects import Disconnect, EndStream, HttpReply
 from mcpchaos.proxy.lifecycle import wait_for_stop_signal
-from mcpchaos.proxy.pump import Pump, notify
+from mcpchaos.proxy.pump import Pump
 from mcpchaos.transport.http import (
     UpstreamClient,
     iter_chunks,
@@ -169,6 +170,7 @@ class SessionRegistry:
         self._sessions.move_to_end(session_id)
         while len(self._sessions) > self._max:
             _, forgotten = self._sessions.popitem(last=False)
+            notify(self._observers, "session_evicted", forgotten)
             self.ended(forgotten)
 
     def remove(self, session_id: str) -> None:
@@ -587,6 +589,7 @@ class HttpProxy:
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
         self.limiter = ConnectionLimiter(self.options.max_connections, self.options.over_limit)
+        self.limiter.observers = self.chain.observers  # connections reach the metrics too
         self.port: int | None = None
 
     def _breaker_moved(self, before: BreakerState, after: BreakerState) -> None:

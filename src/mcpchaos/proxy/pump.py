@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.messages import Direction, Invalid, Kind, Message, MessageId, error_response
@@ -66,18 +66,6 @@ class PumpObserver(Protocol):
     def invalid(self, direction: Direction) -> None:
         """A malformed or oversized frame arrived."""
         ...
-
-
-def notify(observers: list[Any], event: str, *args: Any) -> None:
-    """Tell every observer that has a handler for ``event`` (session_started, session_ended,
-    transport_error): optional events, so a plain observer need not implement them."""
-    for observer in observers:
-        handler = getattr(observer, event, None)
-        if handler is not None:
-            try:
-                handler(*args)
-            except Exception:
-                log.exception("observer %r failed on %s", observer, event)
 
 
 class TransportEffects(Protocol):

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mcpchaos.events import notify
 from mcpchaos.netsim.controller import NetworkController
 from mcpchaos.netsim.stream import ShapedSink
 from mcpchaos.protocol import codes
@@ -28,7 +29,7 @@ from mcpchaos.protocol.messages import Direction
 from mcpchaos.protocol.ndjson import DEFAULT_MAX_LINE_BYTES, NdjsonFramer
 from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.context import Session
-from mcpchaos.proxy.pump import Pump, notify
+from mcpchaos.proxy.pump import Pump
 from mcpchaos.transport.pipes import ByteSink, ByteSource, open_sink, open_source
 from mcpchaos.transport.stdio import ChildProcess, NdjsonEndpoint, exit_status, read_frames
 

@@ -10,6 +10,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+from mcpchaos.events import notify
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.messages import error_response
 
@@ -32,6 +33,7 @@ class _Rejected(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._limiter.rejected += 1
+        notify(self._limiter.observers, "connection_refused")
         if self._limiter.reject_with == "503":
             transport.write(_REJECT)  # type: ignore[attr-defined]
             transport.close()
@@ -55,6 +57,7 @@ class _Counted(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._limiter.active -= 1
+        notify(self._limiter.observers, "connection_closed")
         self._inner.connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -81,6 +84,8 @@ class ConnectionLimiter:
         self.accepted = 0
         self.rejected = 0
         self.peak = 0
+        self.observers: list[Any] = []
+        """Told of connection_accepted / connection_refused / connection_closed."""
 
     def factory(self, inner: Callable[[], Any]) -> Callable[[], asyncio.BaseProtocol]:
         """A protocol factory: counted connections of ``inner``, or rejected ones."""
@@ -91,6 +96,7 @@ class ConnectionLimiter:
             self.active += 1
             self.accepted += 1
             self.peak = max(self.peak, self.active)
+            notify(self.observers, "connection_accepted")
             return _Counted(inner(), self)
 
         return make

@@ -17,10 +17,10 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
 
+from mcpchaos.events import notify
 from mcpchaos.netsim.controller import NetworkController
 from mcpchaos.netsim.stream import ShapedSink
 from mcpchaos.protocol.messages import Direction
-from mcpchaos.proxy.pump import notify
 from mcpchaos.transport.limits import ConnectionLimiter
 
 log = logging.getLogger("mcpchaos.link")
