@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -96,3 +97,35 @@ async def test_the_breaker_opens_fails_fast_half_opens_and_closes_on_recovery() 
     assert ("closed", "open") in transitions
     assert ("open", "half_open") in transitions
     assert ("half_open", "closed") in transitions
+
+
+async def test_upstream_death_under_load_answers_every_in_flight_request() -> None:
+    port = free_port()
+    upstream = start_upstream(port)
+    proxy = HttpProxy(f"http://127.0.0.1:{port}/mcp", InterceptorChain(), HttpOptions(upstream_timeout=5))
+    await proxy.start("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{proxy.port}/mcp"
+    slow = {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "method": "tools/call",
+        "params": {"name": "slow", "arguments": {"seconds": 30, "steps": 1}},
+    }
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def one() -> int:
+                async with http.post(url, json=slow, headers=HEADERS) as response:
+                    await response.read()
+                    return response.status
+
+            calls = [asyncio.create_task(one()) for _ in range(20)]
+            await asyncio.sleep(0.5)  # let them reach the server
+            started = time.monotonic()
+            kill(upstream)  # the upstream dies with 20 calls in flight
+            with anyio.fail_after(5):  # nothing hangs
+                statuses = await asyncio.gather(*calls)
+            assert time.monotonic() - started < 5
+    finally:
+        await proxy.stop()
+    assert statuses == [502] * 20
