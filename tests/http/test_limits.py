@@ -84,3 +84,54 @@ async def test_a_connection_storm_never_exceeds_the_limit_and_the_rest_get_a_cle
     async with asyncio.timeout(5):
         while fds() > baseline:  # noqa: ASYNC110 - bounded wait for sockets to close
             await asyncio.sleep(0.02)
+
+
+async def test_a_slowloris_head_is_cut_off_with_408(upstream: RecordingUpstream) -> None:
+    proxy = HttpProxy(upstream.url, options=HttpOptions(header_timeout=0.3))
+    await proxy.start("127.0.0.1", 0)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        writer.write(b"POST /mcp HTTP/1.1\r\nHost: x\r\n")  # ...and the rest never comes
+        started = time.monotonic()
+        answer = await asyncio.wait_for(reader.read(), 5)
+        assert answer.startswith(b"HTTP/1.1 408")
+        assert 0.25 < time.monotonic() - started < 3
+        writer.close()
+        assert proxy.limiter.slow_closed == 1
+    finally:
+        await proxy.stop()
+
+
+async def test_a_body_that_trickles_too_slowly_gets_408(upstream: RecordingUpstream) -> None:
+    proxy = HttpProxy(upstream.url, options=HttpOptions(body_timeout=0.3))
+    await proxy.start("127.0.0.1", 0)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        writer.write(
+            b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100\r\n\r\n{"jsonrpc"'
+        )  # 10 of 100 bytes
+        answer = await asyncio.wait_for(reader.read(4096), 5)
+        assert answer.startswith(b"HTTP/1.1 408")
+        assert b"did not arrive" in answer
+        writer.close()
+        assert upstream.seen == []
+    finally:
+        await proxy.stop()
+
+
+async def test_a_prompt_client_is_not_affected_by_the_head_timeout(upstream: RecordingUpstream) -> None:
+    proxy = HttpProxy(upstream.url, options=HttpOptions(header_timeout=0.2))
+    await proxy.start("127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession() as http:
+            for i in range(3):
+                async with http.post(
+                    f"http://127.0.0.1:{proxy.port}/mcp",
+                    json={"jsonrpc": "2.0", "id": i, "method": "ping"},
+                    headers=HEADERS,
+                ) as response:
+                    assert response.status == 200
+                await asyncio.sleep(0.3)  # kept alive past the head timeout: still served
+    finally:
+        await proxy.stop()

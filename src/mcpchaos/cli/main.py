@@ -245,6 +245,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="the upstream MCP server's Streamable HTTP endpoint, e.g. http://127.0.0.1:8000/mcp",
     )
     http.add_argument(
+        "--header-timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="a new connection's request head must arrive within this (slowloris; default: 10)",
+    )
+    http.add_argument(
+        "--body-timeout",
+        type=_positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="a request body must arrive within this once its head did (default: 30)",
+    )
+    http.add_argument(
+        "--idle-timeout",
+        type=_positive_float,
+        default=75.0,
+        metavar="SECONDS",
+        help="close kept-alive connections idle this long between requests (default: 75)",
+    )
+    http.add_argument(
         "--path",
         default="/mcp",
         help="with --listen and a server command: the MCP endpoint path (default: /mcp)",

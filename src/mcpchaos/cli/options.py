@@ -84,6 +84,9 @@ def http_options(args: argparse.Namespace) -> HttpOptions:
         request_timeout=args.request_timeout,
         breaker=breaker,
         max_connections=max(args.max_connections, 0),
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        idle_timeout=args.idle_timeout,
         over_limit=args.over_limit or "503",
     )
 

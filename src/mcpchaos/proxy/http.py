@@ -83,6 +83,12 @@ class HttpOptions:
     """A circuit breaker toward the upstream (None: no breaker)."""
     max_connections: int = 0
     """Open client connections at most (0: no limit)."""
+    header_timeout: float = 10.0
+    """Seconds a new connection gets to send its request head (408 and closed after it)."""
+    body_timeout: float = 30.0
+    """Seconds to receive a request body once its head arrived (408 after it)."""
+    idle_timeout: float = 75.0
+    """Seconds a kept-alive connection may sit idle between requests."""
     over_limit: str = "503"
     """A connection over the limit gets ``503`` (a JSON-RPC error body) or ``reset``."""
 
@@ -588,7 +594,9 @@ class HttpProxy:
         self.upstream = UpstreamClient(self.options.connect_timeout)
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
-        self.limiter = ConnectionLimiter(self.options.max_connections, self.options.over_limit)
+        self.limiter = ConnectionLimiter(
+            self.options.max_connections, self.options.over_limit, self.options.header_timeout
+        )
         self.limiter.observers = self.chain.observers  # connections reach the metrics too
         self.port: int | None = None
 
@@ -605,7 +613,9 @@ class HttpProxy:
         await self.upstream.start()
         app = web.Application(client_max_size=self.options.max_body_bytes + 1)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        self._runner = web.AppRunner(
+            app, handler_cancellation=True, access_log=None, keepalive_timeout=self.options.idle_timeout
+        )
         await self._runner.setup()
         # Our own listening socket, so every connection passes the limiter first.
         handler = self._runner.server
@@ -650,9 +660,16 @@ class HttpProxy:
         if request.content_length is not None and request.content_length > self.options.max_body_bytes:
             return self._too_large()
         try:
-            body = await request.read()
+            async with asyncio.timeout(self.options.body_timeout):
+                body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return self._too_large()
+        except TimeoutError:
+            return _error_body(
+                408,
+                codes.INVALID_REQUEST,
+                f"Request Timeout: the body did not arrive within {self.options.body_timeout:g}s",
+            )
         if len(body) > self.options.max_body_bytes:
             return self._too_large()
         item = parse(body)

@@ -45,22 +45,54 @@ class _Rejected(asyncio.Protocol):
             transport.abort()  # type: ignore[attr-defined]
 
 
+_HEAD_END = b"\r\n\r\n"
+_TOO_SLOW = (
+    b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    b"Content-Length: 0\r\n\r\n"
+)
+
+
 class _Counted(asyncio.Protocol):
-    """Wraps the real protocol of an accepted connection to keep the count right."""
+    """Wraps the real protocol of an accepted connection to keep the count right, and to
+    close a connection whose first request head does not arrive in time (slowloris)."""
 
     def __init__(self, inner: Any, limiter: ConnectionLimiter) -> None:
         self._inner = inner
         self._limiter = limiter
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._tail = b""
+        self._transport: asyncio.BaseTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+        if self._limiter.header_timeout:
+            self._head_timer = asyncio.get_running_loop().call_later(
+                self._limiter.header_timeout, self._too_slow
+            )
         self._inner.connection_made(transport)
 
+    def _too_slow(self) -> None:
+        self._head_timer = None
+        self._limiter.slow_closed += 1
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(_TOO_SLOW)  # type: ignore[attr-defined]
+            self._transport.close()
+
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
         self._limiter.active -= 1
         notify(self._limiter.observers, "connection_closed")
         self._inner.connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._head_timer is not None:
+            seen = self._tail + data
+            if _HEAD_END in seen:
+                self._head_timer.cancel()
+                self._head_timer = None
+            else:
+                self._tail = seen[-3:]
         self._inner.data_received(data)
 
     def eof_received(self) -> bool | None:
@@ -77,9 +109,12 @@ class _Counted(asyncio.Protocol):
 class ConnectionLimiter:
     """At most ``limit`` open connections (0: no limit); beyond it, ``reject_with``."""
 
-    def __init__(self, limit: int, reject_with: str = "503") -> None:
+    def __init__(self, limit: int, reject_with: str = "503", header_timeout: float = 0.0) -> None:
         self.limit = limit
         self.reject_with = reject_with
+        self.header_timeout = header_timeout
+        """Seconds a new connection gets to send its first request head (0: no limit)."""
+        self.slow_closed = 0
         self.active = 0
         self.accepted = 0
         self.rejected = 0
