@@ -245,6 +245,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="the upstream MCP server's Streamable HTTP endpoint, e.g. http://127.0.0.1:8000/mcp",
     )
     http.add_argument(
+        "--max-sessions",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="sessions at most; the least recently used is evicted (default: 10000)",
+    )
+    http.add_argument(
+        "--session-idle-timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="a session unused this long expires (default: never)",
+    )
+    http.add_argument(
         "--header-timeout",
         type=_positive_float,
         default=10.0,

@@ -85,6 +85,8 @@ def http_options(args: argparse.Namespace) -> HttpOptions:
         breaker=breaker,
         max_connections=max(args.max_connections, 0),
         header_timeout=args.header_timeout,
+        max_sessions=max(args.max_sessions, 1),
+        session_idle_timeout=args.session_idle_timeout,
         body_timeout=args.body_timeout,
         idle_timeout=args.idle_timeout,
         over_limit=args.over_limit or "503",

@@ -77,6 +77,7 @@ class Metrics:
         self.sessions_created = 0
         self.sessions_ended = 0
         self.sessions_evicted = 0
+        self.sessions_expired = 0
         self.breaker_state = "closed"
         self.breaker_transitions: Counter[tuple[str, str]] = Counter()
         self.connections: Counter[str] = Counter()
@@ -169,6 +170,7 @@ class Metrics:
                 "ended": self.sessions_ended,
                 "active": self.sessions_created - self.sessions_ended,
                 "evicted": self.sessions_evicted,
+                "expired": self.sessions_expired,
             },
             "connections": {
                 **self.connections,
@@ -221,6 +223,9 @@ class _PumpObserver:
 
     def session_evicted(self, session: object) -> None:
         self._metrics.sessions_evicted += 1
+
+    def session_expired(self, session: object) -> None:
+        self._metrics.sessions_expired += 1
 
     def connection_accepted(self) -> None:
         self._metrics.connection("accepted")

@@ -25,7 +25,9 @@ import contextlib
 import itertools
 import logging
 import sys
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -78,7 +80,9 @@ class HttpOptions:
     connect_timeout: float = 5.0
     """Seconds to open a connection to the upstream."""
     max_sessions: int = 10_000
-    """Sessions remembered; beyond it the least recently used is forgotten (not ended)."""
+    """Sessions at most; beyond it the least recently used is evicted (404 for its next request)."""
+    session_idle_timeout: float | None = None
+    """Seconds a session may go unused before it expires (None: never)."""
     breaker: BreakerConfig | None = None
     """A circuit breaker toward the upstream (None: no breaker)."""
     max_connections: int = 0
@@ -144,13 +148,31 @@ _Event = (
 
 
 class SessionRegistry:
-    """MCP sessions by ``Mcp-Session-Id``, least recently used forgotten first."""
+    """MCP sessions by ``Mcp-Session-Id``.
 
-    def __init__(self, max_sessions: int, observers: list[Any] | None = None) -> None:
+    Beyond ``max_sessions`` the least recently used session is evicted (O(1)); a session
+    unused for ``idle_timeout`` seconds expires. Either way its id is remembered as gone, so
+    the client's next request with it gets 404 and the client initializes again; the proxy
+    also ends it at the upstream (``on_gone``), so nothing piles up there.
+    """
+
+    def __init__(
+        self,
+        max_sessions: int,
+        observers: list[Any] | None = None,
+        idle_timeout: float | None = None,
+        on_gone: Callable[[str], None] | None = None,
+    ) -> None:
         self._max = max_sessions
         self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._last_used: dict[str, float] = {}
+        self._gone: OrderedDict[str, None] = OrderedDict()
         self._ordinals = itertools.count(1)
         self._observers = observers if observers is not None else []
+        self.idle_timeout = idle_timeout
+        self._on_gone = on_gone
+        self.evicted = 0
+        self.expired = 0
 
     def new(self) -> Session:
         """A session not yet known by an id (an initialize, or a sessionless request)."""
@@ -159,14 +181,18 @@ class SessionRegistry:
         notify(self._observers, "session_started", session)
         return session
 
-    def get(self, session_id: str) -> Session:
-        """The session for ``session_id``, made on first sight (e.g. after a proxy restart)."""
+    def get(self, session_id: str) -> Session | None:
+        """The session for ``session_id``; made on first sight (e.g. after a proxy restart);
+        None for a session this proxy evicted or expired (answer 404)."""
+        if session_id in self._gone:
+            return None
         session = self._sessions.get(session_id)
         if session is None:
             session = self.new()
             self.bind(session, session_id)
         else:
             self._sessions.move_to_end(session_id)
+            self._last_used[session_id] = time.monotonic()
         return session
 
     def bind(self, session: Session, session_id: str) -> None:
@@ -174,13 +200,38 @@ class SessionRegistry:
         session.id = session_id
         self._sessions[session_id] = session
         self._sessions.move_to_end(session_id)
+        self._last_used[session_id] = time.monotonic()
         while len(self._sessions) > self._max:
-            _, forgotten = self._sessions.popitem(last=False)
+            forgotten_id, forgotten = self._sessions.popitem(last=False)
+            self.evicted += 1
             notify(self._observers, "session_evicted", forgotten)
-            self.ended(forgotten)
+            self._bury(forgotten_id, forgotten)
+
+    def expire_idle(self, now: float) -> int:
+        """End the sessions unused for ``idle_timeout`` seconds; returns how many."""
+        if not self.idle_timeout:
+            return 0
+        stale = [sid for sid, used in self._last_used.items() if now - used > self.idle_timeout]
+        for session_id in stale:
+            session = self._sessions.pop(session_id, None)
+            if session is not None:
+                self.expired += 1
+                notify(self._observers, "session_expired", session)
+                self._bury(session_id, session)
+        return len(stale)
+
+    def _bury(self, session_id: str, session: Session) -> None:
+        self._last_used.pop(session_id, None)
+        self._gone[session_id] = None
+        while len(self._gone) > max(self._max * 10, 10_000):  # remembered, within bounds
+            self._gone.popitem(last=False)
+        self.ended(session)
+        if self._on_gone is not None:
+            self._on_gone(session_id)
 
     def remove(self, session_id: str) -> None:
         session = self._sessions.pop(session_id, None)
+        self._last_used.pop(session_id, None)
         if session is not None:
             self.ended(session)
 
@@ -587,7 +638,13 @@ class HttpProxy:
         self.mcp_path = parts.path or "/"
         self.chain = chain if chain is not None else InterceptorChain()
         self.options = options if options is not None else HttpOptions()
-        self.sessions = SessionRegistry(self.options.max_sessions, self.chain.observers)
+        self.sessions = SessionRegistry(
+            self.options.max_sessions,
+            self.chain.observers,
+            self.options.session_idle_timeout,
+            self._end_upstream_session,
+        )
+        self._background: set[asyncio.Task[None]] = set()
         self.breaker = CircuitBreaker(self.options.breaker) if self.options.breaker is not None else None
         if self.breaker is not None:
             self.breaker.on_transition(self._breaker_moved)
@@ -611,6 +668,8 @@ class HttpProxy:
     async def start(self, host: str, port: int) -> int:
         """Listen; returns the port (useful with port 0)."""
         await self.upstream.start()
+        if self.sessions.idle_timeout:
+            self._background.add(asyncio.create_task(self._sweep(), name="session-sweep"))
         app = web.Application(client_max_size=self.options.max_body_bytes + 1)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(
@@ -627,6 +686,10 @@ class HttpProxy:
         return self.port
 
     async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self._background.clear()
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -641,7 +704,10 @@ class HttpProxy:
         if request.method == "POST":
             return await self._post(request)
         if request.method == "GET":
-            return await Exchange(self, request, self._session_for(request, None)).serve(None)
+            session = self._session_for(request, None)
+            if session is None:
+                return self._gone_session()
+            return await Exchange(self, request, session).serve(None)
         if request.method == "DELETE":
             response = await self._relay_raw(request)
             session_id = request.headers.get(SESSION_HEADER)
@@ -677,7 +743,10 @@ class HttpProxy:
             log.warning("invalid message from an HTTP client: %s: %r", item.reason, body[:200])
             answer_id = item.id if item.is_request else None
             return _error_body(400, item.code, item.reason, answer_id)
-        return await Exchange(self, request, self._session_for(request, item)).serve(item)
+        session = self._session_for(request, item)
+        if session is None:
+            return self._gone_session()
+        return await Exchange(self, request, session).serve(item)
 
     def _too_large(self) -> web.Response:
         return _error_body(
@@ -686,11 +755,37 @@ class HttpProxy:
             f"Request body exceeds the proxy's limit of {self.options.max_body_bytes} bytes",
         )
 
-    def _session_for(self, request: web.Request, item: Message | None) -> Session:
+    def _session_for(self, request: web.Request, item: Message | None) -> Session | None:
         session_id = request.headers.get(SESSION_HEADER)
         if session_id:
             return self.sessions.get(session_id)
         return self.sessions.new()
+
+    @staticmethod
+    def _gone_session() -> web.Response:
+        return _error_body(
+            404, codes.INVALID_REQUEST, "Session not found (ended by the proxy: initialize again)"
+        )
+
+    def _end_upstream_session(self, session_id: str) -> None:
+        """An evicted or expired session: end it at the upstream too (best effort)."""
+        task = asyncio.create_task(self._delete_upstream(session_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _delete_upstream(self, session_id: str) -> None:
+        headers = CIMultiDict({SESSION_HEADER: session_id})
+        with contextlib.suppress(UpstreamError):
+            async with self.upstream.request("DELETE", self.upstream_url, headers, None, 5.0):
+                pass
+
+    async def _sweep(self) -> None:
+        """Expire idle sessions, every few seconds."""
+        assert self.sessions.idle_timeout
+        every = min(max(self.sessions.idle_timeout / 4, 0.05), 5.0)
+        while True:
+            await asyncio.sleep(every)
+            self.sessions.expire_idle(time.monotonic())
 
     async def _relay_raw(self, request: web.Request) -> web.StreamResponse:
         """Relay a request that carries no MCP messages, untouched (bodies streamed)."""

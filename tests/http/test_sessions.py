@@ -1,0 +1,90 @@
+"""The session manager: LRU eviction and idle expiry answer 404, end the upstream session,
+and the client can initialize again."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+
+from mcpchaos.observe.metrics import Metrics
+from mcpchaos.proxy.chain import InterceptorChain
+from mcpchaos.proxy.http import HttpOptions, HttpProxy
+
+HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "0"},
+    },
+}
+
+
+async def initialize(http: aiohttp.ClientSession, url: str) -> str:
+    async with http.post(url, json=INITIALIZE, headers=HEADERS) as response:
+        await response.read()
+        return response.headers["Mcp-Session-Id"]
+
+
+async def ping(http: aiohttp.ClientSession, url: str, session_id: str) -> tuple[int, Any]:
+    headers = {**HEADERS, "Mcp-Session-Id": session_id, "MCP-Protocol-Version": "2025-11-25"}
+    async with http.post(
+        url, json={"jsonrpc": "2.0", "id": 2, "method": "ping"}, headers=headers
+    ) as response:
+        return response.status, await response.read()
+
+
+async def test_the_least_recently_used_session_is_evicted_and_answers_404(stateful_url: str) -> None:
+    chain = InterceptorChain()
+    metrics = Metrics().observe(chain)
+    proxy = HttpProxy(stateful_url, chain, HttpOptions(max_sessions=2))
+    await proxy.start("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{proxy.port}/mcp"
+    try:
+        async with aiohttp.ClientSession() as http:
+            first = await initialize(http, url)
+            second = await initialize(http, url)
+            assert (await ping(http, url, first))[0] == 200  # first is now the most recent
+            third = await initialize(http, url)  # evicts second
+            status, body = await ping(http, url, second)
+            assert status == 404
+            assert b"initialize again" in body
+            assert (await ping(http, url, first))[0] == 200
+            assert (await ping(http, url, third))[0] == 200
+            fourth = await initialize(http, url)  # the client starts over
+            assert (await ping(http, url, fourth))[0] == 200
+            # The proxy ended the evicted session at the upstream too.
+            async with asyncio.timeout(5):
+                while (await ping_upstream(http, stateful_url, second)) != 404:  # noqa: ASYNC110 - bounded
+                    await asyncio.sleep(0.05)
+    finally:
+        await proxy.stop()
+    assert metrics.as_dict()["sessions"]["evicted"] == 2
+
+
+async def ping_upstream(http: aiohttp.ClientSession, url: str, session_id: str) -> int:
+    return (await ping(http, url, session_id))[0]
+
+
+async def test_an_idle_session_expires_and_answers_404(stateful_url: str) -> None:
+    chain = InterceptorChain()
+    metrics = Metrics().observe(chain)
+    proxy = HttpProxy(stateful_url, chain, HttpOptions(session_idle_timeout=0.3))
+    await proxy.start("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{proxy.port}/mcp"
+    try:
+        async with aiohttp.ClientSession() as http:
+            session_id = await initialize(http, url)
+            assert (await ping(http, url, session_id))[0] == 200
+            async with asyncio.timeout(5):
+                while proxy.sessions.expired == 0:  # noqa: ASYNC110 - bounded wait for the sweep
+                    await asyncio.sleep(0.05)
+            assert (await ping(http, url, session_id))[0] == 404
+    finally:
+        await proxy.stop()
+    assert metrics.as_dict()["sessions"]["expired"] == 1
