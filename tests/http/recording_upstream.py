@@ -29,6 +29,7 @@ class RecordingUpstream:
     seen: list[Seen] = field(default_factory=list)
     stream_cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     runner: web.AppRunner | None = None
+    flood_written: int = 0
     port: int = 0
 
     @property
@@ -89,6 +90,21 @@ class RecordingUpstream:
                 ],
                 pause=0.05,
             )
+        if method == "flood":
+            chunk = "x" * 1000
+            response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await response.prepare(request)
+            for index in range(20_000):
+                note = {
+                    "jsonrpc": "2.0",
+                    "method": "notifications/message",
+                    "params": {"i": index, "data": chunk},
+                }
+                await response.write(encode_event(json.dumps(note)))
+                self.flood_written = index + 1
+            await response.write(encode_event(json.dumps({"jsonrpc": "2.0", "id": request_id, "result": {}})))
+            await response.write_eof()
+            return response
         if method == "hang":
             await asyncio.sleep(3600)
         if method == "huge":

@@ -374,3 +374,34 @@ async def test_a_busy_stream_is_not_cut_by_the_request_timeout(upstream: Recordi
         assert count >= 8
     finally:
         await proxy.stop()
+
+
+async def test_a_slow_reader_makes_the_proxy_stop_reading_upstream_not_buffer(
+    upstream: RecordingUpstream,
+) -> None:
+    proxy = await proxy_to(upstream.url)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        body = json.dumps(rpc("flood", 30)).encode()
+        writer.write(
+            b"POST /mcp HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            b"Accept: application/json, text/event-stream\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+        )
+        await writer.drain()
+        await asyncio.sleep(1.5)  # the client reads nothing for a while
+        stalled_at = upstream.flood_written
+        # The upstream was held back (the proxy stopped reading it), not drained into proxy memory;
+        # what did pass sits in kernel socket buffers and the proxy's bounded 1 MiB queue.
+        assert stalled_at < 20_000
+        received = 0
+        async with asyncio.timeout(30):
+            while chunk := await reader.read(1 << 20):
+                received += len(chunk)
+        assert upstream.flood_written == 20_000
+        assert received > 20_000 * 1000
+        writer.close()
+    finally:
+        await proxy.stop()

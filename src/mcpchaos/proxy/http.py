@@ -61,6 +61,8 @@ from mcpchaos.transport.limits import ConnectionLimiter
 log = logging.getLogger("mcpchaos.http")
 
 SESSION_HEADER = "Mcp-Session-Id"
+_CLIENT_HIGH_WATER = 1024 * 1024
+"""Bytes of messages queued for a client before the upstream stops being read."""
 JSON = "application/json"
 SSE = "text/event-stream"
 
@@ -304,6 +306,9 @@ class Exchange:
         self._events: asyncio.Queue[_Event] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
         self._head: _UpstreamHead | None = None
+        self._queued_bytes = 0
+        self._room = asyncio.Event()
+        self._room.set()
         self._original: Message | None = None
         self._primary_claimed = False
         self._finished = False
@@ -314,8 +319,18 @@ class Exchange:
     def post(self, event: _Event) -> bool:
         if self._finished:
             return False
+        if isinstance(event, Message):
+            self._queued_bytes += len(event.wire)
+            if self._queued_bytes > _CLIENT_HIGH_WATER:
+                self._room.clear()
         self._events.put_nowait(event)
         return True
+
+    def _taken(self, event: _Event) -> None:
+        if isinstance(event, Message):
+            self._queued_bytes -= len(event.wire)
+            if self._queued_bytes <= _CLIENT_HIGH_WATER // 2:
+                self._room.set()
 
     def call_upstream(self, message: Message | None, method: str = "POST") -> bool:
         if self._finished:
@@ -417,6 +432,9 @@ class Exchange:
     async def _relay_sse(self, response: aiohttp.ClientResponse) -> None:
         parser = SseParser(self.proxy.options.max_message_bytes)
         async for chunk in iter_chunks(response):
+            # Backpressure: while the client is slow to take what is queued for it, stop
+            # reading the upstream (its own TCP window then holds it back), never buffer more.
+            await self._room.wait()
             parser.feed(chunk)
             while True:
                 event = parser.next_event()
@@ -480,6 +498,7 @@ class Exchange:
                 try:
                     async with asyncio.timeout(idle_limit):
                         event = await self._events.get()
+                    self._taken(event)
                 except TimeoutError:
                     return await self._give_up()
                 result = await self._handle(event)
@@ -578,6 +597,7 @@ class Exchange:
             # Copies queued with the answer (a duplicated response) still go out on the stream.
             while not self._events.empty():
                 extra = self._events.get_nowait()
+                self._taken(extra)
                 if isinstance(extra, Message):
                     await self._write_event(extra)
             await self.response.write_eof()
