@@ -162,3 +162,20 @@ async def test_server_to_client_requests_cross_the_stdio_to_http_bridge(stateful
     with anyio.fail_after(30):
         async with Client(params, mode="legacy", elicitation_callback=on_elicit) as client:
             assert text_of(await client.call_tool("ask_user", {"question": "sure?"})) == "confirmed=True"
+
+
+async def test_the_http_to_stdio_bridge_limits_connections_too() -> None:
+    from mcpchaos.proxy.http import HttpOptions
+
+    server = HttpToStdioBridge(DEMO, options=HttpOptions(max_connections=1))
+    await server.start("127.0.0.1", 0)
+    try:
+        _, kept = await asyncio.open_connection("127.0.0.1", server.port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        answer = await asyncio.wait_for(reader.read(4096), 5)
+        assert answer.startswith(b"HTTP/1.1 503")
+        assert str(codes.TOO_MANY_CONNECTIONS).encode() in answer
+        writer.close()
+        kept.close()
+    finally:
+        await server.stop()

@@ -44,6 +44,7 @@ from mcpchaos.proxy.effects import Disconnect, EndStream, HttpReply
 from mcpchaos.proxy.http import JSON, SESSION_HEADER, SSE, HttpOptions
 from mcpchaos.proxy.lifecycle import wait_for_stop_signal
 from mcpchaos.proxy.pump import Pump
+from mcpchaos.transport.limits import ConnectionLimiter
 from mcpchaos.transport.stdio import ChildProcess, NdjsonEndpoint, exit_status, read_frames
 
 log = logging.getLogger("mcpchaos.bridge")
@@ -275,21 +276,33 @@ class HttpToStdioBridge:
         self._sessionless: _StdioUpstream | None = None
         self._sessionless_lock = asyncio.Lock()
         self._ordinals = itertools.count(1)
+        self._server: asyncio.Server | None = None
+        self.limiter = ConnectionLimiter(
+            self.options.max_connections, self.options.over_limit, self.options.header_timeout
+        )
+        self.limiter.observers = self.chain.observers
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
     async def start(self, host: str, port: int) -> int:
         app = web.Application(client_max_size=self.options.max_body_bytes + 1)
         app.router.add_route("*", self.bridge.path, self._dispatch)
-        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        self._runner = web.AppRunner(
+            app, handler_cancellation=True, access_log=None, keepalive_timeout=self.options.idle_timeout
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        sockets = getattr(site._server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else port
+        handler = self._runner.server
+        assert handler is not None
+        self._server = await asyncio.get_running_loop().create_server(
+            self.limiter.factory(handler), host, port, backlog=1024
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
         return self.port
 
     async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
         upstreams = list(self.sessions.values()) + ([self._sessionless] if self._sessionless else [])
         await asyncio.gather(*(u.stop(self.bridge.shutdown_grace) for u in upstreams), return_exceptions=True)
         self.sessions.clear()
