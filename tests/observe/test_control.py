@@ -180,3 +180,23 @@ async def test_web_pages_and_rebinding_cannot_drive_the_api(
     assert got == status
     assert server.targets.network is not None
     assert not server.targets.network.partitioned
+
+
+def test_the_prometheus_exposition_names_every_family() -> None:
+    metrics = Metrics()
+    metrics.breaker_moved("closed", "open")
+    metrics.connection("accepted")
+    text = metrics.prometheus().decode()
+    for name in (
+        'mcpchaos_breaker_state{state="open"} 1.0',
+        "mcpchaos_breaker_transitions_total",
+        "mcpchaos_connections_total",
+        "mcpchaos_sessions_evicted_total",
+        "mcpchaos_messages_total",
+        "mcpchaos_end_to_end_latency_seconds_quantile",
+    ):
+        if name.endswith("_total") and name not in text:
+            # families with no samples yet print no sample line; their HELP/TYPE lines remain
+            assert f"# TYPE {name.removesuffix('_total')} counter" in text, name
+        else:
+            assert name in text, name

@@ -280,8 +280,22 @@ class _Collector:
         for kind, count in m.transport_errors.items():
             transport.add_metric([kind], count)
         yield transport
+        state = GaugeMetricFamily(
+            "mcpchaos_breaker_state", "1 for the breaker's current state", labels=["state"]
+        )
+        for name in ("closed", "open", "half_open"):
+            state.add_metric([name], 1.0 if m.breaker_state == name else 0.0)
+        yield state
+        moves = CounterMetricFamily(
+            "mcpchaos_breaker_transitions", "Breaker transitions", labels=["from", "to"]
+        )
+        for (before, after), count in m.breaker_transitions.items():
+            moves.add_metric([before, after], count)
+        yield moves
         connections = CounterMetricFamily(
-            "mcpchaos_connections", "Link connections by event", labels=["event"]
+            "mcpchaos_connections",
+            "Connections by event (accepted, refused, closed, reset)",
+            labels=["event"],
         )
         for event, count in m.connections.items():
             connections.add_metric([event], count)
