@@ -15,6 +15,9 @@ from aiohttp import web
 
 from mcpchaos.protocol.sse import encode_event
 
+FLOOD_EVENTS = 40_000
+"""Events of ~1 kB in the "flood" answer: well beyond what socket buffers can hold."""
+
 
 @dataclass
 class Seen:
@@ -94,7 +97,7 @@ class RecordingUpstream:
             chunk = "x" * 1000
             response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
             await response.prepare(request)
-            for index in range(20_000):
+            for index in range(FLOOD_EVENTS):
                 note = {
                     "jsonrpc": "2.0",
                     "method": "notifications/message",

@@ -20,7 +20,7 @@ from mcpchaos.proxy.effects import Disconnect, Effects, EndStream, HttpReply
 from mcpchaos.proxy.http import HttpOptions, HttpProxy
 
 from .conftest import url_of
-from .recording_upstream import RecordingUpstream
+from .recording_upstream import FLOOD_EVENTS, RecordingUpstream
 from .servers import free_port
 
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
@@ -395,13 +395,13 @@ async def test_a_slow_reader_makes_the_proxy_stop_reading_upstream_not_buffer(
         stalled_at = upstream.flood_written
         # The upstream was held back (the proxy stopped reading it), not drained into proxy memory;
         # what did pass sits in kernel socket buffers and the proxy's bounded 1 MiB queue.
-        assert stalled_at < 20_000
+        assert stalled_at < FLOOD_EVENTS
         received = 0
         async with asyncio.timeout(30):
             while chunk := await reader.read(1 << 20):
                 received += len(chunk)
-        assert upstream.flood_written == 20_000
-        assert received > 20_000 * 1000
+        assert upstream.flood_written == FLOOD_EVENTS
+        assert received > FLOOD_EVENTS * 1000
         writer.close()
     finally:
         await proxy.stop()
