@@ -260,8 +260,46 @@ def _json_error(status: int, message: Message, headers: CIMultiDict[str] | None 
     return web.Response(status=status, body=message.wire, headers=out)
 
 
-def _error_body(status: int, code: int, text: str, request_id: MessageId | None = None) -> web.Response:
+def error_body(status: int, code: int, text: str, request_id: MessageId | None = None) -> web.Response:
+    """An HTTP error whose body is a JSON-RPC error (what mcpchaos answers itself with)."""
     return _json_error(status, error_response(request_id, code, text))
+
+
+async def read_client_message(request: web.Request, options: HttpOptions) -> Message | web.Response:
+    """The JSON-RPC message a client POSTed, or the answer to send instead: 415 for another
+    Content-Type, 413 for a body over the limit, 408 for one that does not arrive in time,
+    400 for bytes that are not a JSON-RPC message."""
+    if request.content_type != JSON:
+        return error_body(
+            415,
+            codes.UNSUPPORTED_MEDIA_TYPE,
+            f"Unsupported Media Type: Content-Type must be {JSON}, got {request.content_type!r}",
+        )
+    too_large = error_body(
+        413,
+        codes.REQUEST_TOO_LARGE,
+        f"Request body exceeds the proxy's limit of {options.max_body_bytes} bytes",
+    )
+    if request.content_length is not None and request.content_length > options.max_body_bytes:
+        return too_large
+    try:
+        async with asyncio.timeout(options.body_timeout):
+            body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return too_large
+    except TimeoutError:
+        return error_body(
+            408,
+            codes.INVALID_REQUEST,
+            f"Request Timeout: the body did not arrive within {options.body_timeout:g}s",
+        )
+    if len(body) > options.max_body_bytes:
+        return too_large
+    item = parse(body)
+    if isinstance(item, Invalid):
+        log.warning("invalid message from an HTTP client: %s: %r", item.reason, body[:200])
+        return error_body(400, item.code, item.reason, item.id if item.is_request else None)
+    return item
 
 
 class _ClientSide:
@@ -537,7 +575,7 @@ class Exchange:
                 await self._write_event(error_response(self.request_id, codes.UPSTREAM_TIMEOUT, text))
             await self.response.write_eof()
             return self.response
-        return _error_body(504, codes.UPSTREAM_TIMEOUT, text, self.request_id)
+        return error_body(504, codes.UPSTREAM_TIMEOUT, text, self.request_id)
 
     async def _handle(self, event: _Event) -> web.StreamResponse | None:
         if isinstance(event, Message):
@@ -737,43 +775,13 @@ class HttpProxy:
         return await self._relay_raw(request)
 
     async def _post(self, request: web.Request) -> web.StreamResponse:
-        if request.content_type != JSON:
-            return _error_body(
-                415,
-                codes.UNSUPPORTED_MEDIA_TYPE,
-                f"Unsupported Media Type: Content-Type must be {JSON}, got {request.content_type!r}",
-            )
-        if request.content_length is not None and request.content_length > self.options.max_body_bytes:
-            return self._too_large()
-        try:
-            async with asyncio.timeout(self.options.body_timeout):
-                body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return self._too_large()
-        except TimeoutError:
-            return _error_body(
-                408,
-                codes.INVALID_REQUEST,
-                f"Request Timeout: the body did not arrive within {self.options.body_timeout:g}s",
-            )
-        if len(body) > self.options.max_body_bytes:
-            return self._too_large()
-        item = parse(body)
-        if isinstance(item, Invalid):
-            log.warning("invalid message from an HTTP client: %s: %r", item.reason, body[:200])
-            answer_id = item.id if item.is_request else None
-            return _error_body(400, item.code, item.reason, answer_id)
+        item = await read_client_message(request, self.options)
+        if not isinstance(item, Message):
+            return item
         session = self._session_for(request, item)
         if session is None:
             return self._gone_session()
         return await Exchange(self, request, session).serve(item)
-
-    def _too_large(self) -> web.Response:
-        return _error_body(
-            413,
-            codes.REQUEST_TOO_LARGE,
-            f"Request body exceeds the proxy's limit of {self.options.max_body_bytes} bytes",
-        )
 
     def _session_for(self, request: web.Request, item: Message | None) -> Session | None:
         session_id = request.headers.get(SESSION_HEADER)
@@ -783,7 +791,7 @@ class HttpProxy:
 
     @staticmethod
     def _gone_session() -> web.Response:
-        return _error_body(
+        return error_body(
             404, codes.INVALID_REQUEST, "Session not found (ended by the proxy: initialize again)"
         )
 
@@ -835,9 +843,9 @@ class HttpProxy:
                 await response.write_eof()
                 return response
         except UpstreamTimeoutError as exc:
-            return _error_body(504, codes.UPSTREAM_TIMEOUT, f"mcpchaos: {exc}")
+            return error_body(504, codes.UPSTREAM_TIMEOUT, f"mcpchaos: {exc}")
         except UpstreamError as exc:
-            return _error_body(502, codes.UPSTREAM_UNAVAILABLE, f"mcpchaos: {exc}")
+            return error_body(502, codes.UPSTREAM_UNAVAILABLE, f"mcpchaos: {exc}")
 
     async def run_forever(self, host: str, port: int) -> int:
         """Serve until SIGINT/SIGTERM; returns the exit status."""

@@ -35,13 +35,13 @@ from multidict import CIMultiDict
 
 from mcpchaos.errors import UpstreamStartError
 from mcpchaos.protocol import codes
-from mcpchaos.protocol.messages import Direction, Invalid, Kind, Message, MessageId, error_response, parse
+from mcpchaos.protocol.messages import Direction, Kind, Message, MessageId, error_response
 from mcpchaos.protocol.ndjson import NdjsonFramer
 from mcpchaos.protocol.sse import encode_event
 from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.context import Session
 from mcpchaos.proxy.effects import Disconnect, EndStream, HttpReply
-from mcpchaos.proxy.http import JSON, SESSION_HEADER, SSE, HttpOptions
+from mcpchaos.proxy.http import JSON, SESSION_HEADER, SSE, HttpOptions, error_body, read_client_message
 from mcpchaos.proxy.lifecycle import wait_for_stop_signal
 from mcpchaos.proxy.pump import Pump
 from mcpchaos.transport.limits import ConnectionLimiter
@@ -252,12 +252,6 @@ def _progress_token(message: Message) -> Any:
     return None
 
 
-def _json_error(status: int, request_id: MessageId | None, code: int, text: str) -> web.Response:
-    return web.Response(
-        status=status, body=error_response(request_id, code, text).wire, headers={"Content-Type": JSON}
-    )
-
-
 class HttpToStdioBridge:
     """Serve Streamable HTTP; run ``command`` once per session (and once for sessionless)."""
 
@@ -338,7 +332,7 @@ class HttpToStdioBridge:
         if request.method == "DELETE":
             upstream = self.sessions.pop(session_id or "", None)
             if upstream is None:
-                return _json_error(404, None, codes.INVALID_REQUEST, "Session not found")
+                return error_body(404, codes.INVALID_REQUEST, "Session not found", None)
             await upstream.stop(self.bridge.shutdown_grace)
             return web.Response(status=200)
         if request.method == "GET":
@@ -346,45 +340,25 @@ class HttpToStdioBridge:
                 return web.Response(status=405, headers={"Allow": "POST, DELETE"})
             upstream = self.sessions.get(session_id)
             if upstream is None or upstream.dead:
-                return _json_error(404, None, codes.INVALID_REQUEST, "Session not found")
+                return error_body(404, codes.INVALID_REQUEST, "Session not found", None)
             return await self._serve(request, upstream, None)
         if request.method != "POST":
             return web.Response(status=405, headers={"Allow": "GET, POST, DELETE"})
-        if request.content_type != JSON:
-            return _json_error(
-                415,
-                None,
-                codes.UNSUPPORTED_MEDIA_TYPE,
-                f"Unsupported Media Type: Content-Type must be {JSON}",
-            )
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            body = b"x" * (self.options.max_body_bytes + 1)
-        if not body.strip():
-            return _json_error(400, None, codes.PARSE_ERROR, "Parse error: the request body is empty")
-        if len(body) > self.options.max_body_bytes:
-            return _json_error(
-                413,
-                None,
-                codes.REQUEST_TOO_LARGE,
-                f"Request body exceeds the proxy's limit of {self.options.max_body_bytes} bytes",
-            )
-        item = parse(body)
-        if isinstance(item, Invalid):
-            return _json_error(400, item.id if item.is_request else None, item.code, item.reason)
+        item = await read_client_message(request, self.options)
+        if not isinstance(item, Message):
+            return item
         try:
             upstream, new_session_id = await self._upstream_for(session_id, item)
         except UpstreamStartError as exc:
-            return _json_error(502, item.id, codes.UPSTREAM_UNAVAILABLE, f"mcpchaos: {exc}")
+            return error_body(502, codes.UPSTREAM_UNAVAILABLE, f"mcpchaos: {exc}", item.id)
         if upstream is None:
             if session_id is not None:
-                return _json_error(404, None, codes.INVALID_REQUEST, "Session not found")
-            return _json_error(
+                return error_body(404, codes.INVALID_REQUEST, "Session not found", None)
+            return error_body(
                 503,
-                item.id,
                 codes.UPSTREAM_UNAVAILABLE,
                 f"mcpchaos: all {self.bridge.max_sessions} sessions are in use",
+                item.id,
             )
         return await self._serve(request, upstream, item, new_session_id)
 
@@ -476,11 +450,11 @@ class HttpToStdioBridge:
                 return response
             if item is _CLOSED:
                 if response is None:
-                    return _json_error(
+                    return error_body(
                         502,
-                        stream.original_id,
                         codes.UPSTREAM_UNAVAILABLE,
                         "mcpchaos: the upstream server exited",
+                        stream.original_id,
                     )
                 await response.write_eof()
                 return response
