@@ -25,6 +25,15 @@ def _reject_body() -> bytes:
     )
 
 
+def reset_transport(transport: asyncio.Transport) -> None:
+    """Close with RST rather than FIN (SO_LINGER 0), as a lost or refused connection looks."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
 class _Rejected(asyncio.Protocol):
     """A connection over the limit: answered at once and closed."""
 
@@ -38,11 +47,7 @@ class _Rejected(asyncio.Protocol):
             transport.write(_REJECT)  # type: ignore[attr-defined]
             transport.close()
         else:
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            transport.abort()  # type: ignore[attr-defined]
+            reset_transport(transport)  # type: ignore[arg-type]
 
 
 _HEAD_END = b"\r\n\r\n"

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
-import struct
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
@@ -21,7 +19,7 @@ from mcpchaos.events import notify
 from mcpchaos.netsim.controller import NetworkController
 from mcpchaos.netsim.stream import ShapedSink
 from mcpchaos.protocol.messages import Direction
-from mcpchaos.transport.limits import ConnectionLimiter
+from mcpchaos.transport.limits import ConnectionLimiter, reset_transport
 
 log = logging.getLogger("mcpchaos.link")
 
@@ -179,7 +177,7 @@ class _Pair:
         """Reset both connections (RST), as a lost connection looks."""
         for side in (self.client, self.upstream):
             if side is not None and side.transport is not None:
-                _reset_transport(side.transport)
+                reset_transport(side.transport)
         self._stop_writers()
 
     def _stop_writers(self) -> None:
@@ -214,14 +212,6 @@ class _Pair:
         for task in list(self.tasks):
             task.cancel()
         self.link._pair_done(self)
-
-
-def _reset_transport(transport: asyncio.Transport) -> None:
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
 
 
 class TcpLink:
@@ -297,7 +287,7 @@ class TcpLink:
             if self.controller.config.partition.new_connections == "refuse":
                 self.stats.refused += 1
                 notify(self.observers, "connection_refused")
-                _reset_transport(client.transport)
+                reset_transport(client.transport)
                 return
             await self.controller.wait_healed()
         loop = asyncio.get_running_loop()
@@ -309,7 +299,7 @@ class TcpLink:
             log.warning("link %s: cannot reach %s:%d: %s", self.name, *self.upstream, exc)
             self.stats.refused += 1
             notify(self.observers, "connection_refused")
-            _reset_transport(client.transport)
+            reset_transport(client.transport)
             return
         pair.upstream = upstream
         client.peer_writable = upstream.writable
