@@ -41,8 +41,8 @@ from mcpchaos.events import notify
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.http_headers import routing_headers
 from mcpchaos.protocol.messages import Direction, Invalid, Kind, Message, MessageId, error_response, parse
-from mcpchaos.protocol.ndjson import DEFAULT_MAX_LINE_BYTES, OversizedLine
-from mcpchaos.protocol.sse import OversizedEvent, SseEvent, SseParser, encode_event
+from mcpchaos.protocol.ndjson import DEFAULT_MAX_LINE_BYTES
+from mcpchaos.protocol.sse import SseEvent, encode_event
 from mcpchaos.proxy.breaker import BreakerConfig, BreakerState, CircuitBreaker
 from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.context import Session
@@ -55,6 +55,7 @@ from mcpchaos.transport.http import (
     read_body,
     request_headers,
     response_headers,
+    sse_frames,
 )
 from mcpchaos.transport.limits import ConnectionLimiter
 
@@ -468,30 +469,15 @@ class Exchange:
             self.post(_TaskDone())
 
     async def _relay_sse(self, response: aiohttp.ClientResponse) -> None:
-        parser = SseParser(self.proxy.options.max_message_bytes)
-        async for chunk in iter_chunks(response):
+        async for frames in sse_frames(response, self.proxy.options.max_message_bytes):
             # Backpressure: while the client is slow to take what is queued for it, stop
             # reading the upstream (its own TCP window then holds it back), never buffer more.
             await self._room.wait()
-            parser.feed(chunk)
-            while True:
-                event = parser.next_event()
-                if isinstance(event, SseEvent):
-                    if event.is_message:
-                        assert event.data is not None
-                        item = parse(event.data.encode())
-                        if isinstance(item, Message):
-                            item = item.with_event_id(event.id)
-                        self.pump.receive(Direction.SERVER_TO_CLIENT, item)
-                    else:
-                        self.post(_RawEvent(event.encode()))
-                elif isinstance(event, OversizedEvent):
-                    self.pump.receive(
-                        Direction.SERVER_TO_CLIENT,
-                        OversizedLine(event.size, event.limit, None, complete=True),
-                    )
+            for frame in frames:
+                if isinstance(frame, SseEvent):
+                    self.post(_RawEvent(frame.encode()))
                 else:
-                    break
+                    self.pump.receive(Direction.SERVER_TO_CLIENT, frame)
 
     def _upstream_failed(self, message: Message | None, exc: UpstreamError) -> None:
         log.warning("upstream request failed (session %s): %s", self.session.id, exc)

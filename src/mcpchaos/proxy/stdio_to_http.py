@@ -24,13 +24,13 @@ from mcpchaos.errors import UpstreamError, UpstreamTimeoutError
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.http_headers import routing_headers
 from mcpchaos.protocol.messages import Direction, Kind, Message, error_response, parse
-from mcpchaos.protocol.ndjson import NdjsonFramer, OversizedLine
-from mcpchaos.protocol.sse import OversizedEvent, SseEvent, SseParser
+from mcpchaos.protocol.ndjson import NdjsonFramer
+from mcpchaos.protocol.sse import SseEvent
 from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.context import Session
 from mcpchaos.proxy.http import JSON, SESSION_HEADER, SSE, HttpOptions
 from mcpchaos.proxy.pump import Pump
-from mcpchaos.transport.http import UpstreamClient, iter_chunks, read_body
+from mcpchaos.transport.http import UpstreamClient, read_body, sse_frames
 from mcpchaos.transport.pipes import open_sink, open_source
 from mcpchaos.transport.stdio import NdjsonEndpoint, read_frames
 
@@ -157,24 +157,14 @@ class StdioToHttpBridge:
         wanted = sent.id if sent is not None and sent.kind is Kind.REQUEST else None
         answered = False
         if response.content_type == SSE:
-            parser = SseParser(self.options.max_message_bytes)
-            async for chunk in iter_chunks(response):
-                parser.feed(chunk)
-                while True:
-                    event = parser.next_event()
-                    if isinstance(event, SseEvent):
-                        if event.is_message and event.data is not None:
-                            item = parse(event.data.encode())
-                            answered = answered or (
-                                isinstance(item, Message) and item.kind.is_response and item.id == wanted
-                            )
-                            self.pump.receive(Direction.SERVER_TO_CLIENT, item)
-                    elif isinstance(event, OversizedEvent):
-                        self.pump.receive(
-                            Direction.SERVER_TO_CLIENT, OversizedLine(event.size, event.limit, None, True)
-                        )
-                    else:
-                        break
+            async for frames in sse_frames(response, self.options.max_message_bytes):
+                for frame in frames:
+                    if isinstance(frame, SseEvent):
+                        continue  # comments and priming events mean nothing on stdio
+                    answered = answered or (
+                        isinstance(frame, Message) and frame.kind.is_response and frame.id == wanted
+                    )
+                    self.pump.receive(Direction.SERVER_TO_CLIENT, frame)
             return answered
         body = await read_body(response, self.options.max_message_bytes, self.options.upstream_timeout)
         if response.status == 404 and self.upstream_session_id is not None:

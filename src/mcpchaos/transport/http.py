@@ -15,6 +15,9 @@ import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from mcpchaos.errors import UpstreamTimeoutError, UpstreamTooLargeError, UpstreamUnavailableError
+from mcpchaos.protocol.messages import Invalid, Message, parse
+from mcpchaos.protocol.ndjson import OversizedLine
+from mcpchaos.protocol.sse import OversizedEvent, SseEvent, SseParser
 
 # RFC 9110 §7.6.1 connection-specific fields, plus the ones aiohttp recomputes per hop.
 HOP_BY_HOP = frozenset(
@@ -128,3 +131,31 @@ async def iter_chunks(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
             yield chunk
     except (aiohttp.ClientError, OSError) as exc:
         raise UpstreamUnavailableError(f"upstream stream broke: {exc}") from exc
+
+
+SseFrame = Message | Invalid | OversizedLine | SseEvent
+"""What an SSE response yields: a message event's data parsed (a Message tagged with its event
+id, or Invalid), OversizedLine for an event over the limit, any other event (comment, ping,
+priming event) as the SseEvent itself."""
+
+
+async def sse_frames(response: aiohttp.ClientResponse, max_event_bytes: int) -> AsyncIterator[list[SseFrame]]:
+    """The frames of an SSE body as they arrive, one list per network chunk (so a caller can
+    apply backpressure between chunks)."""
+    parser = SseParser(max_event_bytes)
+    async for chunk in iter_chunks(response):
+        parser.feed(chunk)
+        frames: list[SseFrame] = []
+        while True:
+            event = parser.next_event()
+            if isinstance(event, SseEvent):
+                if event.is_message and event.data is not None:
+                    item = parse(event.data.encode())
+                    frames.append(item.with_event_id(event.id) if isinstance(item, Message) else item)
+                else:
+                    frames.append(event)
+            elif isinstance(event, OversizedEvent):
+                frames.append(OversizedLine(event.size, event.limit, None, complete=True))
+            else:
+                break
+        yield frames
