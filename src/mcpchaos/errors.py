@@ -8,7 +8,8 @@
         ├── UpstreamStartError    the server command could not be started (exit 126/127)
         ├── UpstreamUnavailableError   connection refused/reset, DNS failure (HTTP 502)
         ├── UpstreamTimeoutError       no response headers within the timeout (HTTP 504)
-        └── UpstreamTooLargeError      a response body or event over the size limit (HTTP 502)
+        ├── UpstreamTooLargeError      a response body or event over the size limit (HTTP 502)
+        └── CircuitOpenError      the breaker toward the upstream is open: failed fast (HTTP 503)
 
 Malformed protocol input is never an exception: it is a value (``protocol.Invalid``).
 """
@@ -50,3 +51,7 @@ class UpstreamTimeoutError(UpstreamError):
 
 class UpstreamTooLargeError(UpstreamError):
     """The upstream sent a body or event larger than the configured limit."""
+
+
+class CircuitOpenError(UpstreamError):
+    """The circuit breaker toward the upstream is open: the request was not sent."""

@@ -36,7 +36,13 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
-from mcpchaos.errors import ConfigError, UpstreamError, UpstreamTimeoutError, UpstreamTooLargeError
+from mcpchaos.errors import (
+    CircuitOpenError,
+    ConfigError,
+    UpstreamError,
+    UpstreamTimeoutError,
+    UpstreamTooLargeError,
+)
 from mcpchaos.events import notify
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.http_headers import routing_headers
@@ -405,22 +411,9 @@ class Exchange:
             headers.update(routing_headers(message, None))  # an extra message carries its own routing headers
         body = message.wire if message is not None else None
         breaker = self.proxy.breaker
-        if breaker is not None and not breaker.allow(self._loop.time()):
-            request_id = message.id if message is not None and message.kind is Kind.REQUEST else None
-            error = error_response(
-                request_id,
-                codes.CIRCUIT_OPEN,
-                "mcpchaos: the circuit breaker toward the upstream is open; failing fast",
-            )
-            if request_id is not None:
-                self.session.tracker.response_sent(Direction.SERVER_TO_CLIENT, error)
-            self.post(_UpstreamFailed(503, error))
-            self.post(_TaskDone())
-            current = asyncio.current_task()
-            if current is not None:
-                self._tasks.discard(current)
-            return
         try:
+            if breaker is not None and not breaker.allow(self._loop.time()):
+                raise CircuitOpenError("the circuit breaker toward the upstream is open; failing fast")
             async with self.proxy.upstream.request(
                 method, self.proxy.upstream_url_for(self.request), headers, body, options.upstream_timeout
             ) as response:
@@ -456,7 +449,7 @@ class Exchange:
                     if primary:
                         self.post(_UpstreamRaw(status, out_headers, raw))
         except UpstreamError as exc:
-            if breaker is not None and not isinstance(exc, UpstreamTooLargeError):
+            if breaker is not None and not isinstance(exc, UpstreamTooLargeError | CircuitOpenError):
                 breaker.record(False, self._loop.time())
             if primary:
                 self._upstream_failed(message, exc)
@@ -480,9 +473,12 @@ class Exchange:
                     self.pump.receive(Direction.SERVER_TO_CLIENT, frame)
 
     def _upstream_failed(self, message: Message | None, exc: UpstreamError) -> None:
-        log.warning("upstream request failed (session %s): %s", self.session.id, exc)
-        notify(self.proxy.chain.observers, "transport_error", type(exc).__name__)
-        if isinstance(exc, UpstreamTimeoutError):
+        if not isinstance(exc, CircuitOpenError):  # failing fast is the breaker working, not news
+            log.warning("upstream request failed (session %s): %s", self.session.id, exc)
+            notify(self.proxy.chain.observers, "transport_error", type(exc).__name__)
+        if isinstance(exc, CircuitOpenError):
+            status, code = 503, codes.CIRCUIT_OPEN
+        elif isinstance(exc, UpstreamTimeoutError):
             status, code = 504, codes.UPSTREAM_TIMEOUT
         elif isinstance(exc, UpstreamTooLargeError):
             status, code = 502, codes.UPSTREAM_INVALID_RESPONSE
