@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -53,7 +52,7 @@ from mcpchaos.proxy.breaker import BreakerConfig, BreakerState, CircuitBreaker
 from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.context import Session
 from mcpchaos.proxy.effects import Disconnect, EndStream, HttpReply
-from mcpchaos.proxy.lifecycle import wait_for_stop_signal
+from mcpchaos.proxy.lifecycle import serve_until_stopped
 from mcpchaos.proxy.pump import Pump
 from mcpchaos.transport.http import (
     UpstreamClient,
@@ -832,17 +831,8 @@ class HttpProxy:
     async def run_forever(self, host: str, port: int) -> int:
         """Serve until SIGINT/SIGTERM; returns the exit status."""
         await self.start(host, port)
-        print(
-            f"mcpchaos: listening on http://{host}:{self.port}{self.mcp_path} → {self.upstream_url}",
-            file=sys.stderr,
-            flush=True,
-        )
-        try:
-            await wait_for_stop_signal()
-            return 0
-        finally:
-            with contextlib.suppress(Exception):
-                await self.stop()
+        banner = f"mcpchaos: listening on http://{host}:{self.port}{self.mcp_path} → {self.upstream_url}"
+        return await serve_until_stopped(banner, self.stop)
 
 
 def parse_listen(value: str) -> tuple[str, int]:

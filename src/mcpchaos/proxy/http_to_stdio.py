@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import sys
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.context import Session
 from mcpchaos.proxy.effects import Disconnect, EndStream, HttpReply
 from mcpchaos.proxy.http import JSON, SESSION_HEADER, SSE, HttpOptions, error_body, read_client_message
-from mcpchaos.proxy.lifecycle import wait_for_stop_signal
+from mcpchaos.proxy.lifecycle import serve_until_stopped
 from mcpchaos.proxy.pump import Pump
 from mcpchaos.transport.limits import ConnectionLimiter
 from mcpchaos.transport.stdio import ChildProcess, NdjsonEndpoint, exit_status, read_frames
@@ -306,17 +305,12 @@ class HttpToStdioBridge:
             self._runner = None
 
     async def run_forever(self, host: str, port: int) -> int:
+        """Serve until SIGINT/SIGTERM; returns the exit status."""
         await self.start(host, port)
-        print(
-            f"mcpchaos: listening on http://{host}:{self.port}{self.bridge.path} → {' '.join(self.command)}",
-            file=sys.stderr,
-            flush=True,
+        banner = (
+            f"mcpchaos: listening on http://{host}:{self.port}{self.bridge.path} → {' '.join(self.command)}"
         )
-        try:
-            await wait_for_stop_signal()
-            return 0
-        finally:
-            await self.stop()
+        return await serve_until_stopped(banner, self.stop)
 
     async def _spawn(self, session_id: str | None) -> _StdioUpstream:
         ordinal = next(self._ordinals)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger("mcpchaos")
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -24,3 +29,17 @@ async def wait_for_stop_signal() -> int:
     finally:
         for signum in STOP_SIGNALS:
             loop.remove_signal_handler(signum)
+
+
+async def serve_until_stopped(banner: str, stop: Callable[[], Awaitable[None]]) -> int:
+    """Print ``banner`` on stderr, wait for SIGINT/SIGTERM, then ``stop()``; exit status 0.
+    A failure while stopping is logged, not raised: the process is ending anyway."""
+    print(banner, file=sys.stderr, flush=True)
+    try:
+        await wait_for_stop_signal()
+        return 0
+    finally:
+        try:
+            await stop()
+        except Exception:
+            log.exception("stopping failed")
