@@ -19,12 +19,11 @@ import resource
 import time
 
 import aiohttp
+from tests.http.mcp import HEADERS
 from tests.http.servers import free_port
 
 from bench.http_overhead import process
 from mcpchaos.proxy.http import HttpOptions, HttpProxy
-
-HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 def fds() -> int:

@@ -23,9 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import aiohttp
+from tests.http.mcp import HEADERS
 from tests.http.servers import free_port, wait_for_port
-
-HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 @contextmanager

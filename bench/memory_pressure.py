@@ -19,21 +19,10 @@ import sys
 
 import aiohttp
 import psutil
+from tests.http.mcp import HEADERS, INITIALIZE
 from tests.http.servers import free_port, wait_for_port
 
 from bench.http_overhead import process
-
-HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "bench", "version": "0"},
-    },
-}
 
 
 async def pressure(url: str, control: str, sessions: int, proxy_pid: int) -> None:

@@ -23,6 +23,7 @@ from mcpchaos.observe.faultlog import read_fault_log
 from mcpchaos.protocol import codes
 from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.http import HttpProxy
+from tests.http.mcp import HEADERS
 
 DEMO = [sys.executable, "-m", "mcpchaos", "demo-server"]
 Scenario = Callable[[Client], Awaitable[Any]]
@@ -222,7 +223,6 @@ async def test_on_http_errors_take_their_transport_form(
     config = rule({"error": True}, error_config={"types": [error_type], "retry_after_s": 3})
     proxy = HttpProxy(stateful_url, InterceptorChain([FaultInjector(validate(FaultConfig, config))]))
     await proxy.start("127.0.0.1", 0)
-    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
     body = {
         "jsonrpc": "2.0",
         "id": 5,
@@ -232,7 +232,7 @@ async def test_on_http_errors_take_their_transport_form(
     try:
         async with (
             aiohttp.ClientSession() as http,
-            http.post(f"http://127.0.0.1:{proxy.port}/mcp", json=body, headers=headers) as response,
+            http.post(f"http://127.0.0.1:{proxy.port}/mcp", json=body, headers=HEADERS) as response,
         ):
             assert response.status == status
             assert header in response.headers

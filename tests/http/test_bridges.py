@@ -17,21 +17,11 @@ from mcp.types import ElicitRequestParams, ElicitResult, TextContent
 
 from mcpchaos.protocol import codes
 from mcpchaos.proxy.http_to_stdio import HttpToStdioBridge
+from tests.http.mcp import HEADERS, INITIALIZE
 
 from .test_http_sdk import MODES, scripted_session
 
 DEMO = [sys.executable, "-m", "mcpchaos", "demo-server"]
-HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
 
 
 @pytest.fixture

@@ -18,12 +18,11 @@ from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.context import Context
 from mcpchaos.proxy.effects import Disconnect, Effects, EndStream, HttpReply
 from mcpchaos.proxy.http import HttpOptions, HttpProxy
+from tests.http.mcp import HEADERS
 
 from .conftest import url_of
 from .recording_upstream import FLOOD_EVENTS, RecordingUpstream
 from .servers import free_port
-
-HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 @pytest.fixture

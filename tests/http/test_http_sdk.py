@@ -21,6 +21,7 @@ from mcp.types import (
 )
 
 from mcpchaos.proxy.http import HttpProxy
+from tests.http.mcp import HEADERS, INITIALIZE
 
 from .conftest import start_proxy, url_of
 
@@ -126,25 +127,14 @@ async def test_server_to_client_requests_pass_through_the_proxy(stateful_url: st
 async def test_a_session_lives_until_deleted_then_404_and_a_new_initialize_works(stateful_url: str) -> None:
     proxy = await start_proxy(stateful_url)
     url = url_of(proxy)
-    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "0"},
-        },
-    }
     try:
         async with aiohttp.ClientSession() as http:
-            async with http.post(url, json=initialize, headers=headers) as response:
+            async with http.post(url, json=INITIALIZE, headers=HEADERS) as response:
                 assert response.status == 200
                 session_id = response.headers["Mcp-Session-Id"]
                 await response.read()
             assert session_id in proxy.sessions
-            session_headers = {**headers, "Mcp-Session-Id": session_id, "MCP-Protocol-Version": "2025-11-25"}
+            session_headers = {**HEADERS, "Mcp-Session-Id": session_id, "MCP-Protocol-Version": "2025-11-25"}
             async with http.post(
                 url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session_headers
             ) as response:
@@ -158,7 +148,7 @@ async def test_a_session_lives_until_deleted_then_404_and_a_new_initialize_works
             assert session_id not in proxy.sessions
             async with http.post(url, json=ping, headers=session_headers) as response:
                 assert response.status == 404  # the upstream's answer for an unknown session, passed through
-            async with http.post(url, json=initialize, headers=headers) as response:
+            async with http.post(url, json=INITIALIZE, headers=HEADERS) as response:
                 assert response.status == 200
                 assert response.headers["Mcp-Session-Id"] != session_id
     finally:

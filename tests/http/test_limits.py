@@ -14,10 +14,9 @@ import pytest
 
 from mcpchaos.protocol import codes
 from mcpchaos.proxy.http import HttpOptions, HttpProxy
+from tests.http.mcp import HEADERS
 
 from .recording_upstream import RecordingUpstream
-
-HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 @pytest.fixture

@@ -11,18 +11,7 @@ import aiohttp
 from mcpchaos.observe.metrics import Metrics
 from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.http import HttpOptions, HttpProxy
-
-HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
+from tests.http.mcp import HEADERS, INITIALIZE
 
 
 async def initialize(http: aiohttp.ClientSession, url: str) -> str:

@@ -23,6 +23,7 @@ from mcpchaos.observe.metrics import Metrics
 from mcpchaos.protocol import codes
 from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.http import HttpProxy
+from tests.http.mcp import HEADERS, INITIALIZE
 from tests.http.servers import free_port, wait_for_port
 
 MCPCHAOS = [sys.executable, "-m", "mcpchaos"]
@@ -269,22 +270,11 @@ async def test_connections_and_evictions_reach_the_metrics(stateful_url: str) ->
     metrics = Metrics().observe(chain)
     proxy = HttpProxy(stateful_url, chain, HttpOptions(max_sessions=2))
     await proxy.start("127.0.0.1", 0)
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "0"},
-        },
-    }
-    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
     try:
         for _ in range(4):
             async with (
                 aiohttp.ClientSession() as http,
-                http.post(f"http://127.0.0.1:{proxy.port}/mcp", json=initialize, headers=headers) as response,
+                http.post(f"http://127.0.0.1:{proxy.port}/mcp", json=INITIALIZE, headers=HEADERS) as response,
             ):
                 await response.read()
     finally:
