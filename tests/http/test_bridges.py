@@ -18,8 +18,7 @@ from mcp.types import ElicitRequestParams, ElicitResult, TextContent
 from mcpchaos.protocol import codes
 from mcpchaos.proxy.http_to_stdio import HttpToStdioBridge
 from tests.http.mcp import HEADERS, INITIALIZE
-
-from .test_http_sdk import MODES, scripted_session
+from tests.sdk_sessions import MODES, scripted_session
 
 DEMO = [sys.executable, "-m", "mcpchaos", "demo-server"]
 

@@ -2,48 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import aiohttp
-import anyio
 import pytest
-from mcp import Client
-from mcp.client.context import ClientRequestContext
-from mcp.types import (
-    CreateMessageRequestParams,
-    CreateMessageResult,
-    ElicitRequestParams,
-    ElicitResult,
-    ListRootsResult,
-    LoggingMessageNotificationParams,
-    Root,
-    TextContent,
-)
 
 from mcpchaos.proxy.http import HttpProxy
 from tests.http.mcp import HEADERS, INITIALIZE
+from tests.sdk_sessions import MODES, progress_and_logs, scripted_session, server_to_client_requests
 
 from .conftest import start_proxy, url_of
-
-MODES = ["legacy", "auto"]
-
-
-async def scripted_session(url: Any, mode: str) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    with anyio.fail_after(30):
-        async with Client(url, mode=mode) as client:
-            seen["protocol"] = client.protocol_version
-            seen["tools"] = (await client.list_tools()).model_dump()
-            seen["echo"] = (await client.call_tool("echo", {"text": "héllo ✓ 😀"})).model_dump()
-            seen["payload"] = (await client.call_tool("payload", {"size_bytes": 300_000})).model_dump()
-            seen["fail"] = (await client.call_tool("fail", {"message": "nope"})).model_dump()
-            seen["resources"] = (await client.list_resources()).model_dump()
-            seen["templates"] = (await client.list_resource_templates()).model_dump()
-            seen["info"] = (await client.read_resource("demo://info")).model_dump()
-            seen["item"] = (await client.read_resource("demo://item/7")).model_dump()
-            seen["prompts"] = (await client.list_prompts()).model_dump()
-            seen["prompt"] = (await client.get_prompt("summarize", {"text": "chaos"})).model_dump()
-    return seen
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -55,26 +21,6 @@ async def test_results_through_the_proxy_equal_a_direct_connection(
     assert through_proxy == direct
     assert through_proxy["protocol"] == ("2025-11-25" if mode == "legacy" else "2026-07-28")
     assert through_proxy["echo"]["content"][0]["text"] == "héllo ✓ 😀"
-
-
-async def progress_and_logs(url: str, mode: str) -> tuple[list[float], list[str]]:
-    progress_values: list[float] = []
-    logs: list[str] = []
-
-    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-        progress_values.append(progress)
-
-    async def on_log(params: LoggingMessageNotificationParams) -> None:
-        logs.append(str(params.data))
-
-    with anyio.fail_after(30):
-        async with Client(url, mode=mode, logging_callback=on_log, log_level="debug") as client:
-            result = await client.call_tool(
-                "slow", {"seconds": 0.2, "steps": 4}, progress_callback=on_progress
-            )
-    assert isinstance(result.content[0], TextContent)
-    assert result.content[0].text == "slept 0.2s"
-    return progress_values, logs
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -90,35 +36,11 @@ async def test_progress_and_logging_arrive_through_the_proxy_as_they_do_directly
 
 
 async def test_server_to_client_requests_pass_through_the_proxy(stateful_url: str) -> None:
-    async def on_elicit(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
-        return ElicitResult(action="accept", content={"confirm": True})
-
-    async def on_sample(
-        context: ClientRequestContext, params: CreateMessageRequestParams
-    ) -> CreateMessageResult:
-        return CreateMessageResult(
-            role="assistant", content=TextContent(type="text", text="sampled!"), model="m"
-        )
-
-    async def on_roots(context: ClientRequestContext) -> ListRootsResult:
-        return ListRootsResult(roots=[Root(uri="file:///tmp/project")])
-
     proxy = await start_proxy(stateful_url)
     try:
-        with anyio.fail_after(30):
-            async with Client(
-                url_of(proxy),
-                mode="legacy",
-                elicitation_callback=on_elicit,
-                sampling_callback=on_sample,
-                list_roots_callback=on_roots,
-            ) as client:
-                asked = await client.call_tool("ask_user", {"question": "Proceed?"})
-                sampled = await client.call_tool("sample", {"prompt": "say something"})
-                roots = await client.call_tool("list_client_roots", {})
+        texts = await server_to_client_requests(url_of(proxy))
     finally:
         await proxy.stop()
-    texts = [r.content[0].text for r in (asked, sampled, roots) if isinstance(r.content[0], TextContent)]
     assert texts[0] == "confirmed=True"
     assert texts[1] == "sampled!"
     assert "file:///tmp/project" in texts[2]

@@ -7,23 +7,11 @@ import sys
 import anyio
 import pytest
 from mcp import Client, StdioServerParameters
-from mcp.client.context import ClientRequestContext
 from mcp.shared.exceptions import MCPError
-from mcp.types import (
-    CreateMessageRequestParams,
-    CreateMessageResult,
-    ElicitRequestParams,
-    ElicitResult,
-    ListRootsResult,
-    LoggingMessageNotificationParams,
-    Root,
-    TextContent,
-)
 
-from tests.http.test_http_sdk import scripted_session
+from tests.sdk_sessions import MODES, progress_and_logs, scripted_session, server_to_client_requests
 
 DEMO = [sys.executable, "-m", "mcpchaos", "demo-server"]
-MODES = ["legacy", "auto"]
 
 
 def direct() -> StdioServerParameters:
@@ -49,55 +37,16 @@ async def test_results_through_the_proxy_equal_a_direct_connection(mode: str) ->
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_progress_and_logging_notifications_arrive_through_the_proxy(mode: str) -> None:
-    progress_values: list[float] = []
-    logs: list[str] = []
-
-    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-        progress_values.append(progress)
-
-    async def on_log(params: LoggingMessageNotificationParams) -> None:
-        logs.append(str(params.data))
-
-    with anyio.fail_after(30):
-        async with Client(proxied(), mode=mode, logging_callback=on_log, log_level="debug") as client:
-            result = await client.call_tool(
-                "slow",
-                {"seconds": 0.2, "steps": 4},
-                progress_callback=on_progress,
-            )
-    assert result.content[0].text == "slept 0.2s"  # type: ignore[union-attr]
+    progress_values, logs = await progress_and_logs(proxied(), mode)
     assert progress_values == [1, 2, 3, 4]
     assert any("sleeping" in line for line in logs)
 
 
 async def test_server_to_client_requests_pass_through_the_proxy() -> None:
-    async def on_elicit(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
-        return ElicitResult(action="accept", content={"confirm": True})
-
-    async def on_sample(
-        context: ClientRequestContext, params: CreateMessageRequestParams
-    ) -> CreateMessageResult:
-        return CreateMessageResult(
-            role="assistant", content=TextContent(type="text", text="sampled!"), model="m"
-        )
-
-    async def on_roots(context: ClientRequestContext) -> ListRootsResult:
-        return ListRootsResult(roots=[Root(uri="file:///tmp/project")])
-
-    with anyio.fail_after(30):
-        async with Client(
-            proxied(),
-            mode="legacy",
-            elicitation_callback=on_elicit,
-            sampling_callback=on_sample,
-            list_roots_callback=on_roots,
-        ) as client:
-            asked = await client.call_tool("ask_user", {"question": "Proceed?"})
-            sampled = await client.call_tool("sample", {"prompt": "say something"})
-            roots = await client.call_tool("list_client_roots", {})
-    assert asked.content[0].text == "confirmed=True"  # type: ignore[union-attr]
-    assert sampled.content[0].text == "sampled!"  # type: ignore[union-attr]
-    assert "file:///tmp/project" in roots.content[0].text  # type: ignore[union-attr]
+    texts = await server_to_client_requests(proxied())
+    assert texts[0] == "confirmed=True"
+    assert texts[1] == "sampled!"
+    assert "file:///tmp/project" in texts[2]
 
 
 @pytest.mark.parametrize("mode", MODES)
