@@ -91,11 +91,13 @@ async def serve(args: argparse.Namespace) -> int:
 
     if args.watch and not args.faults:
         raise ConfigError("--watch reloads the --faults FILE: give --faults too")
-    metrics = Metrics().observe(chain, injector)
     sessions: list[Callable[[], list[dict[str, Any]]]] = []
     server: ControlServer | None = None
     targets: ControlTargets | None = None
     if control is not None:
+        # Metrics are read through the control API only: without it nothing observes the pumps,
+        # so the per-message path carries no counting it could not show.
+        metrics = Metrics().observe(chain, injector)
         targets = ControlTargets(metrics, injector, network, lambda: [s for get in sessions for s in get()])
         server = ControlServer(targets, control[0], control[1], args.control_token)
         port = await server.start()
