@@ -200,3 +200,24 @@ def test_the_prometheus_exposition_names_every_family() -> None:
             assert f"# TYPE {name.removesuffix('_total')} counter" in text, name
         else:
             assert name in text, name
+
+
+async def test_the_breaker_endpoint_shows_its_state() -> None:
+    from mcpchaos.proxy.breaker import BreakerConfig, CircuitBreaker
+
+    breaker = CircuitBreaker(BreakerConfig(min_requests=1))
+    breaker.record(False, 0.0)
+    server = ControlServer(ControlTargets(Metrics(), breaker=breaker))
+    port = await server.start()
+    try:
+        status, data = await call("GET", f"http://127.0.0.1:{port}/breaker")
+        assert status == 200
+        assert data["state"] == "open"
+    finally:
+        await server.stop()
+    bare = ControlServer(ControlTargets(Metrics()))
+    port = await bare.start()
+    try:
+        assert (await call("GET", f"http://127.0.0.1:{port}/breaker"))[0] == 404
+    finally:
+        await bare.stop()
