@@ -1,0 +1,1 @@
+"""The chaos harness: load drivers, scenarios, verdicts, the run journal and reports."""
