@@ -321,6 +321,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo_server.add_argument("--port", type=int, default=8000, help="HTTP only (default: 8000)")
     demo_server.add_argument("--stateless", action="store_true", help="HTTP only: no sessions")
     demo_server.add_argument("--json-response", action="store_true", help="HTTP only: JSON bodies, not SSE")
+    demo_server.add_argument(
+        "--downstream",
+        metavar="URL",
+        help="add the 'relay' tool, which calls 'echo' on this sessionless MCP server (a dependency)",
+    )
+    demo_server.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="at most N echo/relay calls at once, like a worker pool (default 0: no limit)",
+    )
 
     link = commands.add_parser(
         "link",
@@ -396,7 +408,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command_name == "demo-server":
             from mcpchaos.demo.server import run
 
-            run(args.transport, args.host, args.port, args.stateless, args.json_response)
+            run(
+                args.transport,
+                args.host,
+                args.port,
+                args.stateless,
+                args.json_response,
+                downstream=args.downstream,
+                workers=args.workers,
+            )
             return EXIT_OK
         if args.command_name == "demo":
             from mcpchaos.demo.session import run_demo

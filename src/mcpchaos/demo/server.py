@@ -5,11 +5,17 @@ a given size), ``fail`` (a tool error, an exception, or the whole process crashi
 ``request_headers`` (the HTTP headers that reached the server), ``stats`` (``slow`` counters),
 ``ask_user`` (an elicitation: a server→client request), ``sample`` (a sampling request) and
 ``list_client_roots`` (a roots request). Also a resource, a resource template and a prompt.
+
+For the cascading-failure scenario it can depend on another MCP server: ``--downstream URL``
+adds ``relay`` (calls ``echo`` on that server; its failure is this call's JSON-RPC error),
+and ``--workers N`` bounds how many ``echo``/``relay`` calls run at once, like a worker pool:
+calls stuck on a slow dependency then starve the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import warnings
@@ -17,6 +23,7 @@ from typing import Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import MCPError
 from mcp.types import SamplingMessage, TextContent
 from pydantic import BaseModel, Field
 
@@ -32,8 +39,9 @@ class Confirmation(BaseModel):
     confirm: bool = Field(description="Go ahead?")
 
 
-def build_server() -> MCPServer:
-    """The demo server, ready to run on any transport."""
+def build_server(downstream: str | None = None, workers: int = 0) -> MCPServer:
+    """The demo server, ready to run on any transport (see the module docstring for the
+    ``downstream`` and ``workers`` options)."""
     server = MCPServer(
         "mcpchaos-demo",
         instructions="A demo server for chaos testing: echo, slow, payload, fail and friends.",
@@ -47,10 +55,29 @@ def build_server() -> MCPServer:
         """Counters of ``slow`` calls: started, completed, cancelled (cancellation visible)."""
         return dict(counters)
 
+    # Created on first use: it must belong to the server's event loop.
+    pool: list[asyncio.Semaphore] = []
+
+    def worker() -> asyncio.Semaphore | contextlib.nullcontext[None]:
+        if workers <= 0:
+            return contextlib.nullcontext()
+        if not pool:
+            pool.append(asyncio.Semaphore(workers))
+        return pool[0]
+
     @server.tool()
-    def echo(text: str) -> str:
+    async def echo(text: str) -> str:
         """Return the text unchanged."""
-        return text
+        async with worker():
+            return text
+
+    if downstream is not None:
+
+        @server.tool()
+        async def relay(text: str) -> str:
+            """Call ``echo`` on the downstream server and return its answer (a dependency)."""
+            async with worker():
+                return await call_downstream(downstream, text)
 
     @server.tool()
     async def slow(seconds: float, ctx: Context, steps: int = 5) -> str:
@@ -137,15 +164,50 @@ def build_server() -> MCPServer:
     return server
 
 
+async def call_downstream(url: str, text: str, timeout_s: float = 30.0) -> str:
+    """``echo`` on a sessionless (``--stateless``) Streamable HTTP server, as a plain POST."""
+    import aiohttp
+    import orjson
+
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "echo", "arguments": {"text": text}},
+    }
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as http,
+            http.post(url, data=orjson.dumps(body), headers=headers) as response,
+        ):
+            raw = await response.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise MCPError(-32010, f"downstream unreachable: {exc!r}") from exc
+    try:
+        answer = orjson.loads(raw[raw.find(b"{") :]) if raw else {}
+    except orjson.JSONDecodeError:
+        answer = {}
+    if not isinstance(answer, dict) or "result" not in answer:
+        error = answer.get("error") if isinstance(answer, dict) else None
+        if isinstance(error, dict) and isinstance(error.get("code"), int):
+            raise MCPError(error["code"], f"downstream: {error.get('message', '')}")
+        raise MCPError(-32011, f"downstream answered HTTP {response.status} without a result")
+    content = answer["result"].get("content") or [{}]
+    return str(content[0].get("text", ""))
+
+
 def run(
     transport: Literal["stdio", "http"] = "stdio",
     host: str = "127.0.0.1",
     port: int = 8000,
     stateless: bool = False,
     json_response: bool = False,
+    downstream: str | None = None,
+    workers: int = 0,
 ) -> None:
     """Run the demo server until it is stopped."""
-    server = build_server()
+    server = build_server(downstream, workers)
     if transport == "stdio":
         server.run("stdio")
     else:
