@@ -200,6 +200,8 @@ class ScenarioResult(_Record):
     """Injected faults by kind, from the fault log."""
     error: str | None = None
     """Set when the scenario itself could not run to the end (the run goes on with the next)."""
+    skipped: str | None = None
+    """Set when the scenario does not apply to this target, with the reason (not a failure)."""
 
     @property
     def passed(self) -> bool:

@@ -19,10 +19,12 @@ Every change is logged.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import hmac
 import ipaddress
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -189,8 +191,15 @@ class ControlServer:
     # -- reading ----------------------------------------------------------------------------
 
     async def _health(self, request: web.Request) -> web.Response:
+        # pid and tasks let a harness attached to a running proxy watch it for leaks.
         return _json(
-            {"status": "ok", "version": __version__, "uptime_s": round(time.monotonic() - self._started, 3)}
+            {
+                "status": "ok",
+                "version": __version__,
+                "uptime_s": round(time.monotonic() - self._started, 3),
+                "pid": os.getpid(),
+                "tasks": len(asyncio.all_tasks()),
+            }
         )
 
     async def _metrics(self, request: web.Request) -> web.Response:

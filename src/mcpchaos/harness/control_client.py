@@ -1,0 +1,89 @@
+"""The harness's side of the control API: change faults and the network, read metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import orjson
+
+from mcpchaos.errors import McpChaosError
+
+
+class ControlApiError(McpChaosError):
+    """The control API answered an error or could not be reached."""
+
+
+class ControlClient:
+    """Async client of one proxy's control API (``mcpchaos proxy --control``)."""
+
+    def __init__(self, base_url: str, token: str | None = None, timeout_s: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout, headers=self._headers)
+        data = None if body is None else orjson.dumps(body)
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        try:
+            async with self._session.request(
+                method, self.base_url + path, data=data, headers=headers
+            ) as response:
+                raw = await response.read()
+                if response.status >= 400:
+                    raise ControlApiError(
+                        f"{method} {path} → HTTP {response.status}: {raw[:500].decode(errors='replace')}"
+                    )
+                return orjson.loads(raw) if raw else None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ControlApiError(f"control API {self.base_url} unreachable: {exc!r}") from exc
+
+    async def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("GET", "/health")
+        return result
+
+    async def metrics(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("GET", "/metrics.json")
+        return result
+
+    async def set_faults(self, config: dict[str, Any]) -> None:
+        await self._call("PUT", "/faults", config)
+
+    async def reset_faults(self) -> None:
+        await self._call("POST", "/faults/reset", {})
+
+    async def fault_log(self) -> list[dict[str, Any]]:
+        """Every fault record the proxy still keeps (the last 10,000), oldest first."""
+        records: list[dict[str, Any]] = []
+        since = 0
+        while True:
+            page = await self._call("GET", f"/faults/log?since={since}&limit=1000")
+            batch = page.get("records", [])
+            records.extend(batch)
+            next_since = int(page.get("next", since))
+            if not batch or next_since == since:
+                return records
+            since = next_since
+
+    async def set_network(self, config: dict[str, Any]) -> None:
+        await self._call("PUT", "/network", config)
+
+    async def partition(self, duration_ms: float | None = None) -> None:
+        await self._call(
+            "POST", "/network/partition", {} if duration_ms is None else {"duration_ms": duration_ms}
+        )
+
+    async def heal(self) -> None:
+        await self._call("POST", "/network/heal", {})
+
+    async def breaker(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("GET", "/breaker")
+        return result

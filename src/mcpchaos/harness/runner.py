@@ -1,0 +1,140 @@
+"""Run scenarios one after another and assemble the journal.
+
+Each scenario gets a fresh system under test (a new proxy, and a new demo server when the
+target is the demo), so one scenario's leftovers never count against the next. A scenario
+that cannot run (its stack does not start, it raises) is recorded with its error and the run
+goes on; one that does not apply to the target is recorded as skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import os
+import platform
+import resource
+import socket
+import time
+import traceback
+from importlib import metadata
+from typing import Any
+
+import orjson
+
+from mcpchaos import __version__
+from mcpchaos.harness.journal import Environment, Journal, ScenarioResult, TargetInfo
+from mcpchaos.harness.scenario import RunSettings, Scenario, ScenarioContext, ScenarioSkipped
+from mcpchaos.harness.verdicts import leak_problems
+
+
+def environment() -> Environment:
+    try:
+        sdk: str | None = metadata.version("mcp")
+    except metadata.PackageNotFoundError:
+        sdk = None
+    return Environment(
+        mcpchaos=__version__,
+        python=platform.python_version(),
+        platform=f"{platform.system()} {platform.release()} {platform.machine()}",
+        cpus=os.cpu_count() or 1,
+        mcp_sdk=sdk,
+        hostname=socket.gethostname(),
+    )
+
+
+def raise_fd_limit(wanted: int = 65536) -> None:
+    """Storms hold thousands of sockets, here and in the proxy (which inherits the limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = min(hard, max(soft, wanted)) if hard != resource.RLIM_INFINITY else max(soft, wanted)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+async def run_scenario(scenario: Scenario, raw_params: dict[str, Any] | None, run: RunSettings) -> ScenarioResult:
+    """One scenario against a fresh stack; never raises for a failure of the system under test."""
+    params = scenario.params_from(raw_params, run.quick)
+    ctx = ScenarioContext(scenario.name, params, run)
+    error: str | None = None
+    skipped: str | None = None
+    try:
+        await scenario.prepare(ctx)
+        await ctx.stack.start(scenario.proxy_args(params))
+        try:
+            await scenario.run(ctx)
+        finally:
+            await ctx.stop_load()
+        await _collect(ctx)
+        ctx.verdicts = scenario.judge(ctx)
+    except ScenarioSkipped as exc:
+        skipped = str(exc)
+        run.progress.message(f"{scenario.name}: skipped: {skipped}")
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        run.progress.message(f"{scenario.name}: could not run: {error}")
+        (run.workdir / f"{scenario.name}.error.txt").write_text(traceback.format_exc())
+    finally:
+        with contextlib.suppress(Exception):
+            await ctx.stop_load()
+        await ctx.stack.stop()
+        for cleanup in reversed(ctx.cleanups):
+            with contextlib.suppress(Exception):
+                await cleanup()
+    ctx.finalize_phases()
+    return ctx.result(scenario, error=error, skipped=skipped)
+
+
+async def _collect(ctx: ScenarioContext) -> None:
+    """After the load stopped: phases, the proxy's metrics and fault log, final resources."""
+    ctx.finalize_phases()
+    proxy = ctx.stack.proxy
+    ctx.measurements["proxy_alive_at_end"] = 1.0 if proxy is None or proxy.alive else 0.0
+    with contextlib.suppress(Exception):
+        ctx.proxy_metrics = await ctx.control.metrics()
+    if ctx.stack.fault_log_path.exists():
+        ctx.fault_records = [
+            orjson.loads(line) for line in ctx.stack.fault_log_path.read_bytes().splitlines() if line.strip()
+        ]
+    elif ctx.stack.target.kind == "attach":
+        with contextlib.suppress(Exception):
+            ctx.fault_records = await ctx.control.fault_log()
+    await _settle(ctx)
+
+
+async def _settle(ctx: ScenarioContext) -> None:
+    """Poll resources until they are back near the baseline or ``settle_s`` passed; the last
+    sample is the ``final`` one the leak verdict reads."""
+    baselines = {s.process: s for s in ctx.resources if s.label == "baseline"}
+    deadline = time.monotonic() + ctx.params.settle_s
+    while True:
+        samples = await ctx.snapshot("final")
+        settled = all(
+            not leak_problems(baselines[s.process], s) for s in samples if s.process in baselines
+        )
+        if settled or time.monotonic() >= deadline:
+            return
+        # Not settled yet: drop this try, so only the last sample is "final".
+        for sample in samples:
+            ctx.resources.remove(sample)
+        await asyncio.sleep(0.25)
+
+
+async def run_all(
+    scenarios: list[tuple[Scenario, dict[str, Any] | None]], run: RunSettings, command: list[str]
+) -> Journal:
+    """Every scenario in order, into one journal."""
+    raise_fd_limit()
+    target = run.target
+    journal = Journal(
+        created_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        command=command,
+        seed=run.seed,
+        quick=run.quick,
+        target=TargetInfo(kind=target.kind, description=target.describe()),
+        environment=environment(),
+    )
+    for scenario, raw in scenarios:
+        result = await run_scenario(scenario, raw, run)
+        journal.scenarios.append(result)
+    return journal
+

@@ -1,0 +1,361 @@
+"""What every scenario shares: parameters, phases under load, events, resources, the result.
+
+A scenario is one module in ``harness/scenarios/`` with a :class:`Scenario` subclass: a
+``Params`` model (pydantic, defaults sized for a real run, ``quick`` overrides sized for CI)
+and ``run(ctx)``, which starts load and walks through phases. :class:`ScenarioContext` does
+the bookkeeping, so a scenario reads like its description:
+
+.. code-block:: python
+
+    await ctx.start_load()
+    await ctx.phase("baseline", p.baseline_s)
+    await ctx.phase("faults", p.fault_s, faults=all_errors)
+    await ctx.phase("recovery", p.recovery_s, faults={})
+
+Phase records are filled in after the load stopped, so requests still in flight when a
+phase ends are counted in the phase they started in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mcpchaos.harness.control_client import ControlClient
+from mcpchaos.harness.journal import (
+    Event,
+    Finding,
+    PhaseRecord,
+    ResourceSample,
+    ScenarioResult,
+    Verdict,
+)
+from mcpchaos.harness.load.driver import HttpTarget, LoadDriver
+from mcpchaos.harness.load.recorder import Recorder
+from mcpchaos.harness.load.settings import LoadSettings
+from mcpchaos.harness.resources import sample
+from mcpchaos.harness.stack import Stack, TargetSpec
+
+
+class ScenarioSkipped(Exception):  # noqa: N818 - it is not an error: the report says why
+    """The scenario cannot run against this target (e.g. it needs to kill a server we do not own)."""
+
+
+class ScenarioParams(BaseModel):
+    """Parameters every scenario has; each scenario adds its own."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    load: LoadSettings = Field(default_factory=LoadSettings)
+    """The load during the scenario (clients, mode, deadline, request mix)."""
+    baseline_s: float = Field(5.0, gt=0, le=3600)
+    """Seconds of healthy load first: the baseline every later phase is compared with."""
+    bucket_s: float = Field(0.5, gt=0, le=60)
+    """Width of a time bucket in the timeline (the resolution of recovery times)."""
+    settle_s: float = Field(5.0, ge=0, le=600)
+    """After the load stopped: how long resources get to return to their baseline."""
+
+
+class ProgressSink:
+    """Where a scenario reports progress; the terminal display implements it."""
+
+    def update(self, scenario: str, phase: str, detail: dict[str, Any]) -> None:
+        """Called about twice a second while a phase runs."""
+
+    def message(self, text: str) -> None:
+        """A line worth showing (phase changes, actions)."""
+
+
+@dataclass
+class RunSettings:
+    """What the runner gives every scenario."""
+
+    target: TargetSpec
+    workdir: Path
+    seed: int
+    quick: bool = False
+    progress: ProgressSink = field(default_factory=ProgressSink)
+
+
+class ScenarioContext:
+    """The bookkeeping of one scenario run; see the module docstring."""
+
+    def __init__(self, name: str, params: ScenarioParams, run: RunSettings) -> None:
+        self.name = name
+        self.params = params
+        self.run = run
+        self.stack = Stack(run.target, run.workdir / name, name="sut")
+        self.recorder = Recorder(bucket_s=params.bucket_s)
+        self.driver: LoadDriver | None = None
+        self.extra_drivers: dict[str, tuple[LoadDriver, Recorder]] = {}
+        self.phases: list[PhaseRecord] = []
+        self.events: list[Event] = []
+        self.resources: list[ResourceSample] = []
+        self.findings: list[Finding] = []
+        self.measurements: dict[str, float | None] = {}
+        self.verdicts: list[Verdict] = []
+        self.collapse_point: float | None = None
+        self.current_faults: dict[str, Any] = {}
+        self.outage_phases: set[str] = set()
+        """Phases in which silence is expected (upstream dead or paused, network partitioned)."""
+        self.background: list[asyncio.Task[Any]] = []
+        """Tasks a scenario started (storms, pressure); cancelled when the load stops."""
+        self.cleanups: list[Callable[[], Awaitable[None]]] = []
+        """Run by the runner at the very end (extra processes a scenario started)."""
+        self.proxy_metrics: dict[str, Any] = {}
+        self.fault_records: list[dict[str, Any]] = []
+        self.started_wall = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        self._started = time.monotonic()
+
+    # -- helpers for scenarios ------------------------------------------------------------
+
+    @property
+    def control(self) -> ControlClient:
+        if self.stack.control is None:
+            raise RuntimeError("the stack is not started")
+        return self.stack.control
+
+    def now_s(self) -> float:
+        return self.recorder.now_s()
+
+    def event(self, kind: str, detail: str = "") -> None:
+        self.events.append(Event(t_s=round(self.now_s(), 3), kind=kind, detail=detail))
+        self.run.progress.message(f"{self.name}: {kind}{': ' + detail if detail else ''}")
+
+    def seeded(self, faults: dict[str, Any]) -> dict[str, Any]:
+        """The fault config with the run's seed, so the same seed replays the same faults."""
+        return {**faults, "seed": self.run.seed} if faults else {"seed": self.run.seed}
+
+    async def set_faults(self, faults: dict[str, Any]) -> None:
+        self.current_faults = faults
+        await self.control.set_faults(self.seeded(faults))
+        self.event("faults", _describe_faults(faults))
+
+    async def start_load(self, settings: LoadSettings | None = None, url: str | None = None) -> None:
+        """Start the main load against the proxy (handshakes done when this returns)."""
+        settings = settings or self.params.load
+        settings = settings.model_copy(update={"seed": self.run.seed})
+        self.driver = LoadDriver(HttpTarget(url or self.stack.proxy_url), settings, self.recorder)
+        await self.driver.start()
+
+    async def start_extra_load(self, name: str, settings: LoadSettings) -> Recorder:
+        """A second load with its own recorder (e.g. calls that should stay unaffected)."""
+        recorder = Recorder(bucket_s=self.params.bucket_s)
+        recorder.begin_phase(self.recorder.phase)
+        driver = LoadDriver(
+            HttpTarget(self.stack.proxy_url), settings.model_copy(update={"seed": self.run.seed + 1}), recorder
+        )
+        self.extra_drivers[name] = (driver, recorder)
+        await driver.start()
+        return recorder
+
+    async def stop_load(self) -> None:
+        for task in self.background:
+            task.cancel()
+        for task in self.background:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.background.clear()
+        if self.driver is not None:
+            await self.driver.stop()
+        for driver, _ in self.extra_drivers.values():
+            await driver.stop()
+        self.recorder.finish()
+        for _, recorder in self.extra_drivers.values():
+            recorder.finish()
+
+    async def phase(
+        self,
+        name: str,
+        duration_s: float,
+        *,
+        faults: dict[str, Any] | None = None,
+        note: str = "",
+        fault_probability: float | None = None,
+        outage: bool = False,
+        action: Callable[[], Awaitable[None]] | None = None,
+        until: Callable[[], bool] | None = None,
+    ) -> PhaseRecord:
+        """Run ``duration_s`` seconds of load in a named phase. ``faults`` (if given) is
+        applied first; ``action`` runs at the start (kill, partition…); ``until`` may end
+        the phase early. Returns the (provisional) record."""
+        if any(p.name == name for p in self.phases):
+            raise ValueError(f"phase names must be unique in a scenario: {name!r}")
+        if faults is not None:
+            await self.set_faults(faults)
+        self.recorder.begin_phase(name)
+        for _, recorder in self.extra_drivers.values():
+            recorder.begin_phase(name)
+        if outage:
+            self.outage_phases.add(name)
+        record = PhaseRecord(
+            name=name,
+            started_s=round(self.now_s(), 3),
+            ended_s=0.0,
+            fault_probability=fault_probability,
+            faults=self.current_faults or None,
+            note=note,
+        )
+        self.phases.append(record)
+        self.run.progress.message(f"{self.name}: phase {name}" + (f" ({note})" if note else ""))
+        if action is not None:
+            await action()
+        deadline = time.monotonic() + duration_s
+        while (remaining := deadline - time.monotonic()) > 0:
+            await asyncio.sleep(min(0.5, remaining))
+            self._report(name, fault_probability)
+            if until is not None and until():
+                break
+        record.ended_s = round(self.now_s(), 3)
+        if name == "baseline" and not any(s.label == "baseline" for s in self.resources):
+            # Under healthy load: what "back to normal" means for the leak verdict.
+            await self.snapshot("baseline")
+        return record
+
+    def _report(self, phase: str, fault_probability: float | None) -> None:
+        counts, latency, _ = self.recorder.phase_summary(phase)
+        self.run.progress.update(
+            self.name,
+            phase,
+            {
+                "fault_probability": fault_probability,
+                "success_rate": counts.success_rate,
+                "requests": counts.total,
+                "p99_ms": latency.p99_ms,
+                "in_flight": self.recorder.in_flight(),
+            },
+        )
+
+    async def snapshot(self, label: str) -> list[ResourceSample]:
+        """Resources of the proxy and the upstream now, kept under ``label``."""
+        taken: list[ResourceSample] = []
+        tasks: int | None = None
+        proxy_pid = self.stack.proxy.pid if self.stack.proxy is not None else None
+        if self.stack.control is not None:
+            try:
+                health = await self.stack.control.health()
+                tasks = health.get("tasks")
+                proxy_pid = proxy_pid or health.get("pid")
+            except Exception:  # a dead proxy is reported by the verdicts, not here
+                tasks = None
+        if proxy_pid is not None:
+            taken_sample = sample(proxy_pid, "proxy", self.now_s(), label, tasks)
+            if taken_sample is not None:
+                taken.append(taken_sample)
+        if self.stack.upstream is not None and self.stack.upstream.pid is not None:
+            upstream_sample = sample(self.stack.upstream.pid, "upstream", self.now_s(), label)
+            if upstream_sample is not None:
+                taken.append(upstream_sample)
+        self.resources.extend(taken)
+        return taken
+
+    def finding(self, severity: str, title: str, detail: str, mitigation: str = "") -> None:
+        self.findings.append(
+            Finding(severity=severity, title=title, detail=detail, mitigation=mitigation)  # type: ignore[arg-type]
+        )
+
+    # -- the end -----------------------------------------------------------------------------
+
+    def finalize_phases(self) -> None:
+        """Fill each phase record from the recorder (after the load stopped)."""
+        for record in self.phases:
+            outcomes, latency, accounting = self.recorder.phase_summary(record.name)
+            record.outcomes = outcomes
+            record.latency = latency
+            record.accounting = accounting
+
+    def phase_named(self, name: str) -> PhaseRecord:
+        for record in self.phases:
+            if record.name == name:
+                return record
+        raise KeyError(name)
+
+    def result(
+        self, scenario: Scenario, error: str | None = None, skipped: str | None = None
+    ) -> ScenarioResult:
+        fault_counts: dict[str, int] = {}
+        for record in self.fault_records:
+            fault_counts[record.get("fault", "?")] = fault_counts.get(record.get("fault", "?"), 0) + 1
+        return ScenarioResult(
+            scenario=self.name,
+            description=scenario.description,
+            params=self.params.model_dump(mode="json"),
+            started_at=self.started_wall,
+            duration_s=round(time.monotonic() - self._started, 3),
+            phases=self.phases,
+            timeline=self.recorder.timeline(),
+            resources=self.resources,
+            events=self.events,
+            verdicts=self.verdicts,
+            findings=self.findings,
+            collapse_point=self.collapse_point,
+            measurements=self.measurements,
+            proxy_metrics=self.proxy_metrics,
+            fault_counts=fault_counts,
+            error=error,
+            skipped=skipped,
+        )
+
+
+def _describe_faults(faults: dict[str, Any]) -> str:
+    if not faults or not faults.get("fault_probability"):
+        return "cleared" if not faults.get("rules") else f"{len(faults['rules'])} rule(s)"
+    kinds = [k for k, v in faults.get("enabled_faults", {}).items() if v is True]
+    return f"p={faults['fault_probability']:g} {','.join(kinds)}"
+
+
+class Scenario(ABC):
+    """One chaos scenario (a module in ``harness/scenarios``)."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Params: ClassVar[type[ScenarioParams]] = ScenarioParams
+    quick: ClassVar[dict[str, Any]] = {}
+    """Parameter overrides for ``--quick`` (CI-sized), applied under the user's own."""
+    verdict_names: ClassVar[tuple[str, ...]] = ()
+    """The verdicts this scenario is judged by (in the report's order)."""
+
+    def params_from(self, raw: dict[str, Any] | None, quick: bool) -> ScenarioParams:
+        """Defaults, then quick sizes, then the user's YAML (nested objects merged)."""
+        merged: dict[str, Any] = {}
+        if quick:
+            merged = _deep_merge(merged, self.quick)
+        if raw:
+            merged = _deep_merge(merged, raw)
+        return self.Params.model_validate(merged)
+
+    def proxy_args(self, params: ScenarioParams) -> list[str]:
+        """Extra ``mcpchaos proxy`` options this scenario needs (limits, breaker…)."""
+        return []
+
+    async def prepare(self, ctx: ScenarioContext) -> None:
+        """Before the stack starts: e.g. start a dependency and set ``ctx.stack.upstream_args``."""
+
+    @abstractmethod
+    async def run(self, ctx: ScenarioContext) -> None:
+        """Drive the load through the phases; record measurements and findings."""
+
+    def judge(self, ctx: ScenarioContext) -> list[Verdict]:
+        """The verdicts (default: the named generic ones)."""
+        from mcpchaos.harness import verdicts
+
+        return verdicts.judge(ctx, self.verdict_names)
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

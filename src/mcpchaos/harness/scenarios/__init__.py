@@ -1,0 +1,32 @@
+"""The chaos scenarios, one module each; :data:`SCENARIOS` lists them in suite order."""
+
+from __future__ import annotations
+
+from mcpchaos.harness.scenario import Scenario
+from mcpchaos.harness.scenarios.cascading_failure import CascadingFailure
+from mcpchaos.harness.scenarios.connection_storm import ConnectionStorm
+from mcpchaos.harness.scenarios.cpu_exhaustion import CpuExhaustion
+from mcpchaos.harness.scenarios.gradual_degradation import GradualDegradation
+from mcpchaos.harness.scenarios.intermittent_failures import IntermittentFailures
+from mcpchaos.harness.scenarios.memory_pressure import MemoryPressure
+from mcpchaos.harness.scenarios.network_partition import NetworkPartition
+from mcpchaos.harness.scenarios.sudden_failure import SuddenFailure
+from mcpchaos.harness.scenarios.thundering_herd import ThunderingHerd
+from mcpchaos.harness.scenarios.upstream_failure import UpstreamFailure
+
+SCENARIOS: dict[str, type[Scenario]] = {
+    cls.name: cls
+    for cls in (
+        GradualDegradation,
+        SuddenFailure,
+        IntermittentFailures,
+        CascadingFailure,
+        ConnectionStorm,
+        MemoryPressure,
+        CpuExhaustion,
+        NetworkPartition,
+        ThunderingHerd,
+        UpstreamFailure,
+    )
+}
+"""Every scenario by name, in the order ``suite`` runs them."""

@@ -1,0 +1,165 @@
+"""Cascading failure: client → proxy → server A, whose ``relay`` tool calls server B through a
+second proxy. B hangs. Does A collapse too — with and without a circuit breaker in front of B?
+
+A runs with a bounded worker pool (``--workers``), as real servers do: without a breaker, every
+call stuck on B holds a worker until the second proxy's upstream timeout, and A's own ``echo``
+calls, which never touch B, starve. With the breaker open, calls to B fail in milliseconds and
+A keeps serving. The ``isolation`` verdict checks A's independent calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import ClassVar
+
+from pydantic import Field
+
+from mcpchaos.harness.journal import Verdict
+from mcpchaos.harness.load.settings import LoadSettings, Operation
+from mcpchaos.harness.scenario import Scenario, ScenarioContext, ScenarioParams, ScenarioSkipped
+from mcpchaos.harness.stack import Stack, TargetSpec
+from mcpchaos.harness.verdicts import COMMON, judge
+
+RELAY = Operation(name="relay", method="tools/call", params={"name": "relay", "arguments": {"text": "via B"}})
+ECHO = Operation(name="echo", method="tools/call", params={"name": "echo", "arguments": {"text": "local"}})
+
+
+class Params(ScenarioParams):
+    breaker: bool = True
+    """Put a circuit breaker in the proxy in front of B (the mitigation under test)."""
+    compare: bool = True
+    """Also run the other way (without the breaker if ``breaker``, else with it) and report both."""
+    workers: int = Field(2, ge=1, le=1000)
+    """A's worker pool: echo/relay calls running at once."""
+    dependency_timeout_s: float = Field(0.3, gt=0, le=600)
+    """The second proxy's ``--upstream-timeout``: how long a call to a hung B takes to fail."""
+    relay_clients: int = Field(4, ge=1, le=1000)
+    independent_clients: int = Field(2, ge=1, le=1000)
+    independent_deadline_s: float = Field(0.5, gt=0, le=600)
+    """Deadline of A's independent (echo) calls: they are latency-sensitive."""
+    failure_s: float = Field(5.0, gt=0, le=3600)
+    """How long B hangs (SIGSTOP)."""
+    isolation_grace_s: float = Field(1.0, ge=0, le=600)
+    """The first seconds of B's failure, when the breaker is still learning, are not judged."""
+    recovery_s: float = Field(5.0, gt=0, le=3600)
+    recovery_within_s: float = Field(5.0, gt=0, le=3600)
+
+
+class CascadingFailure(Scenario):
+    name = "cascading_failure"
+    description = (
+        "Client → proxy → server A → (relay tool) → proxy → server B. B hangs: do A's own calls "
+        "collapse too? Run with a circuit breaker in front of B and without it."
+    )
+    Params = Params
+    quick: ClassVar[dict[str, object]] = {
+        "baseline_s": 1.5,
+        "failure_s": 3.0,
+        "recovery_s": 2.5,
+        "bucket_s": 0.25,
+        "settle_s": 3.0,
+        "load": {"deadline_s": 2.0},
+    }
+    verdict_names = (*COMMON, "recovery")
+
+    async def prepare(self, ctx: ScenarioContext) -> None:
+        if ctx.stack.target.kind != "demo":
+            raise ScenarioSkipped("the cascade is built from two demo servers; run it with the demo target")
+        p = ctx.params
+        assert isinstance(p, Params)
+        dependency = Stack(TargetSpec(kind="demo"), ctx.stack.workdir, name="dependency")
+        dependency.upstream_args = ["--stateless", "--json-response"]
+        ctx.cleanups.append(dependency.stop)
+        await dependency.start(self._dependency_proxy_args(p, p.breaker))
+        ctx.dependency = dependency  # type: ignore[attr-defined]
+        ctx.stack.upstream_args = ["--downstream", dependency.proxy_url, "--workers", str(p.workers)]
+
+    @staticmethod
+    def _dependency_proxy_args(p: Params, breaker: bool) -> list[str]:
+        args = ["--upstream-timeout", f"{p.dependency_timeout_s:g}"]
+        if breaker:
+            args += ["--breaker", "--breaker-min", "3", "--breaker-window", "5", "--breaker-open", "2"]
+        return args
+
+    async def run(self, ctx: ScenarioContext) -> None:
+        p = ctx.params
+        assert isinstance(p, Params)
+        dependency: Stack = ctx.dependency  # type: ignore[attr-defined]
+        relay_load = p.load.model_copy(update={"clients": p.relay_clients, "mix": [RELAY], "think_time_s": 0.02})
+        echo_load = LoadSettings(
+            clients=p.independent_clients, mix=[ECHO], deadline_s=p.independent_deadline_s, think_time_s=0.02
+        )
+        await ctx.start_load(relay_load)
+        independent = await ctx.start_extra_load("independent", echo_load)
+        variants = [p.breaker] + ([not p.breaker] if p.compare else [])
+        for index, breaker in enumerate(variants):
+            suffix = "" if index == 0 else ("-with-breaker" if breaker else "-without-breaker")
+            if index > 0:
+                await dependency.restart_proxy(self._dependency_proxy_args(p, breaker))
+                ctx.stack.upstream_args = ["--downstream", dependency.proxy_url, "--workers", str(p.workers)]
+                if ctx.stack.upstream is not None:
+                    await ctx.stack.upstream.stop()
+                await ctx.stack.start_upstream()
+                ctx.event("variant", "breaker on" if breaker else "breaker off")
+            await ctx.phase(f"baseline{suffix}", p.baseline_s, note="B healthy")
+            assert dependency.upstream is not None
+            failure = await ctx.phase(
+                f"dependency_down{suffix}",
+                p.failure_s,
+                note="B hangs (SIGSTOP)" + (", breaker on" if breaker else ", no breaker"),
+                outage=True,
+                action=_async(dependency.upstream.pause),
+            )
+            await ctx.phase(f"recovery{suffix}", p.recovery_s, note="B resumed", action=_async(dependency.upstream.resume))
+            start = failure.started_s + p.isolation_grace_s
+            during = independent.window(start, failure.ended_s)
+            base = independent.phase_summary(f"baseline{suffix}")[0].success_rate
+            key = "with_breaker" if breaker else "without_breaker"
+            ctx.measurements[f"independent_success_{key}"] = during.success_rate
+            ctx.measurements[f"independent_baseline_{key}"] = base
+        with_b = ctx.measurements.get("independent_success_with_breaker")
+        without_b = ctx.measurements.get("independent_success_without_breaker")
+        if without_b is not None and without_b < 0.9:
+            ctx.finding(
+                "failure" if not p.breaker else "warning",
+                "a hung dependency starves unrelated calls",
+                f"without a circuit breaker in front of B, A's own echo calls kept only {without_b:.0%} success "
+                f"while B hung: calls stuck on B held A's {p.workers} workers.",
+                "Put a circuit breaker (mcpchaos proxy --breaker, or one in your client library) and a short "
+                "timeout in front of every dependency; bound the concurrency spent on each dependency.",
+            )
+        if with_b is not None:
+            ctx.finding(
+                "info",
+                "the breaker contains the failure" if with_b >= 0.9 else "the breaker did not contain the failure",
+                f"with the breaker, A's own calls kept {with_b:.0%} success while B hung.",
+            )
+
+    def judge(self, ctx: ScenarioContext) -> list[Verdict]:
+        p = ctx.params
+        assert isinstance(p, Params)
+        key = "with_breaker" if p.breaker else "without_breaker"
+        during = ctx.measurements.get(f"independent_success_{key}")
+        base = ctx.measurements.get(f"independent_baseline_{key}")
+        passed = during is not None and base is not None and during >= 0.9 * base
+        isolation = Verdict(
+            name="isolation",
+            passed=passed,
+            rule=(
+                f"while B hangs (after {p.isolation_grace_s:g} s), A's calls that do not use B keep ≥ 90% of "
+                "their baseline success"
+            ),
+            detail=(
+                f"breaker {'on' if p.breaker else 'off'}: A's echo success "
+                + ("unknown" if during is None or base is None else f"{during:.1%} (baseline {base:.1%})")
+            ),
+            evidence={"during": during, "baseline": base, "breaker": p.breaker},
+        )
+        return [*judge(ctx, self.verdict_names), isolation]
+
+
+def _async(function: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    async def call() -> None:
+        function()
+
+    return call

@@ -1,0 +1,52 @@
+"""Intermittent failures: faults flapping on and off."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from mcpchaos.harness.scenario import Scenario, ScenarioContext, ScenarioParams
+from mcpchaos.harness.scenarios._faults import kinds
+from mcpchaos.harness.verdicts import COMMON
+
+
+class Params(ScenarioParams):
+    cycles: int = Field(3, ge=1, le=1000)
+    on_s: float = Field(3.0, gt=0, le=3600)
+    """Seconds of each burst of faults."""
+    off_s: float = Field(3.0, gt=0, le=3600)
+    """Seconds between bursts (each is a recovery phase)."""
+    fault_probability: float = Field(0.5, ge=0, le=1)
+    faults_enabled: list[str] = Field(default_factory=lambda: ["error"])
+    recovery_within_s: float = Field(2.0, gt=0, le=3600)
+
+
+class IntermittentFailures(Scenario):
+    name = "intermittent_failures"
+    description = "Faults flap on and off; after every burst the system must come back by itself."
+    Params = Params
+    quick: ClassVar[dict[str, object]] = {
+        "baseline_s": 1.5,
+        "cycles": 2,
+        "on_s": 1.0,
+        "off_s": 1.5,
+        "bucket_s": 0.25,
+        "settle_s": 3.0,
+        "load": {"clients": 4, "deadline_s": 2.0},
+    }
+    verdict_names = (*COMMON, "recovery", "metrics_accurate")
+
+    async def run(self, ctx: ScenarioContext) -> None:
+        p = ctx.params
+        assert isinstance(p, Params)
+        await ctx.start_load()
+        await ctx.phase("baseline", p.baseline_s, faults={})
+        for cycle in range(1, p.cycles + 1):
+            await ctx.phase(
+                f"burst-{cycle}",
+                p.on_s,
+                faults=kinds(p.fault_probability, p.faults_enabled),
+                fault_probability=p.fault_probability,
+            )
+            await ctx.phase(f"recovery-{cycle}", p.off_s, faults={}, note="faults cleared")

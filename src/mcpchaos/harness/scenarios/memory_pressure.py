@@ -1,0 +1,108 @@
+"""Memory pressure: far more sessions than ``--max-sessions``; LRU eviction must keep memory bounded."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar
+
+from pydantic import Field
+
+from mcpchaos.harness.journal import Verdict
+from mcpchaos.harness.load.driver import open_sessions
+from mcpchaos.harness.scenario import Scenario, ScenarioContext, ScenarioParams, ScenarioSkipped
+from mcpchaos.harness.verdicts import COMMON, judge
+
+
+class Params(ScenarioParams):
+    max_sessions: int = Field(1000, ge=1, le=1_000_000)
+    """The proxy's ``--max-sessions``."""
+    sessions: int = Field(5000, ge=1, le=1_000_000)
+    """Sessions opened (initialize + initialized, never closed) during the pressure phase."""
+    concurrency: int = Field(50, ge=1, le=1000)
+    pressure_max_s: float = Field(120.0, gt=0, le=3600)
+    """Upper bound on the pressure phase (it ends when every session was opened)."""
+    rss_budget_mb: float = Field(256.0, gt=0)
+    """The proxy's RSS may grow at most this much over its baseline."""
+    recovery_s: float = Field(5.0, gt=0, le=3600)
+    recovery_within_s: float = Field(5.0, gt=0, le=3600)
+
+
+class MemoryPressure(Scenario):
+    name = "memory_pressure"
+    description = (
+        "Open many more sessions than --max-sessions allows, without closing them: the least recently "
+        "used are evicted (404, clients re-initialize), memory stays bounded, new clients still work."
+    )
+    Params = Params
+    quick: ClassVar[dict[str, object]] = {
+        "baseline_s": 1.5,
+        "max_sessions": 100,
+        "sessions": 500,
+        "recovery_s": 2.5,
+        "bucket_s": 0.25,
+        "settle_s": 3.0,
+        "load": {"clients": 4, "deadline_s": 2.0},
+    }
+    verdict_names = (*COMMON, "recovery")
+
+    def proxy_args(self, params: ScenarioParams) -> list[str]:
+        assert isinstance(params, Params)
+        return ["--max-sessions", str(params.max_sessions)]
+
+    async def run(self, ctx: ScenarioContext) -> None:
+        p = ctx.params
+        assert isinstance(p, Params)
+        if ctx.stack.target.kind == "attach":
+            raise ScenarioSkipped("needs a proxy started with --max-sessions: not in attach mode")
+        await ctx.start_load()
+        await ctx.phase("baseline", p.baseline_s, faults={})
+        opened: list[tuple[int, int]] = []
+        peak_rss = 0
+
+        async def pressure() -> None:
+            opened.append(await open_sessions(ctx.stack.proxy_url, p.sessions, p.concurrency))
+
+        async def start_pressure() -> None:
+            ctx.event("pressure", f"opening {p.sessions} sessions against --max-sessions {p.max_sessions}")
+            task = asyncio.get_running_loop().create_task(pressure())
+            ctx.background.append(task)
+
+        def done() -> bool:
+            nonlocal peak_rss
+            return bool(opened)
+
+        await ctx.phase("pressure", p.pressure_max_s, action=start_pressure, until=done)
+        for sample in await ctx.snapshot("peak"):
+            if sample.process == "proxy" and sample.rss_bytes:
+                peak_rss = sample.rss_bytes
+        await ctx.phase("recovery", p.recovery_s, note="pressure over; new sessions")
+        metrics = await ctx.control.metrics()
+        succeeded, failed = opened[0] if opened else (0, p.sessions)
+        ctx.measurements["sessions_opened"] = float(succeeded)
+        ctx.measurements["sessions_failed"] = float(failed)
+        ctx.measurements["sessions_evicted"] = float(metrics.get("sessions", {}).get("evicted", 0))
+        ctx.measurements["proxy_peak_rss_mb"] = round(peak_rss / 2**20, 1) if peak_rss else None
+
+    def judge(self, ctx: ScenarioContext) -> list[Verdict]:
+        p = ctx.params
+        assert isinstance(p, Params)
+        evicted = int(ctx.measurements.get("sessions_evicted") or 0)
+        expected = max(0, p.sessions - p.max_sessions)
+        baseline = next((s for s in ctx.resources if s.process == "proxy" and s.label == "baseline"), None)
+        peak_mb = ctx.measurements.get("proxy_peak_rss_mb")
+        growth = None
+        if baseline is not None and baseline.rss_bytes and peak_mb is not None:
+            growth = peak_mb - baseline.rss_bytes / 2**20
+        passed = evicted >= expected and (growth is None or growth <= p.rss_budget_mb)
+        eviction = Verdict(
+            name="sessions_bounded",
+            passed=passed,
+            rule=(
+                f"at least sessions − max_sessions ({expected}) evictions, and the proxy's RSS grows "
+                f"at most {p.rss_budget_mb:g} MiB over its baseline"
+            ),
+            detail=f"{evicted} evicted; proxy RSS growth "
+            + ("unknown" if growth is None else f"{growth:.1f} MiB"),
+            evidence={"evicted": evicted, "expected": expected, "rss_growth_mb": growth},
+        )
+        return [*judge(ctx, self.verdict_names), eviction]

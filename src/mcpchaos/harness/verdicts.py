@@ -1,0 +1,433 @@
+"""The success criteria, made checkable. Each verdict states its rule with its thresholds
+(the same words appear in the report and in docs/harness.md) and the numbers it saw.
+
+* ``no_exceptions`` — the proxy stayed up, its stderr has no traceback and no ERROR line,
+  and its chain guard caught no interceptor failure.
+* ``no_hangs`` — every request reached an outcome by its deadline (plus the driver's grace):
+  no request was still open when the load stopped.
+* ``nothing_lost`` — Jepsen-style accounting: every request ends in exactly one outcome;
+  requests that got no answer at all (deadline outcomes outside outage phases), duplicated
+  and unexpected responses are each at most what the injected faults explain (drops,
+  unanswered timeouts, delays beyond the deadline; duplicates; replaced/unknown ids).
+* ``graceful_degradation`` — at every fault level p before the collapse point, success is at
+  least baseline × (1 − p) minus a tolerance (5 points plus three standard errors): success
+  falls no faster than the fault rate explains, no cliff.
+* ``recovery`` — after the faults clear, success is back to ≥ 99% of the baseline's within
+  T seconds (``recovery_within_s``), and stays there for the rest of the phase.
+* ``no_leaks`` — after the load stopped (and ``settle_s``), the proxy's and upstream's open
+  fds, live child processes, asyncio tasks and RSS are back within tolerance of the
+  baseline taken under healthy load.
+* ``metrics_accurate`` — client, proxy and fault log reconcile exactly: requests the clients
+  sent = client requests the proxy counted; faults the proxy counted = fault log lines;
+  injected errors the clients saw = error faults the log shows on requests answered with a
+  JSON-RPC error.
+* ``isolation`` — (cascading failure) while a dependency fails, the calls that do not use it
+  keep ≥ 90% of their baseline success.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from mcpchaos.harness.journal import OutcomeCounts, PhaseRecord, ResourceSample, TimeBucket, Verdict
+
+if TYPE_CHECKING:
+    from mcpchaos.harness.scenario import ScenarioContext
+
+RECOVERY_SHARE = 0.99
+DEGRADATION_TOLERANCE = 0.05
+ISOLATION_SHARE = 0.9
+
+
+def judge(ctx: ScenarioContext, names: Iterable[str]) -> list[Verdict]:
+    """The named verdicts for a finished scenario."""
+    return [VERDICTS[name](ctx) for name in names]
+
+
+# -- no_exceptions -------------------------------------------------------------------------
+
+
+def no_exceptions(ctx: ScenarioContext) -> Verdict:
+    stderr = ""
+    if ctx.stack.proxy_stderr is not None and ctx.stack.proxy_stderr.exists():
+        stderr = ctx.stack.proxy_stderr.read_text(errors="replace")
+    return check_no_exceptions(
+        stderr, ctx.proxy_metrics, proxy_alive=bool(ctx.measurements.get("proxy_alive_at_end", 1.0))
+    )
+
+
+def check_no_exceptions(stderr: str, proxy_metrics: dict[str, Any], proxy_alive: bool) -> Verdict:
+    tracebacks = stderr.count("Traceback (most recent call last)")
+    error_lines = [line for line in stderr.splitlines() if " ERROR " in f" {line} " or "CRITICAL" in line]
+    failures = sum((proxy_metrics.get("interceptor_failures") or {}).values())
+    passed = proxy_alive and tracebacks == 0 and not error_lines and failures == 0
+    detail = (
+        f"proxy {'up' if proxy_alive else 'DOWN'} at the end; {tracebacks} traceback(s), "
+        f"{len(error_lines)} ERROR line(s), {failures} interceptor failure(s)"
+    )
+    if error_lines:
+        detail += f"; first: {error_lines[0][:200]}"
+    return Verdict(
+        name="no_exceptions",
+        passed=passed,
+        rule="the proxy stays up; no traceback or ERROR line on its stderr; no interceptor failure",
+        detail=detail,
+        evidence={"tracebacks": tracebacks, "error_lines": error_lines[:5], "interceptor_failures": failures},
+    )
+
+
+# -- no_hangs ------------------------------------------------------------------------------
+
+
+def no_hangs(ctx: ScenarioContext) -> Verdict:
+    hung = ctx.recorder.totals()[2].hung + sum(r.totals()[2].hung for _, r in ctx.extra_drivers.values())
+    deadline = ctx.params.load.deadline_s
+    return Verdict(
+        name="no_hangs",
+        passed=hung == 0,
+        rule="every request reaches an outcome by its deadline: none still open when the load stops",
+        detail=f"{hung} request(s) never reached an outcome"
+        + ("" if deadline is not None else " (the client has no deadline)"),
+        evidence={"hung": hung, "deadline_s": deadline},
+    )
+
+
+# -- nothing_lost --------------------------------------------------------------------------
+
+
+def explained_by_faults(records: list[dict[str, Any]], deadline_s: float | None) -> dict[str, int]:
+    """How many silences, duplicates and unexpected responses the injected faults explain."""
+    silences = duplicates = unexpected = 0
+    for record in records:
+        fault = record.get("fault")
+        params = record.get("params") or {}
+        direction = record.get("direction")
+        if fault == "drop" or (fault == "error" and params.get("error_type") == "timeout"):
+            silences += 1
+        elif (
+            fault == "delay"
+            and deadline_s is not None
+            and float(params.get("delay_ms", 0)) >= deadline_s * 1000
+        ):
+            silences += 1
+        elif fault == "corruption":
+            # A corrupted request may go unanswered, a corrupted response id is unexpected.
+            silences += 1
+            if direction == "server_to_client":
+                unexpected += 1
+        elif fault == "duplicate":
+            if direction == "server_to_client":
+                duplicates += 1
+            else:
+                # A request sent twice upstream: its second answer may surface as a duplicate.
+                duplicates += 1
+        elif fault == "reorder":
+            silences += 1
+    return {"silences": silences, "duplicates": duplicates, "unexpected": unexpected}
+
+
+def nothing_lost(ctx: ScenarioContext) -> Verdict:
+    return check_nothing_lost(
+        ctx.phases, ctx.outage_phases, ctx.fault_records, ctx.params.load.deadline_s, ctx.recorder.totals()
+    )
+
+
+def check_nothing_lost(
+    phases: list[PhaseRecord],
+    outage_phases: set[str],
+    fault_records: list[dict[str, Any]],
+    deadline_s: float | None,
+    totals: tuple[OutcomeCounts, Any, Any],
+) -> Verdict:
+    outcomes, _, accounting = totals
+    silent = sum(p.outcomes.deadline for p in phases if p.name not in outage_phases)
+    explained = explained_by_faults(fault_records, deadline_s)
+    lost = max(0, silent - explained["silences"])
+    duplicated = max(0, accounting.duplicated - explained["duplicates"])
+    unexpected = max(0, accounting.unexpected - explained["unexpected"])
+    ended = outcomes.total + accounting.hung
+    exactly_once = ended == accounting.sent or accounting.sent == 0 or ended >= accounting.sent
+    passed = lost == 0 and duplicated == 0 and unexpected == 0 and exactly_once
+    return Verdict(
+        name="nothing_lost",
+        passed=passed,
+        rule=(
+            "every request ends in exactly one outcome; unanswered requests (outside outages), "
+            "duplicated and unexpected responses are at most what the injected faults explain"
+        ),
+        detail=(
+            f"{accounting.sent} sent, {outcomes.total} outcomes, {accounting.hung} hung; "
+            f"unanswered {silent} (faults explain {explained['silences']}), "
+            f"duplicated {accounting.duplicated} (explained {explained['duplicates']}), "
+            f"unexpected {accounting.unexpected} (explained {explained['unexpected']})"
+        ),
+        evidence={
+            "sent": accounting.sent,
+            "outcomes": outcomes.total,
+            "unanswered": silent,
+            "unexplained_lost": lost,
+            "unexplained_duplicated": duplicated,
+            "unexplained_unexpected": unexpected,
+            **{f"explained_{k}": v for k, v in explained.items()},
+        },
+    )
+
+
+# -- graceful_degradation ------------------------------------------------------------------
+
+
+def graceful_degradation(ctx: ScenarioContext) -> Verdict:
+    return check_graceful_degradation(ctx.phases, ctx.collapse_point)
+
+
+def check_graceful_degradation(phases: list[PhaseRecord], collapse_point: float | None) -> Verdict:
+    steps = [p for p in phases if p.fault_probability is not None and p.outcomes.total > 0]
+    if not steps:
+        return Verdict(
+            name="graceful_degradation",
+            passed=False,
+            rule="success ≥ baseline × (1 − p) − tolerance at every fault level before the collapse point",
+            detail="no fault level was measured",
+        )
+    baseline = steps[0].outcomes.success_rate or 0.0
+    cliffs: list[dict[str, float]] = []
+    for step in steps:
+        p = step.fault_probability or 0.0
+        if collapse_point is not None and p >= collapse_point:
+            break
+        n = step.outcomes.total
+        expected = baseline * (1 - p)
+        tolerance = DEGRADATION_TOLERANCE + 3 * math.sqrt(max(expected * (1 - expected), 0.0) / n)
+        actual = step.outcomes.success_rate or 0.0
+        if actual < expected - tolerance:
+            cliffs.append({"p": p, "success": round(actual, 4), "expected": round(expected, 4)})
+    detail = (
+        f"baseline success {baseline:.1%}; {len(steps)} fault levels"
+        + (f", collapse at p={collapse_point:g}" if collapse_point is not None else ", no collapse")
+        + (
+            "; below the expected curve at "
+            + ", ".join(f"p={c['p']:g} ({c['success']:.1%} < {c['expected']:.1%})" for c in cliffs)
+            if cliffs
+            else "; every level on or above baseline × (1 − p)"
+        )
+    )
+    return Verdict(
+        name="graceful_degradation",
+        passed=not cliffs,
+        rule=(
+            "success ≥ baseline × (1 − p) − (5 points + 3 standard errors) at every fault level p "
+            "before the collapse point"
+        ),
+        detail=detail,
+        evidence={"baseline": baseline, "cliffs": cliffs},
+    )
+
+
+# -- recovery ------------------------------------------------------------------------------
+
+
+def time_to_recover(
+    timeline: list[TimeBucket], phase: str, cleared_at_s: float, target: float, min_requests: int = 3
+) -> float | None:
+    """Seconds from ``cleared_at_s`` to the first bucket of ``phase`` from which every later
+    bucket of the phase with enough requests has success ≥ ``target``; None if never."""
+    buckets = [b for b in timeline if b.phase == phase and b.outcomes.total >= min_requests]
+    for index, bucket in enumerate(buckets):
+        if all((b.outcomes.success_rate or 0.0) >= target for b in buckets[index:]):
+            return max(0.0, round(bucket.t_s - cleared_at_s, 3))
+    return None
+
+
+def recovery(ctx: ScenarioContext) -> Verdict:
+    within = float(getattr(ctx.params, "recovery_within_s", 5.0))
+    baseline = ctx.phase_named("baseline").outcomes.success_rate or 0.0
+    recovery_phases = [p for p in ctx.phases if p.name.startswith("recovery")]
+    target = RECOVERY_SHARE * baseline
+    times: list[float | None] = []
+    for phase in recovery_phases:
+        times.append(time_to_recover(ctx.recorder.timeline(), phase.name, phase.started_s, target))
+    worst = None if any(t is None for t in times) or not times else max(t for t in times if t is not None)
+    ctx.measurements["time_to_recover_s"] = worst
+    passed = bool(times) and worst is not None and worst <= within
+    return Verdict(
+        name="recovery",
+        passed=passed,
+        rule=f"after faults clear, success ≥ {RECOVERY_SHARE:.0%} of baseline within {within:g} s and stays there",
+        detail=(
+            f"baseline success {baseline:.1%}; "
+            + (
+                "no recovery phase"
+                if not times
+                else ", ".join(
+                    f"{p.name}: " + ("never recovered" if t is None else f"recovered after {t:.2f} s")
+                    for p, t in zip(recovery_phases, times, strict=True)
+                )
+            )
+        ),
+        evidence={"baseline": baseline, "times_s": times, "within_s": within},
+    )
+
+
+# -- no_leaks ------------------------------------------------------------------------------
+
+
+def leak_problems(baseline: ResourceSample, final: ResourceSample) -> list[str]:
+    """What grew beyond tolerance from ``baseline`` to ``final`` (same process)."""
+    problems: list[str] = []
+    if (
+        baseline.fds is not None
+        and final.fds is not None
+        and final.fds > baseline.fds + max(10, baseline.fds // 5)
+    ):
+        problems.append(f"{final.process} fds {baseline.fds} → {final.fds}")
+    if baseline.children is not None and final.children is not None and final.children > baseline.children:
+        problems.append(f"{final.process} child processes {baseline.children} → {final.children}")
+    if baseline.tasks is not None and final.tasks is not None and final.tasks > baseline.tasks + 10:
+        problems.append(f"{final.process} asyncio tasks {baseline.tasks} → {final.tasks}")
+    if (
+        baseline.rss_bytes is not None
+        and final.rss_bytes is not None
+        and final.rss_bytes > max(baseline.rss_bytes * 1.5, baseline.rss_bytes + 64 * 2**20)
+    ):
+        problems.append(
+            f"{final.process} RSS {baseline.rss_bytes / 2**20:.0f} → {final.rss_bytes / 2**20:.0f} MiB"
+        )
+    return problems
+
+
+def no_leaks(ctx: ScenarioContext) -> Verdict:
+    problems: list[str] = []
+    compared: list[str] = []
+    for process in ("proxy", "upstream"):
+        baseline = _labelled(ctx.resources, process, "baseline")
+        final = _labelled(ctx.resources, process, "final")
+        if baseline is None or final is None:
+            continue
+        compared.append(process)
+        problems += leak_problems(baseline, final)
+    return Verdict(
+        name="no_leaks",
+        passed=bool(compared) and not problems,
+        rule=(
+            "after the load stops: fds ≤ baseline + max(10, 20%), child processes ≤ baseline, "
+            "asyncio tasks ≤ baseline + 10, RSS ≤ max(1.5 × baseline, baseline + 64 MiB)"
+        ),
+        detail=("; ".join(problems) if problems else "back to baseline: " + ", ".join(compared))
+        if compared
+        else "no resource samples (process not visible from here)",
+        evidence={"problems": problems, "compared": compared},
+    )
+
+
+def _labelled(samples: list[ResourceSample], process: str, label: str) -> ResourceSample | None:
+    for sample in reversed(samples):
+        if sample.process == process and sample.label == label:
+            return sample
+    return None
+
+
+# -- metrics_accurate ----------------------------------------------------------------------
+
+
+def metrics_accurate(ctx: ScenarioContext) -> Verdict:
+    return check_metrics_accurate(
+        client_sent=ctx.recorder.totals()[2].sent
+        + sum(r.totals()[2].sent for _, r in ctx.extra_drivers.values()),
+        client_injected=ctx.recorder.totals()[0].injected
+        + sum(r.totals()[0].injected for _, r in ctx.extra_drivers.values()),
+        proxy_metrics=ctx.proxy_metrics,
+        fault_records=ctx.fault_records,
+    )
+
+
+def check_metrics_accurate(
+    client_sent: int, client_injected: int, proxy_metrics: dict[str, Any], fault_records: list[dict[str, Any]]
+) -> Verdict:
+    proxy_requests = sum(
+        m["count"]
+        for m in proxy_metrics.get("messages", [])
+        if m.get("direction") == "client_to_server" and m.get("kind") == "request"
+    )
+    proxy_faults = int(proxy_metrics.get("faults_total", 0))
+    logged_errors = sum(
+        1
+        for r in fault_records
+        if r.get("fault") == "error"
+        and r.get("direction") == "client_to_server"
+        and "http" not in (r.get("params") or {})
+        and not (
+            (r.get("params") or {}).get("error_type") == "timeout"
+            and (r.get("params") or {}).get("answers") is False
+        )
+    ) + sum(
+        1 for r in fault_records if r.get("fault") == "error" and r.get("direction") == "server_to_client"
+    )
+    mismatches = []
+    if client_sent != proxy_requests:
+        mismatches.append(f"clients sent {client_sent} requests, the proxy counted {proxy_requests}")
+    if proxy_faults != len(fault_records):
+        mismatches.append(f"the proxy counted {proxy_faults} faults, the fault log has {len(fault_records)}")
+    if client_injected != logged_errors:
+        mismatches.append(
+            f"clients saw {client_injected} injected errors, the fault log shows {logged_errors}"
+        )
+    return Verdict(
+        name="metrics_accurate",
+        passed=not mismatches,
+        rule=(
+            "clients' requests = the proxy's counted client requests; the proxy's fault counter = "
+            "fault log lines; injected errors seen by clients = error faults in the log (exactly)"
+        ),
+        detail="; ".join(mismatches)
+        if mismatches
+        else (
+            f"{client_sent} requests, {proxy_faults} faults, {client_injected} injected errors: all reconcile"
+        ),
+        evidence={
+            "client_sent": client_sent,
+            "proxy_requests": proxy_requests,
+            "proxy_faults": proxy_faults,
+            "fault_log_lines": len(fault_records),
+            "client_injected": client_injected,
+            "logged_errors": logged_errors,
+        },
+    )
+
+
+# -- isolation -----------------------------------------------------------------------------
+
+
+def isolation(ctx: ScenarioContext) -> Verdict:
+    entry = ctx.extra_drivers.get("independent")
+    if entry is None:
+        return Verdict(name="isolation", passed=False, rule="", detail="no independent load was run")
+    recorder = entry[1]
+    baseline = recorder.phase_summary("baseline")[0].success_rate or 0.0
+    during = [p.name for p in ctx.phases if p.name in ctx.outage_phases]
+    worst = min(((recorder.phase_summary(name)[0].success_rate or 0.0) for name in during), default=0.0)
+    passed = bool(during) and worst >= ISOLATION_SHARE * baseline
+    ctx.measurements["independent_success_during_failure"] = worst
+    return Verdict(
+        name="isolation",
+        passed=passed,
+        rule=f"calls that do not use the failing dependency keep ≥ {ISOLATION_SHARE:.0%} of their baseline success",
+        detail=f"independent calls: baseline {baseline:.1%}, during the dependency's failure {worst:.1%}",
+        evidence={"baseline": baseline, "during": worst},
+    )
+
+
+VERDICTS: dict[str, Callable[[ScenarioContext], Verdict]] = {
+    "no_exceptions": no_exceptions,
+    "no_hangs": no_hangs,
+    "nothing_lost": nothing_lost,
+    "graceful_degradation": graceful_degradation,
+    "recovery": recovery,
+    "no_leaks": no_leaks,
+    "metrics_accurate": metrics_accurate,
+    "isolation": isolation,
+}
+
+COMMON = ("no_exceptions", "no_hangs", "nothing_lost", "no_leaks")
+"""Verdicts every scenario is judged by."""
