@@ -1,0 +1,135 @@
+"""The Markdown findings: a runbook the user keeps (GitHub Markdown, plain tables)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mcpchaos.harness.journal import Journal, ScenarioResult
+from mcpchaos.harness.report import figures
+
+SEVERITIES = (("failure", "Failures"), ("warning", "Warnings"), ("info", "Notes"))
+
+
+def _cell(text: object) -> str:
+    # A pipe would end the cell and a newline the row; neither may come through as is.
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _mark(passed: bool) -> str:
+    return "✅ PASS" if passed else "❌ FAIL"
+
+
+def _what_was_done(result: ScenarioResult) -> list[str]:
+    lines = ["**What was done.** " + (result.description or f"Scenario `{result.scenario}`.")]
+    lines.append(f"Started {result.started_at}, ran {result.duration_s:.1f} s.")
+    if result.params:
+        lines.append("Parameters: " + ", ".join(f"`{k}={v}`" for k, v in result.params.items()) + ".")
+    if result.phases:
+        phases = ", ".join(
+            p.name + (f" ({p.note})" if p.note and p.note != p.name else "") for p in result.phases
+        )
+        lines.append(f"Phases: {phases}.")
+    if result.fault_counts:
+        lines.append(
+            "Faults injected: " + ", ".join(f"{k} {v}" for k, v in sorted(result.fault_counts.items())) + "."
+        )
+    return [" ".join(lines), ""]
+
+
+def _limits(result: ScenarioResult) -> list[str]:
+    items: list[str] = []
+    if result.collapse_point is not None:
+        items.append(f"- Collapse point: fault probability **{result.collapse_point:g}**")
+    elif figures.degradation_phases(result):
+        items.append("- Collapse point: not reached")
+    for name, value in result.measurements.items():
+        if name == "collapse_point" and result.collapse_point is not None:
+            continue  # said above
+        items.append(f"- {figures.label(name).capitalize()}: {figures.measurement(name, value)}")
+    for row in figures.resource_rows(result.resources):
+        if row.peak is not None and row.peak != row.baseline:
+            items.append(
+                f"- Peak {row.resource} of {row.process}: {figures.resource_value(row.resource, row.peak)} "
+                f"(baseline {figures.resource_value(row.resource, row.baseline)}, "
+                f"final {figures.resource_value(row.resource, row.final)})"
+            )
+    return ["#### Limits identified", "", *items, ""] if items else []
+
+
+def _findings(result: ScenarioResult) -> list[str]:
+    if not result.findings:
+        return []
+    lines = ["#### Failure modes and mitigations", ""]
+    for severity, heading in SEVERITIES:
+        found = [f for f in result.findings if f.severity == severity]
+        if not found:
+            continue
+        lines += [f"**{heading}**", ""]
+        for f in found:
+            lines.append(f"- **{f.title}**: {f.detail}")
+            if f.mitigation:
+                lines.append(f"  - Mitigation: {f.mitigation}")
+        lines.append("")
+    return lines
+
+
+def _scenario(result: ScenarioResult) -> list[str]:
+    lines = [f"### {result.scenario}: {_mark(result.passed)}", "", *_what_was_done(result)]
+    if result.error:
+        lines += [f"**The scenario did not run to the end:** {result.error}", ""]
+    if result.verdicts:
+        rows = [[("✅ " if v.passed else "❌ ") + v.name, v.rule, v.detail] for v in result.verdicts]
+        lines += ["#### Verdicts", "", *_table(["verdict", "rule", "detail"], rows)]
+    lines += _limits(result)
+    lines += _findings(result)
+    if result.phases:
+        acc = figures.scenario_accounting(result)
+        lines += [f"**Accounting:** {figures.accounting_line(acc)}.", ""]
+    return lines
+
+
+def render_markdown(journal: Journal) -> str:
+    """The findings file for ``journal``."""
+    passed = sum(s.passed for s in journal.scenarios)
+    lines = [
+        f"# mcpchaos findings: {_mark(journal.passed)}",
+        "",
+        f"Target: {journal.target.description} ({journal.target.kind}, {journal.target.transport}). "
+        f"Seed {journal.seed}{' (quick)' if journal.quick else ''}, run {journal.created_at}, "
+        f"mcpchaos {journal.environment.mcpchaos} on {journal.environment.platform}.",
+        "",
+        f"{passed} of {len(journal.scenarios)} scenarios passed.",
+        "",
+    ]
+    if journal.command:
+        lines += [
+            f"Rerun with `{' '.join(journal.command)} --seed {journal.seed}`"
+            if "--seed" not in journal.command
+            else f"Rerun with `{' '.join(journal.command)}`",
+            "",
+        ]
+    if journal.scenarios:
+        rows = [
+            [
+                s.scenario,
+                _mark(s.passed),
+                sum(v.passed for v in s.verdicts),
+                sum(not v.passed for v in s.verdicts),
+            ]
+            for s in journal.scenarios
+        ]
+        lines += [
+            "## Overall",
+            "",
+            *_table(["scenario", "result", "verdicts passed", "verdicts failed"], rows),
+        ]
+        lines += ["## Scenarios", ""]
+        for s in journal.scenarios:
+            lines += _scenario(s)
+    return "\n".join(lines).rstrip() + "\n"
