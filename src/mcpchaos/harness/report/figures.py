@@ -10,8 +10,14 @@ from dataclasses import dataclass
 
 from mcpchaos.harness.journal import Accounting, PhaseRecord, ResourceSample, ScenarioResult
 
-RESOURCE_FIELDS = ("rss_bytes", "fds", "children", "threads", "tasks")
-"""The measured resources of a :class:`ResourceSample`, in table order."""
+RESOURCE_NAMES = {
+    "rss_bytes": "RSS",
+    "fds": "open fds",
+    "children": "child processes",
+    "threads": "threads",
+    "tasks": "asyncio tasks",
+}
+"""The measured resources of a :class:`ResourceSample`, in table order, as the reports name them."""
 
 
 def percent(value: float | None) -> str:
@@ -103,7 +109,7 @@ def resource_rows(samples: list[ResourceSample]) -> list[ResourceRow]:
     processes = list(dict.fromkeys(s.process for s in samples))
     for process in processes:
         mine = sorted((s for s in samples if s.process == process), key=lambda s: s.t_s)
-        for resource in RESOURCE_FIELDS:
+        for resource in RESOURCE_NAMES:
             points = [(s, getattr(s, resource)) for s in mine if getattr(s, resource) is not None]
             if not points:
                 continue

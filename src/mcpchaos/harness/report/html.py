@@ -145,7 +145,7 @@ def _resources(result: ScenarioResult) -> str:
     rows: list[list[Cell]] = [
         [
             r.process,
-            r.resource,
+            figures.RESOURCE_NAMES[r.resource],
             figures.resource_value(r.resource, r.baseline),
             figures.resource_value(r.resource, r.peak),
             figures.resource_value(r.resource, r.final),

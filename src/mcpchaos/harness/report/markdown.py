@@ -10,9 +10,14 @@ from mcpchaos.harness.report import figures
 SEVERITIES = (("failure", "Failures"), ("warning", "Warnings"), ("info", "Notes"))
 
 
+def _text(text: object) -> str:
+    """Journal text as inert Markdown: renderers pass raw HTML through, so ``<`` becomes an entity."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _cell(text: object) -> str:
     # A pipe would end the cell and a newline the row; neither may come through as is.
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return _text(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
@@ -26,20 +31,21 @@ def _mark(passed: bool) -> str:
 
 
 def _what_was_done(result: ScenarioResult) -> list[str]:
-    lines = ["**What was done.** " + (result.description or f"Scenario `{result.scenario}`.")]
-    lines.append(f"Started {result.started_at}, ran {result.duration_s:.1f} s.")
+    lines = [f"Started {_text(result.started_at)}, ran {result.duration_s:.1f} s."]
     if result.params:
         lines.append("Parameters: " + ", ".join(f"`{k}={v}`" for k, v in result.params.items()) + ".")
     if result.phases:
         phases = ", ".join(
-            p.name + (f" ({p.note})" if p.note and p.note != p.name else "") for p in result.phases
+            _text(p.name) + (f" ({_text(p.note)})" if p.note and p.note != p.name else "")
+            for p in result.phases
         )
         lines.append(f"Phases: {phases}.")
     if result.fault_counts:
         lines.append(
             "Faults injected: " + ", ".join(f"{k} {v}" for k, v in sorted(result.fault_counts.items())) + "."
         )
-    return [" ".join(lines), ""]
+    said = [_text(result.description), ""] if result.description else []
+    return ["#### What was done", "", *said, " ".join(lines), ""]
 
 
 def _limits(result: ScenarioResult) -> list[str]:
@@ -54,10 +60,12 @@ def _limits(result: ScenarioResult) -> list[str]:
         items.append(f"- {figures.label(name).capitalize()}: {figures.measurement(name, value)}")
     for row in figures.resource_rows(result.resources):
         if row.peak is not None and row.peak != row.baseline:
+            peak, baseline, final = (
+                figures.resource_value(row.resource, v) for v in (row.peak, row.baseline, row.final)
+            )
+            name = figures.RESOURCE_NAMES[row.resource]
             items.append(
-                f"- Peak {row.resource} of {row.process}: {figures.resource_value(row.resource, row.peak)} "
-                f"(baseline {figures.resource_value(row.resource, row.baseline)}, "
-                f"final {figures.resource_value(row.resource, row.final)})"
+                f"- Peak {name} of {_text(row.process)}: {peak} (baseline {baseline}, final {final})"
             )
     return ["#### Limits identified", "", *items, ""] if items else []
 
@@ -72,17 +80,17 @@ def _findings(result: ScenarioResult) -> list[str]:
             continue
         lines += [f"**{heading}**", ""]
         for f in found:
-            lines.append(f"- **{f.title}**: {f.detail}")
+            lines.append(f"- **{_text(f.title)}**: {_text(f.detail)}")
             if f.mitigation:
-                lines.append(f"  - Mitigation: {f.mitigation}")
+                lines.append(f"  - Mitigation: {_text(f.mitigation)}")
         lines.append("")
     return lines
 
 
 def _scenario(result: ScenarioResult) -> list[str]:
-    lines = [f"### {result.scenario}: {_mark(result.passed)}", "", *_what_was_done(result)]
+    lines = [f"### {_text(result.scenario)}: {_mark(result.passed)}", "", *_what_was_done(result)]
     if result.error:
-        lines += [f"**The scenario did not run to the end:** {result.error}", ""]
+        lines += [f"**The scenario did not run to the end:** {_text(result.error)}", ""]
     if result.verdicts:
         rows = [[("✅ " if v.passed else "❌ ") + v.name, v.rule, v.detail] for v in result.verdicts]
         lines += ["#### Verdicts", "", *_table(["verdict", "rule", "detail"], rows)]
@@ -100,9 +108,9 @@ def render_markdown(journal: Journal) -> str:
     lines = [
         f"# mcpchaos findings: {_mark(journal.passed)}",
         "",
-        f"Target: {journal.target.description} ({journal.target.kind}, {journal.target.transport}). "
-        f"Seed {journal.seed}{' (quick)' if journal.quick else ''}, run {journal.created_at}, "
-        f"mcpchaos {journal.environment.mcpchaos} on {journal.environment.platform}.",
+        f"Target: {_text(journal.target.description)} ({journal.target.kind}, {journal.target.transport}). "
+        f"Seed {journal.seed}{' (quick)' if journal.quick else ''}, run {_text(journal.created_at)}, "
+        f"mcpchaos {_text(journal.environment.mcpchaos)} on {_text(journal.environment.platform)}.",
         "",
         f"{passed} of {len(journal.scenarios)} scenarios passed.",
         "",
