@@ -116,12 +116,9 @@ def render_markdown(journal: Journal) -> str:
         "",
     ]
     if journal.command:
-        lines += [
-            f"Rerun with `{' '.join(journal.command)} --seed {journal.seed}`"
-            if "--seed" not in journal.command
-            else f"Rerun with `{' '.join(journal.command)}`",
-            "",
-        ]
+        # The same seed gives the same faults on the same traffic: the run can be replayed.
+        seed = [] if "--seed" in journal.command else ["--seed", str(journal.seed)]
+        lines += [f"Rerun: `{' '.join([*journal.command, *seed])}`", ""]
     if journal.scenarios:
         rows = [
             [

@@ -103,6 +103,15 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     return ticks
 
 
+def nice_ceiling(value: float) -> float:
+    """The smallest round tick value at or above ``value`` (the top of an axis from zero)."""
+    if value <= 0 or not math.isfinite(value):
+        return 1.0
+    ticks = nice_ticks(0.0, value)
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else value
+    return math.ceil(value / step - 1e-9) * step
+
+
 def _fmt(value: float) -> str:
     if value == int(value) and abs(value) < 1e9:
         return str(int(value))
@@ -177,7 +186,7 @@ def line_chart(
     if y_range is None:
         top = max(ys) if ys else 1.0
         # Headroom above the highest point, from zero: the eye compares heights, not offsets.
-        y_range = (0.0, nice_ticks(0.0, top * 1.1 or 1.0)[-1] if top > 0 else 1.0)
+        y_range = (0.0, nice_ceiling(top * 1.05))
     frame = _Frame(x_lo, x_hi if x_hi > x_lo else x_lo + 1.0, *y_range)
     parts = frame.parts
     for i, band in enumerate(bands):
@@ -190,15 +199,15 @@ def line_chart(
         )
         parts.append(_text(x0 + 3, TOP + 11 + (i % 2) * 11, band.label, size=9, extra=' fill="#555"'))
     _axes(frame, x_label, y_label, y_percent)
-    for marker in markers:
+    for i, marker in enumerate(markers):
         x = frame.px(marker.x)
+        # Staggered heights: events close in time would print their labels over each other.
+        label_y = frame.height - BOTTOM - 6 - (i % 3) * 13
         parts.append(
             f'<line class="marker" x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{frame.height - BOTTOM}" '
             f'stroke="{marker.color}" stroke-width="1.5" stroke-dasharray="2 3"/>'
         )
-        parts.append(
-            _text(x + 3, frame.height - BOTTOM - 6, marker.label, size=10, extra=f' fill="{marker.color}"')
-        )
+        parts.append(_text(x + 3, label_y, marker.label, size=10, extra=f' fill="{marker.color}"'))
     for s in series:
         parts.extend(_polyline(frame, s))
     _legend(parts, frame.width, [(s.name, s.color, s.dashed) for s in series])
@@ -230,7 +239,7 @@ def stacked_bars(title: str, categories: Sequence[str], stacks: Sequence[Stack],
     """Bars per category, each split into the stacks' values, with a legend."""
     totals = [sum(s.values[i] for s in stacks) for i in range(len(categories))]
     top = max(totals, default=0.0)
-    y_hi = nice_ticks(0.0, top * 1.05)[-1] if top > 0 else 1.0
+    y_hi = nice_ceiling(top)
     frame = _Frame(0.0, float(max(len(categories), 1)), 0.0, y_hi)
     parts = frame.parts
     bottom = frame.height - BOTTOM
