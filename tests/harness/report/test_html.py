@@ -111,3 +111,16 @@ def test_absent_data_renders_without_plots() -> None:
 def test_a_journal_without_scenarios_renders() -> None:
     page = render_html(sample_journal().model_copy(update={"scenarios": []}))
     assert "This run has no scenarios." in page
+
+
+def test_phases_without_a_timeline_keep_the_bars_and_skip_the_time_plots() -> None:
+    scenario = sudden_failure().model_copy(update={"timeline": [], "events": []})
+    titles = _svg_titles(render_html(_one(scenario)))
+    assert titles == ["Outcomes per phase"]
+
+
+def test_a_timeline_without_phases_draws_the_time_plots_unshaded() -> None:
+    scenario = sudden_failure().model_copy(update={"phases": []})
+    page = render_html(_one(scenario))
+    assert _svg_titles(page) == ["Latency over time", "Recovery timeline: success rate per time bucket"]
+    assert "<h3>Accounting</h3>" not in page

@@ -58,3 +58,11 @@ def test_a_scenario_that_did_not_run_says_why() -> None:
     text = render_markdown(sample_journal(with_bare=True))
     assert "### connection_storm: ❌ FAIL" in text
     assert "**The scenario did not run to the end:** could not start the upstream" in text
+
+
+def test_absent_data_leaves_out_its_sections() -> None:
+    journal = sample_journal(with_bare=True)
+    text = render_markdown(journal.model_copy(update={"scenarios": [journal.scenarios[2]]}))
+    assert "#### Limits identified" not in text
+    assert "**Accounting:**" not in text
+    assert "#### Verdicts" not in text

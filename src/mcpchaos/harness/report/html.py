@@ -160,11 +160,11 @@ def _resources(result: ScenarioResult) -> str:
 def _accounting(result: ScenarioResult) -> str:
     if not result.phases:
         return ""
-    rows: list[list[Cell]] = []
-    for name, a in [(p.name, p.accounting) for p in result.phases] + [
-        ("total", figures.scenario_accounting(result))
-    ]:
-        rows.append([name, a.sent, a.answered, a.lost, a.duplicated, a.unexpected, a.hung])
+    named = [(p.name, p.accounting) for p in result.phases]
+    named.append(("total", figures.scenario_accounting(result)))
+    rows: list[list[Cell]] = [
+        [name, a.sent, a.answered, a.lost, a.duplicated, a.unexpected, a.hung] for name, a in named
+    ]
     headers = ["phase", "sent", "answered", "lost", "duplicated", "unexpected", "hung"]
     return "<h3>Accounting</h3>" + _table(headers, rows)
 
