@@ -22,7 +22,6 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_report_rebuilds_next_to_the_journal_without_rewriting_it(tmp_path: Path) -> None:
     files = write_reports(sample_journal(), tmp_path)
-    assert files.journal is not None
     files.html.unlink()
     files.markdown.unlink()
     before = files.journal.read_bytes()
@@ -36,7 +35,6 @@ def test_report_rebuilds_next_to_the_journal_without_rewriting_it(tmp_path: Path
 
 def test_report_writes_into_out(tmp_path: Path) -> None:
     files = write_reports(sample_journal(), tmp_path / "run")
-    assert files.journal is not None
     result = run(str(files.journal), "--out", str(tmp_path / "elsewhere"))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "elsewhere" / "report.html").is_file()

@@ -29,8 +29,7 @@ class JournalError(ConfigError):
 class ReportFiles:
     """Where the report files went."""
 
-    journal: Path | None
-    """None when the journal was not (re)written (``mcpchaos report`` keeps the original)."""
+    journal: Path
     html: Path
     markdown: Path
 
