@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from mcpchaos import __version__
-from mcpchaos.cli import report_command
+from mcpchaos.cli import report_command, run_command
 from mcpchaos.errors import ConfigError, McpChaosError
 from mcpchaos.protocol.ndjson import DEFAULT_MAX_LINE_BYTES
 from mcpchaos.proxy.chain import FailurePolicy
@@ -353,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     from mcpchaos.cli import ctl_command
 
     ctl_command.add_parser(commands)
+    run_command.add_parser(commands)
     report_command.add_parser(commands)
 
     commands.add_parser(
@@ -424,7 +425,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from mcpchaos.demo.session import run_demo
 
             return asyncio.run(run_demo())
-        return int(args.run_command(args))  # commands that register run_command (report)
+        # Commands registered with set_defaults(run_command=...) (run, scenarios, report).
+        command = getattr(args, "run_command", None)
+        if command is not None:
+            return int(command(args))
     except McpChaosError as exc:
         print(f"mcpchaos: error: {exc}", file=sys.stderr)
         return exc.exit_code

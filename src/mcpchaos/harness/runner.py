@@ -17,6 +17,7 @@ import resource
 import socket
 import time
 import traceback
+from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
@@ -51,7 +52,9 @@ def raise_fd_limit(wanted: int = 65536) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-async def run_scenario(scenario: Scenario, raw_params: dict[str, Any] | None, run: RunSettings) -> ScenarioResult:
+async def run_scenario(
+    scenario: Scenario, raw_params: dict[str, Any] | None, run: RunSettings
+) -> ScenarioResult:
     """One scenario against a fresh stack; never raises for a failure of the system under test."""
     params = scenario.params_from(raw_params, run.quick)
     ctx = ScenarioContext(scenario.name, params, run)
@@ -108,9 +111,7 @@ async def _settle(ctx: ScenarioContext) -> None:
     deadline = time.monotonic() + ctx.params.settle_s
     while True:
         samples = await ctx.snapshot("final")
-        settled = all(
-            not leak_problems(baselines[s.process], s) for s in samples if s.process in baselines
-        )
+        settled = all(not leak_problems(baselines[s.process], s) for s in samples if s.process in baselines)
         if settled or time.monotonic() >= deadline:
             return
         # Not settled yet: drop this try, so only the last sample is "final".
@@ -120,7 +121,10 @@ async def _settle(ctx: ScenarioContext) -> None:
 
 
 async def run_all(
-    scenarios: list[tuple[Scenario, dict[str, Any] | None]], run: RunSettings, command: list[str]
+    scenarios: list[tuple[Scenario, dict[str, Any] | None]],
+    run: RunSettings,
+    command: list[str],
+    on_result: Callable[[ScenarioResult], None] | None = None,
 ) -> Journal:
     """Every scenario in order, into one journal."""
     raise_fd_limit()
@@ -136,5 +140,6 @@ async def run_all(
     for scenario, raw in scenarios:
         result = await run_scenario(scenario, raw, run)
         journal.scenarios.append(result)
+        if on_result is not None:
+            on_result(result)
     return journal
-

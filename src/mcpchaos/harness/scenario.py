@@ -152,7 +152,9 @@ class ScenarioContext:
         recorder = Recorder(bucket_s=self.params.bucket_s)
         recorder.begin_phase(self.recorder.phase)
         driver = LoadDriver(
-            HttpTarget(self.stack.proxy_url), settings.model_copy(update={"seed": self.run.seed + 1}), recorder
+            HttpTarget(self.stack.proxy_url),
+            settings.model_copy(update={"seed": self.run.seed + 1}),
+            recorder,
         )
         self.extra_drivers[name] = (driver, recorder)
         await driver.start()
@@ -328,9 +330,9 @@ class Scenario(ABC):
         """Defaults, then quick sizes, then the user's YAML (nested objects merged)."""
         merged: dict[str, Any] = {}
         if quick:
-            merged = _deep_merge(merged, self.quick)
+            merged = deep_merge(merged, self.quick)
         if raw:
-            merged = _deep_merge(merged, raw)
+            merged = deep_merge(merged, raw)
         return self.Params.model_validate(merged)
 
     def proxy_args(self, params: ScenarioParams) -> list[str]:
@@ -339,6 +341,7 @@ class Scenario(ABC):
 
     async def prepare(self, ctx: ScenarioContext) -> None:
         """Before the stack starts: e.g. start a dependency and set ``ctx.stack.upstream_args``."""
+        return None  # most scenarios need nothing here
 
     @abstractmethod
     async def run(self, ctx: ScenarioContext) -> None:
@@ -351,11 +354,11 @@ class Scenario(ABC):
         return verdicts.judge(ctx, self.verdict_names)
 
 
-def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in top.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
+            out[key] = deep_merge(out[key], value)
         else:
             out[key] = value
     return out

@@ -85,7 +85,9 @@ class CascadingFailure(Scenario):
         p = ctx.params
         assert isinstance(p, Params)
         dependency: Stack = ctx.dependency  # type: ignore[attr-defined]
-        relay_load = p.load.model_copy(update={"clients": p.relay_clients, "mix": [RELAY], "think_time_s": 0.02})
+        relay_load = p.load.model_copy(
+            update={"clients": p.relay_clients, "mix": [RELAY], "think_time_s": 0.02}
+        )
         echo_load = LoadSettings(
             clients=p.independent_clients, mix=[ECHO], deadline_s=p.independent_deadline_s, think_time_s=0.02
         )
@@ -110,7 +112,9 @@ class CascadingFailure(Scenario):
                 outage=True,
                 action=_async(dependency.upstream.pause),
             )
-            await ctx.phase(f"recovery{suffix}", p.recovery_s, note="B resumed", action=_async(dependency.upstream.resume))
+            await ctx.phase(
+                f"recovery{suffix}", p.recovery_s, note="B resumed", action=_async(dependency.upstream.resume)
+            )
             start = failure.started_s + p.isolation_grace_s
             during = independent.window(start, failure.ended_s)
             base = independent.phase_summary(f"baseline{suffix}")[0].success_rate
@@ -123,15 +127,17 @@ class CascadingFailure(Scenario):
             ctx.finding(
                 "failure" if not p.breaker else "warning",
                 "a hung dependency starves unrelated calls",
-                f"without a circuit breaker in front of B, A's own echo calls kept only {without_b:.0%} success "
-                f"while B hung: calls stuck on B held A's {p.workers} workers.",
+                f"without a circuit breaker in front of B, A's own echo calls kept only {without_b:.0%} "
+                f"success while B hung: calls stuck on B held A's {p.workers} workers.",
                 "Put a circuit breaker (mcpchaos proxy --breaker, or one in your client library) and a short "
                 "timeout in front of every dependency; bound the concurrency spent on each dependency.",
             )
         if with_b is not None:
             ctx.finding(
                 "info",
-                "the breaker contains the failure" if with_b >= 0.9 else "the breaker did not contain the failure",
+                "the breaker contains the failure"
+                if with_b >= 0.9
+                else "the breaker did not contain the failure",
                 f"with the breaker, A's own calls kept {with_b:.0%} success while B hung.",
             )
 

@@ -10,7 +10,6 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 import aiohttp
-
 from pydantic import Field
 
 from mcpchaos.harness.journal import Verdict
