@@ -10,11 +10,14 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from mcpchaos.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mcpchaos.harness.scenario import Scenario
 
 SUITE = "suite"
 
@@ -83,11 +86,11 @@ def list_scenarios(args: argparse.Namespace) -> int:
             print(f"{name:<{width}}  {cls.description}")
         print(f"{SUITE:<{width}}  all of the above, in this order")
         return 0
-    cls = SCENARIOS.get(args.name)
-    if cls is None:
+    found = SCENARIOS.get(args.name)
+    if found is None:
         raise ConfigError(f"unknown scenario {args.name!r}; known: {', '.join(SCENARIOS)}")
-    params = cls().params_from(None, args.quick)
-    print(f"# {cls.name}: {cls.description}")
+    params = found().params_from(None, args.quick)
+    print(f"# {found.name}: {found.description}")
     print(yaml.safe_dump(params.model_dump(mode="json"), sort_keys=False), end="")
     return 0
 
@@ -125,19 +128,21 @@ def plan(
                 f"{source}: unknown scenario(s) {', '.join(sorted(unknown))}; known: {', '.join(SCENARIOS)}"
             )
         defaults = raw.get("defaults") or {}
-        chosen = [(cls(), deep_merge(defaults, raw.get(name) or {})) for name, cls in SCENARIOS.items()]
+        chosen: list[tuple[Scenario, dict[str, Any] | None]] = [
+            (cls(), deep_merge(defaults, raw.get(name) or {})) for name, cls in SCENARIOS.items()
+        ]
     else:
-        cls = SCENARIOS.get(scenario)
-        if cls is None:
+        found = SCENARIOS.get(scenario)
+        if found is None:
             raise ConfigError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}, {SUITE}")
         own = raw.get(scenario) if isinstance(raw.get(scenario), dict) else raw
-        chosen = [(cls(), own)]
+        chosen = [(found(), own)]
     for instance, params in chosen:
         try:
             instance.params_from(params, quick)
         except ValidationError as exc:
             raise ConfigError(describe_validation_error(exc, f"{source} ({instance.name})")) from None
-    return list(chosen)
+    return chosen
 
 
 def run_chaos(args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -260,10 +260,10 @@ class ScenarioContext:
         self.resources.extend(taken)
         return taken
 
-    def finding(self, severity: str, title: str, detail: str, mitigation: str = "") -> None:
-        self.findings.append(
-            Finding(severity=severity, title=title, detail=detail, mitigation=mitigation)  # type: ignore[arg-type]
-        )
+    def finding(
+        self, severity: Literal["info", "warning", "failure"], title: str, detail: str, mitigation: str = ""
+    ) -> None:
+        self.findings.append(Finding(severity=severity, title=title, detail=detail, mitigation=mitigation))
 
     # -- the end -----------------------------------------------------------------------------
 

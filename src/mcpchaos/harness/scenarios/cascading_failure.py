@@ -24,7 +24,7 @@ RELAY = Operation(name="relay", method="tools/call", params={"name": "relay", "a
 ECHO = Operation(name="echo", method="tools/call", params={"name": "echo", "arguments": {"text": "local"}})
 
 
-class Params(ScenarioParams):
+class CascadeParams(ScenarioParams):
     breaker: bool = True
     """Put a circuit breaker in the proxy in front of B (the mitigation under test)."""
     compare: bool = True
@@ -51,7 +51,7 @@ class CascadingFailure(Scenario):
         "Client → proxy → server A → (relay tool) → proxy → server B. B hangs: do A's own calls "
         "collapse too? Run with a circuit breaker in front of B and without it."
     )
-    Params = Params
+    Params = CascadeParams
     quick: ClassVar[dict[str, object]] = {
         "baseline_s": 1.5,
         "failure_s": 3.0,
@@ -66,7 +66,7 @@ class CascadingFailure(Scenario):
         if ctx.stack.target.kind != "demo":
             raise ScenarioSkipped("the cascade is built from two demo servers; run it with the demo target")
         p = ctx.params
-        assert isinstance(p, Params)
+        assert isinstance(p, CascadeParams)
         dependency = Stack(TargetSpec(kind="demo"), ctx.stack.workdir, name="dependency")
         dependency.upstream_args = ["--stateless", "--json-response"]
         ctx.cleanups.append(dependency.stop)
@@ -75,7 +75,7 @@ class CascadingFailure(Scenario):
         ctx.stack.upstream_args = ["--downstream", dependency.proxy_url, "--workers", str(p.workers)]
 
     @staticmethod
-    def _dependency_proxy_args(p: Params, breaker: bool) -> list[str]:
+    def _dependency_proxy_args(p: CascadeParams, breaker: bool) -> list[str]:
         args = ["--upstream-timeout", f"{p.dependency_timeout_s:g}"]
         if breaker:
             args += ["--breaker", "--breaker-min", "3", "--breaker-window", "5", "--breaker-open", "2"]
@@ -83,7 +83,7 @@ class CascadingFailure(Scenario):
 
     async def run(self, ctx: ScenarioContext) -> None:
         p = ctx.params
-        assert isinstance(p, Params)
+        assert isinstance(p, CascadeParams)
         dependency: Stack = ctx.dependency  # type: ignore[attr-defined]
         relay_load = p.load.model_copy(
             update={"clients": p.relay_clients, "mix": [RELAY], "think_time_s": 0.02}
@@ -143,7 +143,7 @@ class CascadingFailure(Scenario):
 
     def judge(self, ctx: ScenarioContext) -> list[Verdict]:
         p = ctx.params
-        assert isinstance(p, Params)
+        assert isinstance(p, CascadeParams)
         key = "with_breaker" if p.breaker else "without_breaker"
         during = ctx.measurements.get(f"independent_success_{key}")
         base = ctx.measurements.get(f"independent_baseline_{key}")

@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from mcpchaos.harness.journal import TimeBucket
+from mcpchaos.harness.journal import TimeBucket, Verdict
 from mcpchaos.harness.scenario import Scenario, ScenarioContext, ScenarioParams
 from mcpchaos.harness.scenarios._faults import request_errors
 from mcpchaos.harness.verdicts import COMMON
@@ -50,8 +50,8 @@ class SuddenFailure(Scenario):
     }
     verdict_names = (*COMMON, "recovery", "metrics_accurate")
 
-    def judge(self, ctx: ScenarioContext) -> list:  # type: ignore[type-arg]
-        names = self.verdict_names
+    def judge(self, ctx: ScenarioContext) -> list[Verdict]:
+        names: tuple[str, ...] = self.verdict_names
         if isinstance(ctx.params, Params) and ctx.params.mode == "kill":
             names = (*COMMON, "recovery")  # requests die with the upstream: counts cannot reconcile
         from mcpchaos.harness import verdicts
