@@ -60,7 +60,7 @@ def main() -> None:
             ("fast 2026-07-28", 0.0, "2026-07-28"),
             ("sdk  2025-11-25", 1.0, "2025-11-25"),
         ]:
-            settings = LoadSettings(clients=args.clients, sdk_share=share, protocol=protocol)  # type: ignore[arg-type]
+            settings = LoadSettings(clients=args.clients, sdk_share=share, protocol=protocol)
             with asyncio.Runner(loop_factory=loop_factory) as runner:
                 rows.append((label, *runner.run(measure(url, settings, args.seconds))))
     loop = "uvloop" if args.uvloop else "asyncio"
