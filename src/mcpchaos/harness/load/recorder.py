@@ -174,6 +174,7 @@ class Recorder:
         if ticket.done:
             return  # a late answer to a request that already ended (deadline): already counted lost
         ticket.answered = True
+        ticket.sent = True  # an answer proves the request reached the server
         error = payload.get("error")
         if error is None:
             self._end(ticket, "ok")

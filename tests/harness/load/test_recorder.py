@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mcpchaos.harness.load.recorder import Recorder
+from mcpchaos.harness.load.settings import LoadSettings, Operation
+from mcpchaos.harness.load.wire import Chooser, prepare
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+OK = {"jsonrpc": "2.0", "id": 1, "result": {}}
+INJECTED = {"jsonrpc": "2.0", "id": 1, "error": {"code": -32010, "data": {"mcpchaos": {"injected": True}}}}
+
+
+def test_accounting_counts_duplicates_unexpected_lost_and_hung_requests() -> None:
+    recorder = Recorder(clock=FakeClock())
+    answered, timed_out, reset, hanging, refused = (recorder.begin() for _ in range(5))
+    for ticket in (answered, timed_out, reset, hanging):
+        ticket.sent = True
+    recorder.response(answered, OK)
+    recorder.response(answered, OK)  # the same answer again
+    recorder.unexpected()
+    recorder.deadline(timed_out)
+    recorder.response(timed_out, OK)  # late: the request already ended lost, nothing more counts
+    recorder.transport(reset, "reset")
+    recorder.transport(refused, "refused")  # never sent: a transport outcome, not a lost request
+    assert recorder.in_flight() == 1
+    recorder.finish()
+    counts, latency, accounting = recorder.totals()
+    assert (counts.ok, counts.deadline, counts.transport) == (1, 1, 2)
+    assert counts.transport_kinds == {"reset": 1, "refused": 1}
+    assert accounting.model_dump() == {
+        "sent": 4,
+        "answered": 1,
+        "lost": 2,
+        "duplicated": 1,
+        "unexpected": 1,
+        "hung": 1,
+    }
+    assert latency.count == 4
+    assert recorder.in_flight() == 0
+
+
+def test_injected_errors_count_as_errors_by_code_and_as_injected() -> None:
+    recorder = Recorder(clock=FakeClock())
+    ticket = recorder.begin()
+    recorder.response(ticket, INJECTED)
+    counts = recorder.totals()[0]
+    assert (counts.error, counts.injected, counts.error_codes) == (1, 1, {"-32010": 1})
+
+
+def test_requests_count_in_the_phase_and_bucket_where_they_started() -> None:
+    clock = FakeClock()
+    recorder = Recorder(bucket_s=1.0, clock=clock)
+    early = recorder.begin()
+    clock.now += 1.5
+    recorder.begin_phase("outage")
+    late = recorder.begin()
+    clock.now += 3.0  # both end in the outage's time, the first still counts where it began
+    recorder.response(early, OK)
+    recorder.transport(late, "http_503")
+    assert recorder.phase == "outage"
+    assert recorder.phase_summary("default")[0].ok == 1
+    outage, latency, _ = recorder.phase_summary("outage")
+    assert outage.transport_kinds == {"http_503": 1}
+    assert latency.max_ms is not None
+    assert 2990 <= latency.max_ms <= 3010
+    assert recorder.window(0.0, 1.0).ok == 1
+    assert recorder.window(1.0, 2.0).transport == 1
+    assert recorder.window(0.0, 5.0).total == 2
+    timeline = recorder.timeline()
+    assert [(b.t_s, b.phase, b.outcomes.total) for b in timeline] == [
+        (0.0, "default", 1),
+        (1.0, "default", 1),
+    ]
+    assert recorder.now_s() == 4.5
+
+
+def test_a_phase_without_requests_summarises_as_empty() -> None:
+    counts, latency, accounting = Recorder().phase_summary("never")
+    assert counts.total == 0
+    assert latency.count == 0
+    assert accounting.sent == 0
+
+
+# Every request ends in exactly one outcome, whatever the clients report and in which order.
+_ACTIONS = st.lists(
+    st.tuples(
+        st.integers(0, 7),
+        st.sampled_from(["ok", "error", "reset", "deadline", "dup", "sent", "unexpected"]),
+    ),
+    max_size=60,
+)
+
+
+@given(requests=st.integers(0, 8), actions=_ACTIONS)
+def test_every_request_ends_in_exactly_one_outcome(requests: int, actions: list[tuple[int, str]]) -> None:
+    recorder = Recorder(clock=FakeClock())
+    tickets = [recorder.begin() for _ in range(requests)]
+    for index, action in actions:
+        if not tickets:
+            break
+        ticket = tickets[index % len(tickets)]
+        if action == "ok":
+            recorder.response(ticket, OK)
+        elif action == "error":
+            recorder.response(ticket, INJECTED)
+        elif action == "reset":
+            recorder.transport(ticket, "reset")
+        elif action == "deadline":
+            recorder.deadline(ticket)
+        elif action == "dup":
+            recorder.duplicated(ticket)
+        elif action == "sent" and not ticket.done:
+            ticket.sent = True
+        elif action == "unexpected":
+            recorder.unexpected()
+    recorder.finish()
+    counts, latency, accounting = recorder.totals()
+    assert counts.total + accounting.hung == requests
+    assert latency.count == counts.total
+    sent = sum(t.sent for t in tickets)
+    assert accounting.sent == sent
+    assert accounting.answered + accounting.lost + sum(t.sent and not t.outcome for t in tickets) == sent
+    assert accounting.answered == counts.ok + counts.error
+
+
+def test_the_operation_choice_is_seeded_and_weighted() -> None:
+    settings = LoadSettings(
+        mix=[Operation(name="a", weight=3), Operation(name="b", weight=1, method="tools/list")]
+    )
+    ops = [prepare(op, settings.protocol) for op in settings.mix]
+
+    def picks(seed: int) -> list[str]:
+        chooser = Chooser(ops, [op.weight for op in settings.mix], seed)
+        return [chooser.next().name for _ in range(400)]
+
+    assert picks(1) == picks(1)
+    assert picks(1) != picks(2)
+    assert 250 < picks(1).count("a") < 350
+
+
+def test_sessionless_operations_carry_the_envelope_and_routing_headers() -> None:
+    op = prepare(Operation(name="echo", params={"name": "echo", "arguments": {}}), "2026-07-28")
+    assert op.params["_meta"]["io.modelcontextprotocol/protocolVersion"] == "2026-07-28"
+    assert op.headers == {
+        "MCP-Protocol-Version": "2026-07-28",
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": "echo",
+    }
