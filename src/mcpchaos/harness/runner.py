@@ -26,7 +26,7 @@ import orjson
 from mcpchaos import __version__
 from mcpchaos.harness.journal import Environment, Journal, ScenarioResult, TargetInfo
 from mcpchaos.harness.scenario import RunSettings, Scenario, ScenarioContext, ScenarioSkipped
-from mcpchaos.harness.verdicts import leak_problems
+from mcpchaos.harness.verdicts import concurrency, leak_problems
 
 
 def environment() -> Environment:
@@ -111,7 +111,11 @@ async def _settle(ctx: ScenarioContext) -> None:
     deadline = time.monotonic() + ctx.params.settle_s
     while True:
         samples = await ctx.snapshot("final")
-        settled = all(not leak_problems(baselines[s.process], s) for s in samples if s.process in baselines)
+        settled = all(
+            not leak_problems(baselines[s.process], s, concurrency(ctx))
+            for s in samples
+            if s.process in baselines
+        )
         if settled or time.monotonic() >= deadline:
             return
         # Not settled yet: drop this try, so only the last sample is "final".

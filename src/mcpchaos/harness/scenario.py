@@ -144,6 +144,7 @@ class ScenarioContext:
         """Start the main load against the proxy (handshakes done when this returns)."""
         settings = settings or self.params.load
         settings = settings.model_copy(update={"seed": self.run.seed})
+        self.recorder.begin_phase("warmup")  # handshakes and the first requests, before any phase
         self.driver = LoadDriver(HttpTarget(url or self.stack.proxy_url), settings, self.recorder)
         await self.driver.start()
 

@@ -76,6 +76,10 @@ class LoadDriver:
         self._sessions_opened = 0
 
     @property
+    def settings(self) -> LoadSettings:
+        return self._settings
+
+    @property
     def sessions_opened(self) -> int:
         """Handshakes done, re-initializations included (sessionless clients: once each)."""
         return self._sessions_opened

@@ -31,15 +31,16 @@ class CascadeParams(ScenarioParams):
     """Also run the other way (without the breaker if ``breaker``, else with it) and report both."""
     workers: int = Field(2, ge=1, le=1000)
     """A's worker pool: echo/relay calls running at once."""
-    dependency_timeout_s: float = Field(0.3, gt=0, le=600)
+    dependency_timeout_s: float = Field(0.5, gt=0, le=600)
     """The second proxy's ``--upstream-timeout``: how long a call to a hung B takes to fail."""
-    relay_clients: int = Field(4, ge=1, le=1000)
+    relay_clients: int = Field(8, ge=1, le=1000)
+    """Clients calling ``relay``: more than the workers, so calls stuck on B queue up in A."""
     independent_clients: int = Field(2, ge=1, le=1000)
     independent_deadline_s: float = Field(0.5, gt=0, le=600)
     """Deadline of A's independent (echo) calls: they are latency-sensitive."""
     failure_s: float = Field(5.0, gt=0, le=3600)
     """How long B hangs (SIGSTOP)."""
-    isolation_grace_s: float = Field(1.0, ge=0, le=600)
+    isolation_grace_s: float = Field(1.5, ge=0, le=600)
     """The first seconds of B's failure, when the breaker is still learning, are not judged."""
     recovery_s: float = Field(5.0, gt=0, le=3600)
     recovery_within_s: float = Field(5.0, gt=0, le=3600)
@@ -54,8 +55,8 @@ class CascadingFailure(Scenario):
     Params = CascadeParams
     quick: ClassVar[dict[str, object]] = {
         "baseline_s": 1.5,
-        "failure_s": 3.0,
-        "recovery_s": 2.5,
+        "failure_s": 4.0,
+        "recovery_s": 3.0,
         "bucket_s": 0.25,
         "settle_s": 3.0,
         "load": {"deadline_s": 2.0},
@@ -78,7 +79,7 @@ class CascadingFailure(Scenario):
     def _dependency_proxy_args(p: CascadeParams, breaker: bool) -> list[str]:
         args = ["--upstream-timeout", f"{p.dependency_timeout_s:g}"]
         if breaker:
-            args += ["--breaker", "--breaker-min", "3", "--breaker-window", "5", "--breaker-open", "2"]
+            args += ["--breaker", "--breaker-min", "3", "--breaker-window", "1", "--breaker-open", "1"]
         return args
 
     async def run(self, ctx: ScenarioContext) -> None:
@@ -93,16 +94,28 @@ class CascadingFailure(Scenario):
         )
         await ctx.start_load(relay_load)
         independent = await ctx.start_extra_load("independent", echo_load)
+        independent_offset = ctx.recorder.now_s() - independent.now_s()
         variants = [p.breaker] + ([not p.breaker] if p.compare else [])
         for index, breaker in enumerate(variants):
             suffix = "" if index == 0 else ("-with-breaker" if breaker else "-without-breaker")
             if index > 0:
-                await dependency.restart_proxy(self._dependency_proxy_args(p, breaker))
-                ctx.stack.upstream_args = ["--downstream", dependency.proxy_url, "--workers", str(p.workers)]
-                if ctx.stack.upstream is not None:
-                    await ctx.stack.upstream.stop()
-                await ctx.stack.start_upstream()
-                ctx.event("variant", "breaker on" if breaker else "breaker off")
+
+                async def switch(breaker: bool = breaker) -> None:
+                    await dependency.restart_proxy(self._dependency_proxy_args(p, breaker))
+                    ctx.stack.upstream_args = [
+                        "--downstream",
+                        dependency.proxy_url,
+                        "--workers",
+                        str(p.workers),
+                    ]
+                    if ctx.stack.upstream is not None:
+                        await ctx.stack.upstream.stop()
+                    await ctx.stack.start_upstream()
+                    ctx.event("variant", "breaker on" if breaker else "breaker off")
+
+                await ctx.phase(
+                    f"switch{suffix}", 1.0, note="B's proxy and A restarted", outage=True, action=switch
+                )
             await ctx.phase(f"baseline{suffix}", p.baseline_s, note="B healthy")
             assert dependency.upstream is not None
             failure = await ctx.phase(
@@ -115,8 +128,9 @@ class CascadingFailure(Scenario):
             await ctx.phase(
                 f"recovery{suffix}", p.recovery_s, note="B resumed", action=_async(dependency.upstream.resume)
             )
-            start = failure.started_s + p.isolation_grace_s
-            during = independent.window(start, failure.ended_s)
+            # The independent recorder started later than the main one: shift to its clock.
+            start = failure.started_s + p.isolation_grace_s - independent_offset
+            during = independent.window(start, failure.ended_s - independent_offset)
             base = independent.phase_summary(f"baseline{suffix}")[0].success_rate
             key = "with_breaker" if breaker else "without_breaker"
             ctx.measurements[f"independent_success_{key}"] = during.success_rate
