@@ -334,6 +334,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="at most N echo/relay calls at once, like a worker pool (default 0: no limit)",
     )
+    demo_server.add_argument(
+        "--fragile",
+        action="append",
+        choices=["leak-fds"],
+        default=[],
+        help="make the server deliberately bad, to see the harness catch it (leak-fds: a file "
+        "descriptor leaked per echo call)",
+    )
 
     link = commands.add_parser(
         "link",
@@ -419,6 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.json_response,
                 downstream=args.downstream,
                 workers=args.workers,
+                fragile=frozenset(args.fragile),
             )
             return EXIT_OK
         if args.command_name == "demo":

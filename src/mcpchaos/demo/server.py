@@ -10,6 +10,9 @@ For the cascading-failure scenario it can depend on another MCP server: ``--down
 adds ``relay`` (calls ``echo`` on that server; its failure is this call's JSON-RPC error),
 and ``--workers N`` bounds how many ``echo``/``relay`` calls run at once, like a worker pool:
 calls stuck on a slow dependency then starve the others.
+
+``--fragile leak-fds`` makes it deliberately bad: every ``echo`` opens a file and never closes
+it, so ``mcpchaos run`` can show its leak verdict catching a real leak.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ class Confirmation(BaseModel):
     confirm: bool = Field(description="Go ahead?")
 
 
-def build_server(downstream: str | None = None, workers: int = 0) -> MCPServer:
+def build_server(
+    downstream: str | None = None, workers: int = 0, fragile: frozenset[str] = frozenset()
+) -> MCPServer:
     """The demo server, ready to run on any transport (see the module docstring for the
     ``downstream`` and ``workers`` options)."""
     server = MCPServer(
@@ -65,9 +70,13 @@ def build_server(downstream: str | None = None, workers: int = 0) -> MCPServer:
             pool.append(asyncio.Semaphore(workers))
         return pool[0]
 
+    leaked: list[int] = []
+
     @server.tool()
     async def echo(text: str) -> str:
         """Return the text unchanged."""
+        if "leak-fds" in fragile:
+            leaked.append(os.open(os.devnull, os.O_RDONLY))  # the leak is the point
         async with worker():
             return text
 
@@ -205,9 +214,10 @@ def run(
     json_response: bool = False,
     downstream: str | None = None,
     workers: int = 0,
+    fragile: frozenset[str] = frozenset(),
 ) -> None:
     """Run the demo server until it is stopped."""
-    server = build_server(downstream, workers)
+    server = build_server(downstream, workers, fragile)
     if transport == "stdio":
         server.run("stdio")
     else:

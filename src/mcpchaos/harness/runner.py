@@ -56,6 +56,7 @@ async def run_scenario(
     scenario: Scenario, raw_params: dict[str, Any] | None, run: RunSettings
 ) -> ScenarioResult:
     """One scenario against a fresh stack; never raises for a failure of the system under test."""
+    raise_fd_limit()
     params = scenario.params_from(raw_params, run.quick)
     ctx = ScenarioContext(scenario.name, params, run)
     error: str | None = None
@@ -63,6 +64,10 @@ async def run_scenario(
     try:
         await scenario.prepare(ctx)
         await ctx.stack.start(scenario.proxy_args(params))
+        if ctx.stack.target.kind == "attach":
+            # Someone else's proxy has a history: judge only what happens from now on.
+            ctx.proxy_metrics_start = await ctx.control.metrics()
+            ctx.fault_log_start = len(await ctx.control.fault_log())
         try:
             await scenario.run(ctx)
         finally:
@@ -93,15 +98,33 @@ async def _collect(ctx: ScenarioContext) -> None:
     proxy = ctx.stack.proxy
     ctx.measurements["proxy_alive_at_end"] = 1.0 if proxy is None or proxy.alive else 0.0
     with contextlib.suppress(Exception):
-        ctx.proxy_metrics = await ctx.control.metrics()
+        ctx.proxy_metrics = metrics_since(await ctx.control.metrics(), ctx.proxy_metrics_start)
     if ctx.stack.fault_log_path.exists():
         ctx.fault_records = [
             orjson.loads(line) for line in ctx.stack.fault_log_path.read_bytes().splitlines() if line.strip()
         ]
     elif ctx.stack.target.kind == "attach":
         with contextlib.suppress(Exception):
-            ctx.fault_records = await ctx.control.fault_log()
+            ctx.fault_records = (await ctx.control.fault_log())[ctx.fault_log_start :]
     await _settle(ctx)
+
+
+def metrics_since(now: dict[str, Any], start: dict[str, Any]) -> dict[str, Any]:
+    """``now`` with the message and fault counters that ``start`` already had taken off."""
+    if not start:
+        return now
+    before = {(m["direction"], m["kind"], m["method"]): m["count"] for m in start.get("messages", [])}
+    delta = dict(now)
+    delta["messages"] = [
+        {**m, "count": m["count"] - before.get((m["direction"], m["kind"], m["method"]), 0)}
+        for m in now.get("messages", [])
+    ]
+    delta["faults_total"] = int(now.get("faults_total", 0)) - int(start.get("faults_total", 0))
+    failures = dict(now.get("interceptor_failures") or {})
+    for name, count in (start.get("interceptor_failures") or {}).items():
+        failures[name] = failures.get(name, 0) - count
+    delta["interceptor_failures"] = failures
+    return delta
 
 
 async def _settle(ctx: ScenarioContext) -> None:

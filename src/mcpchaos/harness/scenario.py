@@ -113,6 +113,9 @@ class ScenarioContext:
         """Run by the runner at the very end (extra processes a scenario started)."""
         self.proxy_metrics: dict[str, Any] = {}
         self.fault_records: list[dict[str, Any]] = []
+        self.proxy_metrics_start: dict[str, Any] = {}
+        """Attach mode: the proxy's counters when the scenario started (subtracted at the end)."""
+        self.fault_log_start = 0
         self.started_wall = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         self._started = time.monotonic()
 

@@ -153,6 +153,8 @@ class TargetSpec:
     url: str = ""
     control_url: str = ""
     control_token: str | None = None
+    demo_args: tuple[str, ...] = ()
+    """Extra ``mcpchaos demo-server`` options (``--target "demo --fragile leak-fds"``)."""
 
     @classmethod
     def parse(cls, target: str | None, attach: str | None = None, token: str | None = None) -> TargetSpec:
@@ -167,8 +169,8 @@ class TargetSpec:
                     "--attach takes MCP_URL,CONTROL_URL, e.g. http://127.0.0.1:8080/mcp,http://127.0.0.1:9900"
                 )
             return cls(kind="attach", url=mcp_url, control_url=control_url, control_token=token)
-        if target is None or target == "demo":
-            return cls(kind="demo")
+        if target is None or target == "demo" or target.startswith("demo "):
+            return cls(kind="demo", demo_args=tuple(shlex.split(target or "demo"))[1:])
         if target.startswith(("http://", "https://")):
             return cls(kind="url", url=target)
         argv = tuple(shlex.split(target))
@@ -178,7 +180,8 @@ class TargetSpec:
 
     def describe(self) -> str:
         if self.kind == "demo":
-            return "the built-in demo MCP server (Streamable HTTP)"
+            extra = f" with {' '.join(self.demo_args)}" if self.demo_args else ""
+            return f"the built-in demo MCP server (Streamable HTTP){extra}"
         if self.kind == "command":
             return "stdio server: " + " ".join(self.command)
         if self.kind == "url":
@@ -204,7 +207,7 @@ class Stack:
         self.control: ControlClient | None = None
         self.fault_log_path = workdir / f"{name}-faults.jsonl"
         self.proxy_args: list[str] = []
-        self.upstream_args: list[str] = []
+        self.upstream_args: list[str] = list(target.demo_args)
         """Extra ``mcpchaos demo-server`` options (demo targets only)."""
 
     @property

@@ -99,6 +99,10 @@ def no_hangs(ctx: ScenarioContext) -> Verdict:
 # -- nothing_lost --------------------------------------------------------------------------
 
 
+_ID_DESTROYING = frozenset({"replace_id", "truncated_json", "invalid_utf8", "split_line", "wrong_types"})
+"""Corruption modes after which the request's id cannot be read (no answer can match it)."""
+
+
 def explained_by_faults(records: list[dict[str, Any]], deadline_s: float | None) -> dict[str, int]:
     """How many silences, duplicates and unexpected responses the injected faults explain."""
     silences = duplicates = unexpected = 0
@@ -117,9 +121,12 @@ def explained_by_faults(records: list[dict[str, Any]], deadline_s: float | None)
         ):
             silences += 1
         elif fault == "corruption":
-            # A corrupted request may go unanswered, a corrupted response id is unexpected.
-            silences += 1
-            if direction == "server_to_client":
+            mode = params.get("mode")
+            # A request whose id cannot be read any more cannot be answered; a robust server
+            # answers every other corrupted request (-32601, -32602, -32600) with its id.
+            if direction == "server_to_client" or mode in _ID_DESTROYING:
+                silences += 1
+            if mode in ("replace_id", "unknown_response_id"):
                 unexpected += 1
         elif fault == "duplicate":
             if direction == "server_to_client":

@@ -20,8 +20,11 @@ def request_errors(probability: float, error_types: list[str] | None = None) -> 
     }
 
 
-def kinds(probability: float, enabled: list[str]) -> dict[str, Any]:
-    """Any fault kinds on the load's requests (their defaults otherwise)."""
+def kinds(probability: float, enabled: list[str], custom: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Any fault kinds on the load's requests (their defaults otherwise); ``custom`` (a whole
+    FaultConfig) replaces the generated one, with its probability set to ``probability``."""
+    if custom is not None:
+        return {**custom, "fault_probability": probability}
     if enabled == ["error"]:
         return request_errors(probability)
     return {

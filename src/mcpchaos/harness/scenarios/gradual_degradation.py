@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -19,7 +19,10 @@ class Params(ScenarioParams):
     collapse_below: float = Field(0.1, ge=0, le=1)
     """The collapse point is the first level whose success rate falls below this."""
     faults_enabled: list[str] = Field(default_factory=lambda: ["error"])
-    """Fault kinds ramped (error: each fault is one failed request, so success ≈ 1 − p)."""
+    """Fault kinds injected (error: each fault is one failed request, so success ≈ 1 − p)."""
+    fault_config: dict[str, Any] | None = None
+    """A whole FaultConfig for the fault phases instead of ``faults_enabled`` (its
+    ``fault_probability`` is set by the scenario), e.g. a chosen corruption mode."""
     recovery_s: float = Field(5.0, gt=0, le=3600)
     """Seconds of load after the faults clear."""
     recovery_within_s: float = Field(5.0, gt=0, le=3600)
@@ -51,7 +54,10 @@ class GradualDegradation(Scenario):
         for step in range(1, p.steps):
             level = round(step / (p.steps - 1), 4)
             record = await ctx.phase(
-                f"p={level:.2f}", p.step_s, faults=kinds(level, p.faults_enabled), fault_probability=level
+                f"p={level:.2f}",
+                p.step_s,
+                faults=kinds(level, p.faults_enabled, p.fault_config),
+                fault_probability=level,
             )
             counts, _, _ = ctx.recorder.phase_summary(record.name)
             rate = counts.success_rate

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -19,6 +19,10 @@ class Params(ScenarioParams):
     """Seconds between bursts (each is a recovery phase)."""
     fault_probability: float = Field(0.5, ge=0, le=1)
     faults_enabled: list[str] = Field(default_factory=lambda: ["error"])
+    """Fault kinds injected (error: each fault is one failed request, so success ≈ 1 − p)."""
+    fault_config: dict[str, Any] | None = None
+    """A whole FaultConfig for the fault phases instead of ``faults_enabled`` (its
+    ``fault_probability`` is set by the scenario), e.g. a chosen corruption mode."""
     recovery_within_s: float = Field(2.0, gt=0, le=3600)
 
 
@@ -46,7 +50,7 @@ class IntermittentFailures(Scenario):
             await ctx.phase(
                 f"burst-{cycle}",
                 p.on_s,
-                faults=kinds(p.fault_probability, p.faults_enabled),
+                faults=kinds(p.fault_probability, p.faults_enabled, p.fault_config),
                 fault_probability=p.fault_probability,
             )
             await ctx.phase(f"recovery-{cycle}", p.off_s, faults={}, note="faults cleared")

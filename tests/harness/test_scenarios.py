@@ -1,0 +1,70 @@
+"""Every scenario, quick-sized, against the demo server: it runs to the end and passes its verdicts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcpchaos.harness.journal import ScenarioResult
+from mcpchaos.harness.runner import run_scenario
+from mcpchaos.harness.scenario import RunSettings
+from mcpchaos.harness.scenarios import SCENARIOS
+from mcpchaos.harness.stack import TargetSpec
+
+
+async def run_quick(
+    name: str, tmp_path: Path, params: dict[str, Any] | None = None, target: TargetSpec | None = None
+) -> ScenarioResult:
+    settings = RunSettings(target=target or TargetSpec(), workdir=tmp_path, seed=7, quick=True)
+    return await run_scenario(SCENARIOS[name](), params, settings)
+
+
+def failed(result: ScenarioResult) -> list[str]:
+    return [f"{v.name}: {v.detail}" for v in result.verdicts if not v.passed]
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("name", list(SCENARIOS))
+async def test_every_scenario_passes_its_verdicts_against_the_demo_server(name: str, tmp_path: Path) -> None:
+    result = await run_quick(name, tmp_path)
+    assert result.error is None, result.error
+    assert result.skipped is None, result.skipped
+    assert result.verdicts, "a scenario must be judged"
+    assert not failed(result), failed(result)
+    assert all(p.outcomes.total > 0 for p in result.phases), [(p.name, p.outcomes.total) for p in result.phases]
+    assert result.timeline
+
+
+@pytest.mark.timeout(120)
+async def test_the_collapse_point_of_error_faults_lands_where_theory_says(tmp_path: Path) -> None:
+    # Error faults on requests at probability p: success ≈ 1 − p. With the collapse threshold
+    # at 35% the first level below it is p = 0.7.
+    result = await run_quick("gradual_degradation", tmp_path, {"collapse_below": 0.35})
+    assert result.collapse_point is not None
+    assert abs(result.collapse_point - 0.7) <= 0.1 + 1e-9, result.collapse_point
+    for phase in result.phases:
+        if phase.fault_probability is None or phase.outcomes.total < 50:
+            continue
+        expected = 1 - phase.fault_probability
+        assert abs((phase.outcomes.success_rate or 0) - expected) < 0.1, (phase.name, phase.outcomes)
+
+
+@pytest.mark.timeout(120)
+async def test_the_cascade_collapses_without_the_breaker_and_holds_with_it(tmp_path: Path) -> None:
+    result = await run_quick("cascading_failure", tmp_path, {"breaker": False, "compare": True})
+    isolation = next(v for v in result.verdicts if v.name == "isolation")
+    assert not isolation.passed, isolation.detail
+    with_breaker = result.measurements["independent_success_with_breaker"]
+    without_breaker = result.measurements["independent_success_without_breaker"]
+    assert with_breaker is not None and without_breaker is not None
+    assert with_breaker > without_breaker + 0.2, result.measurements
+    assert any(f.title.startswith("a hung dependency") for f in result.findings)
+
+
+@pytest.mark.timeout(60)
+async def test_a_scenario_that_cannot_kill_a_url_target_is_skipped_not_failed(tmp_path: Path) -> None:
+    result = await run_quick("upstream_failure", tmp_path, target=TargetSpec.parse("http://127.0.0.1:9/mcp"))
+    assert result.skipped is not None
+    assert result.passed
