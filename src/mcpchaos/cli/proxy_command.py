@@ -57,6 +57,10 @@ async def serve(args: argparse.Namespace) -> int:
         raise ConfigError(
             "--breaker and --max-connections work on the HTTP → HTTP proxy (--listen with --upstream)"
         )
+    if shape != "stdio" and args.restart != "never":
+        raise ConfigError(
+            "--restart works on the stdio → stdio proxy (a server command, no --listen/--upstream)"
+        )
     control = options.control_address(args.control)
 
     interceptors: list[Interceptor] = []
@@ -171,7 +175,9 @@ async def _run(
         from mcpchaos.proxy.stdio import StdioOptions, StdioProxy
 
         stdio_options = StdioOptions(
-            max_message_bytes=args.max_message_bytes, shutdown_grace=args.shutdown_grace
+            max_message_bytes=args.max_message_bytes,
+            shutdown_grace=args.shutdown_grace,
+            restart=options.restart_policy(args),
         )
         proxy = StdioProxy(command, chain, stdio_options, network=network)
         sessions.append(lambda: [describe(proxy.session)])
