@@ -300,6 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a session unused this long expires (default: never)",
     )
     http.add_argument(
+        "--session-max-age",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="a session older than this expires, used or not (default: never)",
+    )
+    http.add_argument(
         "--header-timeout",
         type=_positive_float,
         default=10.0,

@@ -88,6 +88,7 @@ def http_options(args: argparse.Namespace) -> HttpOptions:
         header_timeout=args.header_timeout,
         max_sessions=max(args.max_sessions, 1),
         session_idle_timeout=args.session_idle_timeout,
+        session_max_age=args.session_max_age,
         body_timeout=args.body_timeout,
         idle_timeout=args.idle_timeout,
         over_limit=args.over_limit or "503",

@@ -313,6 +313,11 @@ class _Collector:
             value=m.sessions_evicted,
         )
         yield CounterMetricFamily(
+            "mcpchaos_sessions_expired",
+            "Sessions ended by the idle timeout or the maximum age, or lost by the upstream",
+            value=m.sessions_expired,
+        )
+        yield CounterMetricFamily(
             "mcpchaos_upstream_restarts",
             "stdio servers started again after a failure",
             value=m.upstream_restarts,
