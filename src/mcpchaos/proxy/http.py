@@ -52,7 +52,7 @@ from mcpchaos.proxy.breaker import BreakerConfig, BreakerState, CircuitBreaker
 from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.context import Session
 from mcpchaos.proxy.effects import Disconnect, EndStream, HttpReply
-from mcpchaos.proxy.lifecycle import serve_until_stopped
+from mcpchaos.proxy.lifecycle import serve_until_stopped, sweep
 from mcpchaos.proxy.pump import Pump
 from mcpchaos.transport.http import (
     UpstreamClient,
@@ -848,7 +848,7 @@ class HttpProxy:
 
     async def _sweep(self) -> None:
         """Expire idle and old sessions, every few seconds."""
-        await sweep_sessions(self.sessions)
+        await sweep(self.sessions.expire, self.sessions.idle_timeout, self.sessions.max_age)
 
     async def _relay_raw(self, request: web.Request) -> web.StreamResponse:
         """Relay a request that carries no MCP messages, untouched (bodies streamed)."""
@@ -887,15 +887,6 @@ class HttpProxy:
         await self.start(host, port)
         banner = f"mcpchaos: listening on http://{host}:{self.port}{self.mcp_path} → {self.upstream_url}"
         return await serve_until_stopped(banner, self.stop)
-
-
-async def sweep_sessions(sessions: SessionRegistry) -> None:
-    """Expire idle and old sessions, a few times per timeout (at most every 5 s)."""
-    shortest = min(t for t in (sessions.idle_timeout, sessions.max_age) if t)
-    every = min(max(shortest / 4, 0.05), 5.0)
-    while True:
-        await asyncio.sleep(every)
-        sessions.expire(time.monotonic())
 
 
 def parse_listen(value: str) -> tuple[str, int]:
