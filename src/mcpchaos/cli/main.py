@@ -192,11 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_network_arguments(proxy)
     _add_control_arguments(proxy)
     _add_limit_arguments(proxy)
-    breaker = proxy.add_argument_group("circuit breaker (HTTP → HTTP)")
+    breaker = proxy.add_argument_group("circuit breaker (toward an HTTP upstream, --upstream)")
     breaker.add_argument(
         "--breaker",
         action="store_true",
-        help="fail fast (503, JSON-RPC -32016) while the upstream keeps failing",
+        help="fail fast (JSON-RPC -32016; HTTP 503) while the upstream keeps failing",
     )
     breaker.add_argument(
         "--breaker-failure-rate",

@@ -53,10 +53,10 @@ async def serve(args: argparse.Namespace) -> int:
     if command and command[0] == "--":
         command = command[1:]
     shape = _shape(args, command)
-    if shape != "http" and (args.breaker or args.max_connections):
-        raise ConfigError(
-            "--breaker and --max-connections work on the HTTP → HTTP proxy (--listen with --upstream)"
-        )
+    if shape not in ("http", "stdio-to-http") and args.breaker:
+        raise ConfigError("--breaker works toward an HTTP upstream (--upstream URL)")
+    if shape not in ("http", "http-to-stdio") and args.max_connections:
+        raise ConfigError("--max-connections works where mcpchaos listens for HTTP (--listen)")
     if shape != "stdio" and args.restart != "never":
         raise ConfigError(
             "--restart works on the stdio → stdio proxy (a server command, no --listen/--upstream)"
@@ -203,6 +203,8 @@ async def _run(
         args.upstream, chain, options.http_options(args), shutdown_grace=args.shutdown_grace
     )
     sessions.append(lambda: [describe(stdio_bridge.session)])
+    if targets is not None:
+        targets.breaker = stdio_bridge.breaker
     return await stdio_bridge.run()
 
 
