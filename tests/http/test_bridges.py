@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
@@ -212,3 +213,30 @@ async def test_an_expired_bridge_session_stops_its_process_and_answers_404(expir
         await server.stop()
     assert server.expired == 1
     assert metrics.as_dict()["sessions"]["expired"] == 1
+
+
+async def test_an_injected_disconnect_on_the_bridge_logs_no_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from mcpchaos.protocol.messages import Message
+    from mcpchaos.proxy.chain import InterceptorChain
+    from mcpchaos.proxy.context import Context
+    from mcpchaos.proxy.effects import Disconnect, Effects
+
+    class CutToolCalls:
+        name = "cut"
+
+        def intercept(self, message: Message, ctx: Context) -> Effects | None:
+            return [Disconnect("test")] if message.method == "tools/call" else None
+
+    server = HttpToStdioBridge(DEMO, InterceptorChain([CutToolCalls()]))
+    await server.start("127.0.0.1", 0)
+    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {}}}
+    try:
+        async with aiohttp.ClientSession() as http:
+            with pytest.raises(aiohttp.ClientError):
+                async with http.post(bridge_url(server), json=call, headers=HEADERS) as response:
+                    await response.read()
+    finally:
+        await server.stop()
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []

@@ -37,6 +37,7 @@ from multidict import CIMultiDict
 
 from mcpchaos.errors import (
     CircuitOpenError,
+    ClientAbortedError,
     ConfigError,
     UpstreamError,
     UpstreamTimeoutError,
@@ -310,6 +311,13 @@ def _json_error(status: int, message: Message, headers: CIMultiDict[str] | None 
     out = CIMultiDict(headers or {})
     out["Content-Type"] = JSON
     return web.Response(status=status, body=message.wire, headers=out)
+
+
+def aborted() -> web.Response:
+    """What a handler returns once a Disconnect effect aborted its connection: aiohttp fails
+    to write it to the closed transport and lets it go quietly (an exception escaping the
+    handler would be logged as an error with a traceback, and this abort is intended)."""
+    return web.Response(status=499)
 
 
 def error_body(status: int, code: int, text: str, request_id: MessageId | None = None) -> web.Response:
@@ -695,7 +703,7 @@ class Exchange:
         transport = self.request.transport
         if transport is not None:
             transport.abort()
-        raise ConnectionResetError(f"mcpchaos: connection aborted ({reason})")
+        raise ClientAbortedError(f"mcpchaos: connection aborted ({reason})")
 
     def _client_accepts_sse(self) -> bool:
         return SSE in self.request.headers.get("Accept", "")
@@ -794,6 +802,12 @@ class HttpProxy:
         await self.upstream.close()
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._route(request)
+        except ClientAbortedError:
+            return aborted()
+
+    async def _route(self, request: web.Request) -> web.StreamResponse:
         if request.path != self.mcp_path:
             return await self._relay_raw(request)
         if request.method == "POST":

@@ -35,7 +35,7 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDict
 
-from mcpchaos.errors import UpstreamStartError
+from mcpchaos.errors import ClientAbortedError, UpstreamStartError
 from mcpchaos.events import notify
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.messages import Direction, Kind, Message, MessageId, error_response
@@ -44,7 +44,15 @@ from mcpchaos.protocol.sse import encode_event
 from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.context import Session
 from mcpchaos.proxy.effects import Disconnect, EndStream, HttpReply
-from mcpchaos.proxy.http import JSON, SESSION_HEADER, SSE, HttpOptions, error_body, read_client_message
+from mcpchaos.proxy.http import (
+    JSON,
+    SESSION_HEADER,
+    SSE,
+    HttpOptions,
+    aborted,
+    error_body,
+    read_client_message,
+)
 from mcpchaos.proxy.lifecycle import serve_until_stopped, sweep
 from mcpchaos.proxy.pump import Pump
 from mcpchaos.transport.limits import ConnectionLimiter
@@ -340,6 +348,12 @@ class HttpToStdioBridge:
         return upstream
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._route(request)
+        except ClientAbortedError:
+            return aborted()
+
+    async def _route(self, request: web.Request) -> web.StreamResponse:
         session_id = request.headers.get(SESSION_HEADER)
         if request.method == "DELETE":
             upstream = self.sessions.pop(session_id or "", None)
@@ -555,4 +569,4 @@ class HttpToStdioBridge:
         log.info("aborting the client connection: %s", reason)
         if stream.request.transport is not None:
             stream.request.transport.abort()
-        raise ConnectionResetError(f"mcpchaos: connection aborted ({reason})")
+        raise ClientAbortedError(f"mcpchaos: connection aborted ({reason})")
