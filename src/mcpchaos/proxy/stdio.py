@@ -143,6 +143,8 @@ class StdioProxy:
                     return await self._client_closed(child, client_sink, server_task)
                 status, again = await self._server_gone(child, client_sink, server_task)
                 if not again:
+                    if status != 0 and self.restarts:
+                        log.error("giving up after %d restart(s) of the upstream server", self.restarts)
                     return self._give_up(child, status)
                 self.restarts += 1
                 new_child = await self._restart(status, client_task)
@@ -232,7 +234,7 @@ class StdioProxy:
         log.info("received %s; stopping the server", signal.Signals(received).name)
         await child.stop(self.options.shutdown_grace, self.options.kill_after)
         await child.reap()
-        return 128 + received
+        return self._give_up(child, 128 + received)  # requests queued for a restart get -32010
 
     def _give_up(self, child: ChildProcess, status: int) -> int:
         """End for good: requests still queued for a server that will not come get -32010."""
@@ -240,8 +242,6 @@ class StdioProxy:
         if queued and self.pump is not None:
             text = f"mcpchaos: the upstream server exited (status {status}) and was not restarted"
             self.pump.fail_pending(Direction.CLIENT_TO_SERVER, codes.UPSTREAM_UNAVAILABLE, text)
-        if self.restarts and status != 0 and self.restarts >= self.options.restart.max_restarts:
-            log.error("giving up after %d restart(s) of the upstream server", self.restarts)
         return status
 
     async def _restart(self, status: int, client_task: asyncio.Task[None]) -> ChildProcess | None:
