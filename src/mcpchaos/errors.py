@@ -4,6 +4,7 @@
 
     McpChaosError                 base: anything mcpchaos raises on purpose
     ├── ConfigError               a configuration or command line that cannot work (exit 2)
+    ├── ClientAbortedError        a Disconnect effect cut the client's HTTP connection (intended)
     └── UpstreamError             the real server cannot be reached or started
         ├── UpstreamStartError    the server command could not be started (exit 126/127)
         ├── UpstreamUnavailableError   connection refused/reset, DNS failure (HTTP 502)
@@ -27,6 +28,11 @@ class ConfigError(McpChaosError):
     """A configuration or command line that cannot work; the message says how to fix it."""
 
     exit_code = 2
+
+
+class ClientAbortedError(McpChaosError):
+    """A Disconnect effect aborted the client's HTTP connection on purpose. Raised to unwind
+    the request handler; the HTTP servers catch it so it is never logged as a failure."""
 
 
 class UpstreamError(McpChaosError):

@@ -48,6 +48,15 @@ def test_a_bad_size_is_a_usage_error_that_names_the_option() -> None:
     assert "--max-message-bytes" in result.stderr
 
 
+def test_options_for_another_proxy_shape_are_usage_errors_that_say_where_they_work() -> None:
+    restart = main(["proxy", "--restart", "on-failure", "--upstream", "http://127.0.0.1:9/mcp"])
+    assert restart == 2
+    breaker = main(["proxy", "--breaker", "--", "true"])
+    assert breaker == 2
+    negative = main(["proxy", "--restart", "on-failure", "--max-restarts", "-1", "--", "true"])
+    assert negative == 2
+
+
 def test_the_proxy_works_with_files_as_stdin_and_stdout(tmp_path: Path) -> None:
     requests = tmp_path / "requests.jsonl"
     requests.write_bytes(

@@ -129,3 +129,44 @@ async def test_upstream_death_under_load_answers_every_in_flight_request() -> No
     finally:
         await proxy.stop()
     assert statuses == [502] * 20
+
+
+async def test_the_stdio_to_http_bridge_breaker_fails_fast_and_closes_on_recovery() -> None:
+    from tests.rawpeer import RawProxy
+
+    port = free_port()
+    upstream = start_upstream(port)
+    bridge = await RawProxy.start(
+        [],
+        "--upstream",
+        f"http://127.0.0.1:{port}/mcp",
+        "--breaker",
+        "--breaker-min",
+        "3",
+        "--breaker-open",
+        "1",
+        "--breaker-probes",
+        "1",
+    )
+    try:
+        assert "result" in await bridge.request(1, "tools/list", {})
+        kill(upstream)  # the upstream dies: 1 success + 2 failures → open
+        for request_id in (2, 3):
+            failed = await bridge.request(request_id, "tools/list", {})
+            assert failed["error"]["code"] == codes.UPSTREAM_UNAVAILABLE
+        started = time.monotonic()
+        fast = await bridge.request(4, "tools/list", {})
+        assert fast["error"]["code"] == codes.CIRCUIT_OPEN
+        assert time.monotonic() - started < 0.5
+        upstream = start_upstream(port)  # the upstream comes back; after 1 s a probe closes it
+        with anyio.fail_after(10):
+            for request_id in range(5, 1000):
+                if "result" in await bridge.request(request_id, "tools/list", {}):
+                    break
+                await anyio.sleep(0.1)
+        assert await bridge.close() == 0
+        assert "circuit breaker toward" in bridge.stderr
+        assert "half_open → closed" in bridge.stderr
+    finally:
+        await bridge.kill()
+        kill(upstream)

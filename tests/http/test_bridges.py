@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
@@ -168,3 +169,74 @@ async def test_the_http_to_stdio_bridge_limits_connections_too() -> None:
         kept.close()
     finally:
         await server.stop()
+
+
+@pytest.mark.parametrize("expiry", ["idle", "max_age"])
+async def test_an_expired_bridge_session_stops_its_process_and_answers_404(expiry: str) -> None:
+    from mcpchaos.observe.metrics import Metrics
+    from mcpchaos.proxy.chain import InterceptorChain
+    from mcpchaos.proxy.http import HttpOptions
+
+    chain = InterceptorChain()
+    metrics = Metrics().observe(chain)
+    limit = {"session_idle_timeout": 0.5} if expiry == "idle" else {"session_max_age": 3.0}
+    server = HttpToStdioBridge(DEMO, chain, HttpOptions(**limit))  # type: ignore[arg-type]
+    await server.start("127.0.0.1", 0)
+    before = server_children()
+    url = bridge_url(server)
+    ping = {"jsonrpc": "2.0", "id": 3, "method": "ping"}
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, json=INITIALIZE, headers=HEADERS) as response:
+                session = {**HEADERS, "Mcp-Session-Id": response.headers["Mcp-Session-Id"]}
+                await response.read()
+            assert len(server_children() - before) == 1
+            async with asyncio.timeout(10):
+                if expiry == "idle":
+                    while server.expired == 0:  # noqa: ASYNC110 - bounded wait for the sweep
+                        await asyncio.sleep(0.05)
+                else:  # used all along: only its age ends it
+                    while True:
+                        async with http.post(url, json=ping, headers=session) as response:
+                            if response.status == 404:
+                                break
+                            assert response.status == 200
+                        await asyncio.sleep(0.05)
+            async with http.post(url, json=ping, headers=session) as response:
+                assert response.status == 404
+            async with asyncio.timeout(10):
+                while server_children() != before:  # noqa: ASYNC110 - bounded wait for the stop
+                    await asyncio.sleep(0.05)
+            async with http.post(url, json=INITIALIZE, headers=HEADERS) as response:
+                assert response.status == 200  # the client starts over with a fresh process
+    finally:
+        await server.stop()
+    assert server.expired == 1
+    assert metrics.as_dict()["sessions"]["expired"] == 1
+
+
+async def test_an_injected_disconnect_on_the_bridge_logs_no_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from mcpchaos.protocol.messages import Message
+    from mcpchaos.proxy.chain import InterceptorChain
+    from mcpchaos.proxy.context import Context
+    from mcpchaos.proxy.effects import Disconnect, Effects
+
+    class CutToolCalls:
+        name = "cut"
+
+        def intercept(self, message: Message, ctx: Context) -> Effects | None:
+            return [Disconnect("test")] if message.method == "tools/call" else None
+
+    server = HttpToStdioBridge(DEMO, InterceptorChain([CutToolCalls()]))
+    await server.start("127.0.0.1", 0)
+    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {}}}
+    try:
+        async with aiohttp.ClientSession() as http:
+            with pytest.raises(aiohttp.ClientError):
+                async with http.post(bridge_url(server), json=call, headers=HEADERS) as response:
+                    await response.read()
+    finally:
+        await server.stop()
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -314,6 +315,51 @@ async def test_a_disconnect_hook_closes_the_connection_abruptly(upstream: Record
                     await response.read()
     finally:
         await proxy.stop()
+
+
+@pytest.mark.parametrize("where", ["before the answer", "mid-stream"])
+async def test_an_injected_disconnect_logs_no_error_or_traceback(
+    upstream: RecordingUpstream, caplog: pytest.LogCaptureFixture, where: str
+) -> None:
+    def cut(message: Message) -> Effects | None:
+        if where == "before the answer":
+            return [Disconnect("test")] if message.method == "tools/call" else None
+        params = message.params if isinstance(message.params, dict) else {}
+        return [Disconnect("test")] if params.get("progress") == 2 else None
+
+    proxy = await proxy_to(upstream.url, InterceptorChain([Scripted(cut)]))
+    method = "tools/call" if where == "before the answer" else "stream"
+    try:
+        async with aiohttp.ClientSession() as http:
+            with pytest.raises(aiohttp.ClientError):
+                async with http.post(url_of(proxy), json=rpc(method, 13), headers=HEADERS) as response:
+                    await response.read()
+            # The proxy goes on serving.
+            async with http.post(url_of(proxy), json=rpc("ping", 14), headers=HEADERS) as response:
+                assert response.status == 200
+    finally:
+        await proxy.stop()
+    noisy = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert noisy == []
+
+
+async def test_a_real_failure_in_a_handler_is_still_logged_as_an_error(
+    upstream: RecordingUpstream, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_: Any) -> Any:
+        raise RuntimeError("a real bug")
+
+    proxy = await proxy_to(upstream.url)
+    monkeypatch.setattr(proxy, "_post", broken)
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(url_of(proxy), json=rpc("ping", 15), headers=HEADERS) as response,
+        ):
+            assert response.status == 500
+    finally:
+        await proxy.stop()
+    assert any(r.levelno >= logging.ERROR and r.exc_info for r in caplog.records)
 
 
 async def test_an_end_stream_hook_cuts_an_sse_stream_midway(upstream: RecordingUpstream) -> None:

@@ -77,3 +77,58 @@ async def test_an_idle_session_expires_and_answers_404(stateful_url: str) -> Non
     finally:
         await proxy.stop()
     assert metrics.as_dict()["sessions"]["expired"] == 1
+
+
+async def test_a_session_older_than_the_maximum_age_expires_although_in_use(stateful_url: str) -> None:
+    chain = InterceptorChain()
+    metrics = Metrics().observe(chain)
+    proxy = HttpProxy(stateful_url, chain, HttpOptions(session_max_age=0.5))
+    await proxy.start("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{proxy.port}/mcp"
+    try:
+        async with aiohttp.ClientSession() as http:
+            session_id = await initialize(http, url)
+            async with asyncio.timeout(5):
+                # Used all the time, so never idle: only its age ends it.
+                while (status := (await ping(http, url, session_id))[0]) == 200:  # noqa: ASYNC110 - bounded
+                    await asyncio.sleep(0.05)
+            assert status == 404
+            fresh = await initialize(http, url)
+            assert (await ping(http, url, fresh))[0] == 200
+            # The proxy ended the old session at the upstream too.
+            async with asyncio.timeout(5):
+                while (await ping_upstream(http, stateful_url, session_id)) != 404:  # noqa: ASYNC110 - bounded
+                    await asyncio.sleep(0.05)
+    finally:
+        await proxy.stop()
+    assert metrics.as_dict()["sessions"]["expired"] >= 1
+    assert b"mcpchaos_sessions_expired_total" in metrics.prometheus()
+
+
+async def test_a_session_the_upstream_lost_is_forgotten_at_once(stateful_url: str) -> None:
+    chain = InterceptorChain()
+    metrics = Metrics().observe(chain)
+    proxy = HttpProxy(stateful_url, chain, HttpOptions(session_idle_timeout=3600))
+    await proxy.start("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{proxy.port}/mcp"
+    try:
+        async with aiohttp.ClientSession() as http:
+            session_id = await initialize(http, url)
+            assert (await ping(http, url, session_id))[0] == 200
+            # The upstream loses the session behind the proxy's back (as a restart would).
+            headers = {"Mcp-Session-Id": session_id, "MCP-Protocol-Version": "2025-11-25"}
+            async with http.delete(stateful_url, headers=headers) as response:
+                assert response.status < 300
+            status, body = await ping(http, url, session_id)
+            assert status == 404  # the upstream's own 404, relayed
+            assert b"ended by the proxy" not in body
+            assert session_id not in proxy.sessions
+            status, body = await ping(http, url, session_id)
+            assert status == 404
+            assert b"ended by the proxy" in body
+            fresh = await initialize(http, url)
+            assert (await ping(http, url, fresh))[0] == 200
+    finally:
+        await proxy.stop()
+    assert proxy.sessions.lost_count == 1
+    assert metrics.as_dict()["sessions"]["expired"] == 1

@@ -221,3 +221,13 @@ async def test_the_breaker_endpoint_shows_its_state() -> None:
         assert (await call("GET", f"http://127.0.0.1:{port}/breaker"))[0] == 404
     finally:
         await bare.stop()
+
+
+def test_a_stdio_server_restart_is_counted() -> None:
+    from mcpchaos.events import notify
+
+    chain = InterceptorChain()
+    metrics = Metrics().observe(chain)
+    notify(chain.observers, "upstream_restarted", 1, 7)
+    assert metrics.as_dict()["upstream_restarts"] == 1
+    assert "mcpchaos_upstream_restarts_total 1.0" in metrics.prometheus().decode()

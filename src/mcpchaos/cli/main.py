@@ -193,11 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_network_arguments(proxy)
     _add_control_arguments(proxy)
     _add_limit_arguments(proxy)
-    breaker = proxy.add_argument_group("circuit breaker (HTTP → HTTP)")
+    breaker = proxy.add_argument_group("circuit breaker (toward an HTTP upstream, --upstream)")
     breaker.add_argument(
         "--breaker",
         action="store_true",
-        help="fail fast (503, JSON-RPC -32016) while the upstream keeps failing",
+        help="fail fast (JSON-RPC -32016; HTTP 503) while the upstream keeps failing",
     )
     breaker.add_argument(
         "--breaker-failure-rate",
@@ -234,6 +234,48 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="half-open probes; this many successes close it (default: 3)",
     )
+    restart = proxy.add_argument_group("server restarts (stdio → stdio)")
+    restart.add_argument(
+        "--restart",
+        choices=["never", "on-failure"],
+        default="never",
+        help="start the server again when it exits non-zero or dies of a signal, replaying the "
+        "client's initialize (default: never: exit with the server's status)",
+    )
+    restart.add_argument(
+        "--restart-backoff",
+        type=_positive_float,
+        default=0.5,
+        metavar="SECONDS",
+        help="wait before the first restart, doubled for each next one (default: 0.5)",
+    )
+    restart.add_argument(
+        "--restart-max-backoff",
+        type=_positive_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="the longest wait before a restart (default: 10)",
+    )
+    restart.add_argument(
+        "--max-restarts",
+        type=int,
+        default=5,
+        metavar="N",
+        help="restarts at most; the next failure ends the proxy with the server's status (default: 5)",
+    )
+    restart.add_argument(
+        "--during-restart",
+        choices=["queue", "fail"],
+        default="queue",
+        help="client messages while the server restarts: queue them (default) or answer -32010 at once",
+    )
+    restart.add_argument(
+        "--restart-queue",
+        type=int,
+        default=100,
+        metavar="N",
+        help="messages queued during a restart at most; beyond it requests get -32010 (default: 100)",
+    )
     http = proxy.add_argument_group("Streamable HTTP")
     http.add_argument(
         "--listen",
@@ -257,6 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         metavar="SECONDS",
         help="a session unused this long expires (default: never)",
+    )
+    http.add_argument(
+        "--session-max-age",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="a session older than this expires, used or not (default: never)",
     )
     http.add_argument(
         "--header-timeout",

@@ -10,6 +10,7 @@ from mcpchaos.config.network import NetworkConfig
 from mcpchaos.errors import ConfigError
 from mcpchaos.proxy.breaker import BreakerConfig
 from mcpchaos.proxy.http import HttpOptions
+from mcpchaos.proxy.restart import RestartPolicy
 
 
 def fault_config(args: argparse.Namespace) -> FaultConfig | None:
@@ -87,9 +88,24 @@ def http_options(args: argparse.Namespace) -> HttpOptions:
         header_timeout=args.header_timeout,
         max_sessions=max(args.max_sessions, 1),
         session_idle_timeout=args.session_idle_timeout,
+        session_max_age=args.session_max_age,
         body_timeout=args.body_timeout,
         idle_timeout=args.idle_timeout,
         over_limit=args.over_limit or "503",
+    )
+
+
+def restart_policy(args: argparse.Namespace) -> RestartPolicy:
+    """The stdio server restart options."""
+    if args.max_restarts < 0 or args.restart_queue < 0:
+        raise ConfigError("--max-restarts and --restart-queue must be zero or more")
+    return RestartPolicy(
+        mode=args.restart,
+        backoff=args.restart_backoff,
+        max_backoff=max(args.restart_max_backoff, args.restart_backoff),
+        max_restarts=args.max_restarts,
+        during_restart=args.during_restart,
+        queue_limit=args.restart_queue,
     )
 
 

@@ -53,9 +53,13 @@ async def serve(args: argparse.Namespace) -> int:
     if command and command[0] == "--":
         command = command[1:]
     shape = _shape(args, command)
-    if shape != "http" and (args.breaker or args.max_connections):
+    if shape not in ("http", "stdio-to-http") and args.breaker:
+        raise ConfigError("--breaker works toward an HTTP upstream (--upstream URL)")
+    if shape not in ("http", "http-to-stdio") and args.max_connections:
+        raise ConfigError("--max-connections works where mcpchaos listens for HTTP (--listen)")
+    if shape != "stdio" and args.restart != "never":
         raise ConfigError(
-            "--breaker and --max-connections work on the HTTP → HTTP proxy (--listen with --upstream)"
+            "--restart works on the stdio → stdio proxy (a server command, no --listen/--upstream)"
         )
     control = options.control_address(args.control)
 
@@ -171,7 +175,9 @@ async def _run(
         from mcpchaos.proxy.stdio import StdioOptions, StdioProxy
 
         stdio_options = StdioOptions(
-            max_message_bytes=args.max_message_bytes, shutdown_grace=args.shutdown_grace
+            max_message_bytes=args.max_message_bytes,
+            shutdown_grace=args.shutdown_grace,
+            restart=options.restart_policy(args),
         )
         proxy = StdioProxy(command, chain, stdio_options, network=network)
         sessions.append(lambda: [describe(proxy.session)])
@@ -197,6 +203,8 @@ async def _run(
         args.upstream, chain, options.http_options(args), shutdown_grace=args.shutdown_grace
     )
     sessions.append(lambda: [describe(stdio_bridge.session)])
+    if targets is not None:
+        targets.breaker = stdio_bridge.breaker
     return await stdio_bridge.run()
 
 

@@ -78,6 +78,8 @@ class Metrics:
         self.sessions_ended = 0
         self.sessions_evicted = 0
         self.sessions_expired = 0
+        self.upstream_restarts = 0
+        """stdio servers started again after a failure (--restart on-failure)."""
         self.breaker_state = "closed"
         self.breaker_transitions: Counter[tuple[str, str]] = Counter()
         self.connections: Counter[str] = Counter()
@@ -172,6 +174,7 @@ class Metrics:
                 "evicted": self.sessions_evicted,
                 "expired": self.sessions_expired,
             },
+            "upstream_restarts": self.upstream_restarts,
             "connections": {
                 **self.connections,
                 "active": self.connections["accepted"] - self.connections["closed"],
@@ -226,6 +229,9 @@ class _PumpObserver:
 
     def session_expired(self, session: object) -> None:
         self._metrics.sessions_expired += 1
+
+    def upstream_restarted(self, attempt: int, status: int) -> None:
+        self._metrics.upstream_restarts += 1
 
     def connection_accepted(self) -> None:
         self._metrics.connection("accepted")
@@ -305,6 +311,16 @@ class _Collector:
             "mcpchaos_sessions_evicted",
             "Sessions forgotten to stay under the limit",
             value=m.sessions_evicted,
+        )
+        yield CounterMetricFamily(
+            "mcpchaos_sessions_expired",
+            "Sessions ended by the idle timeout or the maximum age, or lost by the upstream",
+            value=m.sessions_expired,
+        )
+        yield CounterMetricFamily(
+            "mcpchaos_upstream_restarts",
+            "stdio servers started again after a failure",
+            value=m.upstream_restarts,
         )
         yield GaugeMetricFamily(
             "mcpchaos_sessions_active", "Sessions open", value=m.sessions_created - m.sessions_ended

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Final
 
@@ -145,10 +146,17 @@ class SessionTracker:
         """Requests travelling in ``direction`` still waiting for an answer, oldest first."""
         return list(self._pending[direction].values())
 
-    def take_pending(self, direction: Direction) -> list[PendingRequest]:
-        """Remove and return the requests travelling in ``direction`` still waiting."""
-        items = list(self._pending[direction].values())
-        self._pending[direction].clear()
+    def take_pending(self, direction: Direction, keep: Collection[MessageId] = ()) -> list[PendingRequest]:
+        """Remove and return the requests travelling in ``direction`` still waiting, except
+        those whose ids are in ``keep``."""
+        pending = self._pending[direction]
+        if not keep:
+            items = list(pending.values())
+            pending.clear()
+            return items
+        items = [request for request_id, request in pending.items() if request_id not in keep]
+        for request in items:
+            del pending[request.id]
         return items
 
     def pending_count(self, direction: Direction) -> int:

@@ -37,6 +37,7 @@ from multidict import CIMultiDict
 
 from mcpchaos.errors import (
     CircuitOpenError,
+    ClientAbortedError,
     ConfigError,
     UpstreamError,
     UpstreamTimeoutError,
@@ -52,7 +53,7 @@ from mcpchaos.proxy.breaker import BreakerConfig, BreakerState, CircuitBreaker
 from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.context import Session
 from mcpchaos.proxy.effects import Disconnect, EndStream, HttpReply
-from mcpchaos.proxy.lifecycle import serve_until_stopped
+from mcpchaos.proxy.lifecycle import serve_until_stopped, sweep
 from mcpchaos.proxy.pump import Pump
 from mcpchaos.transport.http import (
     UpstreamClient,
@@ -91,6 +92,8 @@ class HttpOptions:
     """Sessions at most; beyond it the least recently used is evicted (404 for its next request)."""
     session_idle_timeout: float | None = None
     """Seconds a session may go unused before it expires (None: never)."""
+    session_max_age: float | None = None
+    """Seconds a session may live at all, used or not, before it expires (None: forever)."""
     breaker: BreakerConfig | None = None
     """A circuit breaker toward the upstream (None: no breaker)."""
     max_connections: int = 0
@@ -159,9 +162,11 @@ class SessionRegistry:
     """MCP sessions by ``Mcp-Session-Id``.
 
     Beyond ``max_sessions`` the least recently used session is evicted (O(1)); a session
-    unused for ``idle_timeout`` seconds expires. Either way its id is remembered as gone, so
-    the client's next request with it gets 404 and the client initializes again; the proxy
-    also ends it at the upstream (``on_gone``), so nothing piles up there.
+    unused for ``idle_timeout`` seconds, or older than ``max_age``, expires. Either way its id
+    is remembered as gone, so the client's next request with it gets 404 and the client
+    initializes again; the proxy also ends it at the upstream (``on_gone``), so nothing piles
+    up there. A session the upstream says it does not know (404) is forgotten at once
+    (:meth:`lost`): it is dead, waiting for the idle timeout would only keep its memory.
     """
 
     def __init__(
@@ -170,10 +175,15 @@ class SessionRegistry:
         observers: list[Any] | None = None,
         idle_timeout: float | None = None,
         on_gone: Callable[[str], None] | None = None,
+        max_age: float | None = None,
     ) -> None:
         self._max = max_sessions
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._last_used: dict[str, float] = {}
+        self._born: dict[str, float] = {}
+        """When each session was bound, oldest first (dicts keep insertion order)."""
+        self.max_age = max_age
+        self.lost_count = 0
         self._gone: OrderedDict[str, None] = OrderedDict()
         self._ordinals = itertools.count(1)
         self._observers = observers if observers is not None else []
@@ -195,12 +205,16 @@ class SessionRegistry:
         if session_id in self._gone:
             return None
         session = self._sessions.get(session_id)
+        now = time.monotonic()
         if session is None:
             session = self.new()
             self.bind(session, session_id)
+        elif self._is_stale(session_id, now):  # between two sweeps: expire it now
+            self._expire(session_id)
+            return None
         else:
             self._sessions.move_to_end(session_id)
-            self._last_used[session_id] = time.monotonic()
+            self._last_used[session_id] = now
         return session
 
     def bind(self, session: Session, session_id: str) -> None:
@@ -208,38 +222,71 @@ class SessionRegistry:
         session.id = session_id
         self._sessions[session_id] = session
         self._sessions.move_to_end(session_id)
-        self._last_used[session_id] = time.monotonic()
+        self._last_used[session_id] = self._born[session_id] = time.monotonic()
         while len(self._sessions) > self._max:
             forgotten_id, forgotten = self._sessions.popitem(last=False)
             self.evicted += 1
             notify(self._observers, "session_evicted", forgotten)
             self._bury(forgotten_id, forgotten)
 
-    def expire_idle(self, now: float) -> int:
-        """End the sessions unused for ``idle_timeout`` seconds; returns how many."""
-        if not self.idle_timeout:
-            return 0
-        stale = [sid for sid, used in self._last_used.items() if now - used > self.idle_timeout]
+    @property
+    def expires(self) -> bool:
+        """Whether sessions expire at all (a sweep is needed)."""
+        return bool(self.idle_timeout or self.max_age)
+
+    def expire(self, now: float) -> int:
+        """End the sessions unused for ``idle_timeout`` seconds or older than ``max_age``;
+        returns how many."""
+        stale: list[str] = []
+        if self.idle_timeout:
+            stale = [sid for sid, used in self._last_used.items() if now - used > self.idle_timeout]
+        if self.max_age:
+            for session_id, born in self._born.items():  # oldest first: stop at the first young one
+                if now - born <= self.max_age:
+                    break
+                stale.append(session_id)
         for session_id in stale:
-            session = self._sessions.pop(session_id, None)
-            if session is not None:
-                self.expired += 1
-                notify(self._observers, "session_expired", session)
-                self._bury(session_id, session)
+            self._expire(session_id)
         return len(stale)
 
-    def _bury(self, session_id: str, session: Session) -> None:
+    def _is_stale(self, session_id: str, now: float) -> bool:
+        if self.idle_timeout and now - self._last_used.get(session_id, now) > self.idle_timeout:
+            return True
+        return bool(self.max_age) and now - self._born.get(session_id, now) > (self.max_age or 0.0)
+
+    def _expire(self, session_id: str) -> None:
+        session = self._sessions.pop(session_id, None)
+        if session is not None:
+            self.expired += 1
+            notify(self._observers, "session_expired", session)
+            self._bury(session_id, session)
+
+    def lost(self, session_id: str) -> None:
+        """The upstream answered 404 for this session: it lost it (e.g. it restarted). Forget
+        it now, without a DELETE (there is nothing left to end); counted as expired."""
+        session = self._sessions.pop(session_id, None)
+        if session is None:
+            return
+        log.info("the upstream no longer knows session %s; forgetting it", session_id)
+        self.lost_count += 1
+        self.expired += 1
+        notify(self._observers, "session_expired", session)
+        self._bury(session_id, session, end_upstream=False)
+
+    def _bury(self, session_id: str, session: Session, end_upstream: bool = True) -> None:
         self._last_used.pop(session_id, None)
+        self._born.pop(session_id, None)
         self._gone[session_id] = None
         while len(self._gone) > max(self._max * 10, 10_000):  # remembered, within bounds
             self._gone.popitem(last=False)
         self.ended(session)
-        if self._on_gone is not None:
+        if self._on_gone is not None and end_upstream:
             self._on_gone(session_id)
 
     def remove(self, session_id: str) -> None:
         session = self._sessions.pop(session_id, None)
         self._last_used.pop(session_id, None)
+        self._born.pop(session_id, None)
         if session is not None:
             self.ended(session)
 
@@ -264,6 +311,13 @@ def _json_error(status: int, message: Message, headers: CIMultiDict[str] | None 
     out = CIMultiDict(headers or {})
     out["Content-Type"] = JSON
     return web.Response(status=status, body=message.wire, headers=out)
+
+
+def aborted() -> web.Response:
+    """What a handler returns once a Disconnect effect aborted its connection: aiohttp fails
+    to write it to the closed transport and lets it go quietly (an exception escaping the
+    handler would be logged as an error with a traceback, and this abort is intended)."""
+    return web.Response(status=499)
 
 
 def error_body(status: int, code: int, text: str, request_id: MessageId | None = None) -> web.Response:
@@ -418,6 +472,8 @@ class Exchange:
             ) as response:
                 self._bind_session(response)
                 status = response.status
+                if status == 404 and primary:
+                    self._session_lost()
                 if breaker is not None:
                     breaker.record(status < 500, self._loop.time())
                 out_headers = response_headers(response.headers)
@@ -488,6 +544,13 @@ class Exchange:
         if request_id is not None:
             self.session.tracker.response_sent(Direction.SERVER_TO_CLIENT, error)
         self.post(_UpstreamFailed(status, error))
+
+    def _session_lost(self) -> None:
+        """404 for a request with a session id: the upstream lost that session (the 404 is
+        relayed, so the client initializes again); forget ours now."""
+        session_id = self.request.headers.get(SESSION_HEADER)
+        if session_id:
+            self.proxy.sessions.lost(session_id)
 
     def _bind_session(self, response: aiohttp.ClientResponse) -> None:
         session_id = response.headers.get(SESSION_HEADER)
@@ -640,7 +703,7 @@ class Exchange:
         transport = self.request.transport
         if transport is not None:
             transport.abort()
-        raise ConnectionResetError(f"mcpchaos: connection aborted ({reason})")
+        raise ClientAbortedError(f"mcpchaos: connection aborted ({reason})")
 
     def _client_accepts_sse(self) -> bool:
         return SSE in self.request.headers.get("Accept", "")
@@ -682,6 +745,7 @@ class HttpProxy:
             self.chain.observers,
             self.options.session_idle_timeout,
             self._end_upstream_session,
+            self.options.session_max_age,
         )
         self._background: set[asyncio.Task[None]] = set()
         self.breaker = CircuitBreaker(self.options.breaker) if self.options.breaker is not None else None
@@ -707,7 +771,7 @@ class HttpProxy:
     async def start(self, host: str, port: int) -> int:
         """Listen; returns the port (useful with port 0)."""
         await self.upstream.start()
-        if self.sessions.idle_timeout:
+        if self.sessions.expires:
             self._background.add(asyncio.create_task(self._sweep(), name="session-sweep"))
         app = web.Application(client_max_size=self.options.max_body_bytes + 1)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
@@ -738,6 +802,12 @@ class HttpProxy:
         await self.upstream.close()
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._route(request)
+        except ClientAbortedError:
+            return aborted()
+
+    async def _route(self, request: web.Request) -> web.StreamResponse:
         if request.path != self.mcp_path:
             return await self._relay_raw(request)
         if request.method == "POST":
@@ -752,6 +822,8 @@ class HttpProxy:
             session_id = request.headers.get(SESSION_HEADER)
             if session_id and response.status < 300:
                 self.sessions.remove(session_id)
+            elif session_id and response.status == 404:
+                self.sessions.lost(session_id)
             return response
         return await self._relay_raw(request)
 
@@ -789,12 +861,8 @@ class HttpProxy:
                 pass
 
     async def _sweep(self) -> None:
-        """Expire idle sessions, every few seconds."""
-        assert self.sessions.idle_timeout
-        every = min(max(self.sessions.idle_timeout / 4, 0.05), 5.0)
-        while True:
-            await asyncio.sleep(every)
-            self.sessions.expire_idle(time.monotonic())
+        """Expire idle and old sessions, every few seconds."""
+        await sweep(self.sessions.expire, self.sessions.idle_timeout, self.sessions.max_age)
 
     async def _relay_raw(self, request: web.Request) -> web.StreamResponse:
         """Relay a request that carries no MCP messages, untouched (bodies streamed)."""

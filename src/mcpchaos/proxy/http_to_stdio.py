@@ -6,8 +6,10 @@
   server process and a new session id (returned in ``Mcp-Session-Id``); every later request
   of that session goes to that process and no other. ``DELETE`` stops the process; a session
   whose process died answers 404 (the client then initializes again, getting a fresh
-  process). Server→client requests and unsolicited notifications go to the session's GET
-  stream when one is open, else to the session's most recent open POST stream.
+  process). With ``--session-idle-timeout`` / ``--session-max-age`` a session unused or
+  alive for too long expires: its process is stopped and its id answers 404.
+  Server→client requests and unsolicited notifications go to the session's GET stream when
+  one is open, else to the session's most recent open POST stream.
 * **Sessionless requests (2026-07-28).** Requests without a session id share one server
   process. Their JSON-RPC ids and progress tokens are replaced by proxy-unique ones on the
   way in (so two clients' ``"id": 1`` never meet) and restored on the way out; interceptors
@@ -24,6 +26,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,7 +35,8 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDict
 
-from mcpchaos.errors import UpstreamStartError
+from mcpchaos.errors import ClientAbortedError, UpstreamStartError
+from mcpchaos.events import notify
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.messages import Direction, Kind, Message, MessageId, error_response
 from mcpchaos.protocol.ndjson import NdjsonFramer
@@ -40,8 +44,16 @@ from mcpchaos.protocol.sse import encode_event
 from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.context import Session
 from mcpchaos.proxy.effects import Disconnect, EndStream, HttpReply
-from mcpchaos.proxy.http import JSON, SESSION_HEADER, SSE, HttpOptions, error_body, read_client_message
-from mcpchaos.proxy.lifecycle import serve_until_stopped
+from mcpchaos.proxy.http import (
+    JSON,
+    SESSION_HEADER,
+    SSE,
+    HttpOptions,
+    aborted,
+    error_body,
+    read_client_message,
+)
+from mcpchaos.proxy.lifecycle import serve_until_stopped, sweep
 from mcpchaos.proxy.pump import Pump
 from mcpchaos.transport.limits import ConnectionLimiter
 from mcpchaos.transport.stdio import ChildProcess, NdjsonEndpoint, exit_status, read_frames
@@ -127,6 +139,7 @@ class _StdioUpstream:
         self.current: _Stream | None = None
         self.pump = Pump(session, chain, _Router(self), NdjsonEndpoint(child.sink, "server"))
         self._ids = itertools.count(1)
+        self.born = self.last_used = time.monotonic()
         self.dead = False
         self.reader: asyncio.Task[None] | None = None
         self.on_exit: Callable[[_StdioUpstream], None] | None = None
@@ -276,8 +289,16 @@ class HttpToStdioBridge:
         self.limiter.observers = self.chain.observers
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
+        self.expired = 0
+        """Sessions ended by the idle timeout or the maximum age."""
+        self._sweeper: asyncio.Task[None] | None = None
+        self._stopping: set[asyncio.Task[None]] = set()
+        """Expired sessions' processes being stopped (awaited, never cancelled, by stop())."""
 
     async def start(self, host: str, port: int) -> int:
+        if self.options.session_idle_timeout or self.options.session_max_age:
+            expire = sweep(self.expire, self.options.session_idle_timeout, self.options.session_max_age)
+            self._sweeper = asyncio.create_task(expire, name="session-sweep")
         app = web.Application(client_max_size=self.options.max_body_bytes + 1)
         app.router.add_route("*", self.bridge.path, self._dispatch)
         self._runner = web.AppRunner(
@@ -293,6 +314,11 @@ class HttpToStdioBridge:
         return self.port
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+            self._sweeper = None
+        await asyncio.gather(*self._stopping, return_exceptions=True)
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -322,6 +348,12 @@ class HttpToStdioBridge:
         return upstream
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._route(request)
+        except ClientAbortedError:
+            return aborted()
+
+    async def _route(self, request: web.Request) -> web.StreamResponse:
         session_id = request.headers.get(SESSION_HEADER)
         if request.method == "DELETE":
             upstream = self.sessions.pop(session_id or "", None)
@@ -332,8 +364,8 @@ class HttpToStdioBridge:
         if request.method == "GET":
             if session_id is None:
                 return web.Response(status=405, headers={"Allow": "POST, DELETE"})
-            upstream = self.sessions.get(session_id)
-            if upstream is None or upstream.dead:
+            upstream = self._session(session_id)
+            if upstream is None:
                 return error_body(404, codes.INVALID_REQUEST, "Session not found", None)
             return await self._serve(request, upstream, None)
         if request.method != "POST":
@@ -356,6 +388,42 @@ class HttpToStdioBridge:
             )
         return await self._serve(request, upstream, item, new_session_id)
 
+    def expire(self, now: float) -> int:
+        """Stop the session processes unused or alive for too long; returns how many."""
+        stale = [sid for sid, upstream in self.sessions.items() if self._stale(upstream, now)]
+        for session_id in stale:
+            self._expire(session_id)
+        return len(stale)
+
+    def _stale(self, upstream: _StdioUpstream, now: float) -> bool:
+        idle, max_age = self.options.session_idle_timeout, self.options.session_max_age
+        busy = bool(upstream.open_streams) or upstream.get_stream is not None  # an open stream is use
+        if idle and not busy and now - upstream.last_used > idle:
+            return True
+        return bool(max_age and now - upstream.born > max_age)
+
+    def _expire(self, session_id: str) -> None:
+        upstream = self.sessions.pop(session_id)
+        self.expired += 1
+        log.info("session %s expired; stopping its server process %d", session_id, upstream.child.pid)
+        notify(self.chain.observers, "session_expired", upstream.session)
+        task = asyncio.create_task(upstream.stop(self.bridge.shutdown_grace))
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    def _session(self, session_id: str) -> _StdioUpstream | None:
+        """The live session ``session_id``, marked used; None (answer 404) if unknown, dead,
+        or expired (checked here too, so expiry does not wait for the next sweep)."""
+        upstream = self.sessions.get(session_id)
+        if upstream is None or upstream.dead:
+            return None
+        now = time.monotonic()
+        if self._stale(upstream, now):
+            self._expire(session_id)
+            return None
+        upstream.last_used = now
+        return upstream
+
     def _forget(self, gone: _StdioUpstream) -> None:
         """A session whose process died: forgotten (404 from now on), its slot freed."""
         for session_id, upstream in list(self.sessions.items()):
@@ -366,8 +434,7 @@ class HttpToStdioBridge:
         self, session_id: str | None, item: Message
     ) -> tuple[_StdioUpstream | None, str | None]:
         if session_id is not None:
-            upstream = self.sessions.get(session_id)
-            return (None, None) if upstream is None or upstream.dead else (upstream, None)
+            return self._session(session_id), None
         if item.method == "initialize":
             if len(self.sessions) >= self.bridge.max_sessions:
                 return None, None
@@ -408,6 +475,7 @@ class HttpToStdioBridge:
             return await self._respond(stream, headers, answer_needed=outgoing is not None)
         finally:
             upstream.close_stream(stream)
+            upstream.last_used = time.monotonic()  # idle counts from the end of the last exchange
 
     async def _accepted(self, stream: _Stream, headers: CIMultiDict[str]) -> web.StreamResponse:
         """A notification or response: 202, unless an interceptor answered at the HTTP level."""
@@ -501,4 +569,4 @@ class HttpToStdioBridge:
         log.info("aborting the client connection: %s", reason)
         if stream.request.transport is not None:
             stream.request.transport.abort()
-        raise ConnectionResetError(f"mcpchaos: connection aborted ({reason})")
+        raise ClientAbortedError(f"mcpchaos: connection aborted ({reason})")

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
 
 log = logging.getLogger("mcpchaos")
@@ -43,3 +44,13 @@ async def serve_until_stopped(banner: str, stop: Callable[[], Awaitable[None]]) 
             await stop()
         except Exception:
             log.exception("stopping failed")
+
+
+async def sweep(expire: Callable[[float], object], *timeouts: float | None) -> None:
+    """Call ``expire(now)`` (monotonic) a few times per the shortest of ``timeouts``, at
+    most every 5 s: the idle and age sweeps of session tables. Runs until cancelled."""
+    shortest = min(t for t in timeouts if t)
+    every = min(max(shortest / 4, 0.05), 5.0)
+    while True:
+        await asyncio.sleep(every)
+        expire(time.monotonic())

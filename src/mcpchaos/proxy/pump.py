@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -392,9 +392,9 @@ class Pump:
                 observer.sent(direction, message, waited)
             return
         if message.kind is Kind.REQUEST and direction is Direction.CLIENT_TO_SERVER:
-            error = error_response(
-                message.id, codes.UPSTREAM_UNAVAILABLE, "mcpchaos: the upstream server is gone"
-            )
+            # An endpoint may say why it refused (e.g. a server restart under way).
+            reason = getattr(endpoint, "unavailable_reason", "mcpchaos: the upstream server is gone")
+            error = error_response(message.id, codes.UPSTREAM_UNAVAILABLE, reason)
             self._send(Direction.SERVER_TO_CLIENT, error)
         else:
             log.debug("%s side closed; %r not delivered", direction.value, message)
@@ -407,13 +407,16 @@ class Pump:
             self._response_written.clear()
             await self._response_written.wait()
 
-    def fail_pending(self, direction: Direction, code: int, text: str) -> int:
+    def fail_pending(
+        self, direction: Direction, code: int, text: str, keep: Collection[MessageId] = ()
+    ) -> int:
         """Answer every request still pending in ``direction`` with an error (its side is
-        gone). Cancels delayed and held messages: they would only reach a dead peer.
+        gone), except those in ``keep`` (not yet sent to the side that went away). Cancels
+        delayed and held messages: they would only reach a dead peer.
         Returns how many requests were answered."""
         self._cancel_timers()
         answered = 0
-        for pending in self.session.tracker.take_pending(direction):
+        for pending in self.session.tracker.take_pending(direction, keep):
             error = error_response(pending.id, code, text, {"mcpchaos": {"method": pending.method}})
             if self._endpoints[direction.reverse].send(error):
                 answered += 1

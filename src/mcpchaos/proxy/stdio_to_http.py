@@ -6,7 +6,8 @@ session's ``Mcp-Session-Id`` once the upstream assigned one, and the MCP routing
 2026-07-28 request needs, derived from the body); JSON or SSE answers come back as lines.
 After a 2025-era handshake a GET stream carries the server's unsolicited messages. When the
 client closes stdin, requests still in flight are given the grace period to finish, then
-the upstream session is ended with DELETE.
+the upstream session is ended with DELETE. With a circuit breaker (``--breaker``), while it
+is open, requests are answered -32016 at once instead of being POSTed.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from typing import Any
 import aiohttp
 from multidict import CIMultiDict
 
-from mcpchaos.errors import UpstreamError, UpstreamTimeoutError
+from mcpchaos.errors import CircuitOpenError, UpstreamError, UpstreamTimeoutError, UpstreamTooLargeError
+from mcpchaos.events import notify
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.http_headers import routing_headers
 from mcpchaos.protocol.messages import Direction, Kind, Message, error_response, parse
 from mcpchaos.protocol.ndjson import NdjsonFramer
 from mcpchaos.protocol.sse import SseEvent
+from mcpchaos.proxy.breaker import BreakerState, CircuitBreaker
 from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.context import Session
 from mcpchaos.proxy.http import JSON, SESSION_HEADER, SSE, HttpOptions
@@ -77,6 +80,13 @@ class StdioToHttpBridge:
         self._tasks: set[asyncio.Task[None]] = set()
         self._get_stream_opened = False
         self.pump: Pump | None = None
+        self.breaker = CircuitBreaker(self.options.breaker) if self.options.breaker is not None else None
+        if self.breaker is not None:
+            self.breaker.on_transition(self._breaker_moved)
+
+    def _breaker_moved(self, before: BreakerState, after: BreakerState) -> None:
+        log.warning("circuit breaker toward %s: %s → %s", self.upstream_url, before.value, after.value)
+        notify(self.chain.observers, "breaker_transition", before.value, after.value)
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Run ``coroutine`` as a task owned by the bridge (cancelled when it stops)."""
@@ -127,10 +137,16 @@ class StdioToHttpBridge:
     async def post(self, message: Message) -> None:
         """POST one message; feed whatever comes back to the pump."""
         assert self.pump is not None
+        breaker = self.breaker
+        loop = asyncio.get_running_loop()
         try:
+            if breaker is not None and not breaker.allow(loop.time()):
+                raise CircuitOpenError("the circuit breaker toward the upstream is open; failing fast")
             async with self.upstream.request(
                 "POST", self.upstream_url, self._headers(message), message.wire, self.options.upstream_timeout
             ) as response:
+                if breaker is not None:  # as on the HTTP proxy: a 5xx is the upstream failing
+                    breaker.record(response.status < 500, loop.time())
                 session_id = response.headers.get(SESSION_HEADER)
                 if session_id and self.upstream_session_id is None:
                     self.upstream_session_id = session_id
@@ -146,6 +162,8 @@ class StdioToHttpBridge:
                 )
                 self.pump.receive(Direction.SERVER_TO_CLIENT, error)
         except UpstreamError as exc:
+            if breaker is not None and not isinstance(exc, UpstreamTooLargeError | CircuitOpenError):
+                breaker.record(False, loop.time())
             self._fail(message, exc)
         if message.method == "notifications/initialized" and not self._get_stream_opened:
             self._get_stream_opened = True
@@ -179,10 +197,14 @@ class StdioToHttpBridge:
 
     def _fail(self, message: Message, exc: UpstreamError) -> None:
         assert self.pump is not None
-        log.warning("upstream request failed: %s", exc)
+        if isinstance(exc, CircuitOpenError):  # failing fast is the breaker working, not news
+            code = codes.CIRCUIT_OPEN
+        else:
+            log.warning("upstream request failed: %s", exc)
+            timeout = isinstance(exc, UpstreamTimeoutError)
+            code = codes.UPSTREAM_TIMEOUT if timeout else codes.UPSTREAM_UNAVAILABLE
         if message.kind is not Kind.REQUEST:
             return
-        code = codes.UPSTREAM_TIMEOUT if isinstance(exc, UpstreamTimeoutError) else codes.UPSTREAM_UNAVAILABLE
         self.pump.receive(Direction.SERVER_TO_CLIENT, error_response(message.id, code, f"mcpchaos: {exc}"))
 
     async def _listen(self) -> None:
