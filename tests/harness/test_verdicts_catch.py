@@ -12,8 +12,7 @@ from mcpchaos.harness.journal import Verdict
 from mcpchaos.harness.load.driver import open_sessions
 from mcpchaos.harness.stack import Stack, TargetSpec
 from mcpchaos.harness.verdicts import check_no_exceptions
-
-from tests.harness.test_scenarios import run_quick
+from tests.harness.scenario_runs import run_quick
 
 FRAGILE_SERVER = str(Path(__file__).parents[1] / "fixtures" / "fragile_server.py")
 

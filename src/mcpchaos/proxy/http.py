@@ -806,6 +806,11 @@ class HttpProxy:
             return await self._route(request)
         except ClientAbortedError:
             return aborted()
+        except ConnectionResetError:
+            # The client left before its answer could be written (its own timeout): nothing
+            # to tell it; the exchange already cleaned up on the way out.
+            log.debug("client %s went away before its answer was written", request.remote)
+            return aborted()
 
     async def _route(self, request: web.Request) -> web.StreamResponse:
         if request.path != self.mcp_path:
