@@ -6,6 +6,7 @@ changes and actions are printed, one line each, so logs stay readable.
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -26,7 +27,10 @@ class TerminalProgress(ProgressSink):
     """Progress on stderr; call :meth:`close` at the end."""
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True, highlight=False)
+        # Logs (not a terminal) get a wide table rather than rich's 80 columns.
+        self.console = console or Console(
+            stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160
+        )
         self._started = time.monotonic()
         self._live: Live | None = None
         if self.console.is_terminal:

@@ -96,7 +96,7 @@ async def _collect(ctx: ScenarioContext) -> None:
     """After the load stopped: phases, the proxy's metrics and fault log, final resources."""
     ctx.finalize_phases()
     proxy = ctx.stack.proxy
-    ctx.measurements["proxy_alive_at_end"] = 1.0 if proxy is None or proxy.alive else 0.0
+    ctx.proxy_alive_at_end = proxy is None or proxy.alive
     with contextlib.suppress(Exception):
         ctx.proxy_metrics = metrics_since(await ctx.control.metrics(), ctx.proxy_metrics_start)
     if ctx.stack.fault_log_path.exists():

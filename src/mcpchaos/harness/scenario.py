@@ -112,6 +112,7 @@ class ScenarioContext:
         self.cleanups: list[Callable[[], Awaitable[None]]] = []
         """Run by the runner at the very end (extra processes a scenario started)."""
         self.proxy_metrics: dict[str, Any] = {}
+        self.proxy_alive_at_end = True
         self.fault_records: list[dict[str, Any]] = []
         self.proxy_metrics_start: dict[str, Any] = {}
         """Attach mode: the proxy's counters when the scenario started (subtracted at the end)."""

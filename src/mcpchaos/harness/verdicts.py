@@ -55,9 +55,7 @@ def no_exceptions(ctx: ScenarioContext) -> Verdict:
     stderr = ""
     if ctx.stack.proxy_stderr is not None and ctx.stack.proxy_stderr.exists():
         stderr = ctx.stack.proxy_stderr.read_text(errors="replace")
-    return check_no_exceptions(
-        stderr, ctx.proxy_metrics, proxy_alive=bool(ctx.measurements.get("proxy_alive_at_end", 1.0))
-    )
+    return check_no_exceptions(stderr, ctx.proxy_metrics, proxy_alive=ctx.proxy_alive_at_end)
 
 
 def check_no_exceptions(stderr: str, proxy_metrics: dict[str, Any], proxy_alive: bool) -> Verdict:

@@ -63,6 +63,9 @@ class CascadingFailure(Scenario):
     }
     verdict_names = (*COMMON, "recovery")
 
+    def __init__(self) -> None:
+        self.dependency: Stack | None = None
+
     async def prepare(self, ctx: ScenarioContext) -> None:
         if ctx.stack.target.kind != "demo":
             raise ScenarioSkipped("the cascade is built from two demo servers; run it with the demo target")
@@ -72,7 +75,7 @@ class CascadingFailure(Scenario):
         dependency.upstream_args = ["--stateless", "--json-response"]
         ctx.cleanups.append(dependency.stop)
         await dependency.start(self._dependency_proxy_args(p, p.breaker))
-        ctx.dependency = dependency  # type: ignore[attr-defined]
+        self.dependency = dependency
         ctx.stack.upstream_args = ["--downstream", dependency.proxy_url, "--workers", str(p.workers)]
 
     @staticmethod
@@ -85,7 +88,8 @@ class CascadingFailure(Scenario):
     async def run(self, ctx: ScenarioContext) -> None:
         p = ctx.params
         assert isinstance(p, CascadeParams)
-        dependency: Stack = ctx.dependency  # type: ignore[attr-defined]
+        dependency = self.dependency
+        assert dependency is not None, "prepare() starts the dependency"
         relay_load = p.load.model_copy(
             update={"clients": p.relay_clients, "mix": [RELAY], "think_time_s": 0.02}
         )

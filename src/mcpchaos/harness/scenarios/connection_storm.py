@@ -64,6 +64,9 @@ class ConnectionStorm(Scenario):
     }
     verdict_names = (*COMMON, "recovery")
 
+    def __init__(self) -> None:
+        self.tally: StormTally | None = None
+
     def proxy_args(self, params: ScenarioParams) -> list[str]:
         assert isinstance(params, Params)
         return ["--max-connections", str(params.max_connections)]
@@ -97,12 +100,12 @@ class ConnectionStorm(Scenario):
                 "probe_failures": float(tally.probe_failures),
             }
         )
-        ctx.storm = tally  # type: ignore[attr-defined]
+        self.tally = tally
 
     def judge(self, ctx: ScenarioContext) -> list[Verdict]:
         p = ctx.params
         assert isinstance(p, Params)
-        tally: StormTally | None = getattr(ctx, "storm", None)
+        tally = self.tally
         if tally is None:
             return judge(ctx, self.verdict_names)
         probe_max = max(tally.probes, default=float("inf"))

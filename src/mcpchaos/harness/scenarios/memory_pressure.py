@@ -67,11 +67,7 @@ class MemoryPressure(Scenario):
             task = asyncio.get_running_loop().create_task(pressure())
             ctx.background.append(task)
 
-        def done() -> bool:
-            nonlocal peak_rss
-            return bool(opened)
-
-        await ctx.phase("pressure", p.pressure_max_s, action=start_pressure, until=done)
+        await ctx.phase("pressure", p.pressure_max_s, action=start_pressure, until=lambda: bool(opened))
         for sample in await ctx.snapshot("peak"):
             if sample.process == "proxy" and sample.rss_bytes:
                 peak_rss = sample.rss_bytes
