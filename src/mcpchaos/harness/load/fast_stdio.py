@@ -28,6 +28,9 @@ from mcpchaos.harness.load.wire import (
 )
 from mcpchaos.protocol.ndjson import NEED_DATA, NdjsonFramer
 
+_REMEMBERED_TICKETS = 10_000
+"""A duplicate of an answer older than this many requests counts as unexpected."""
+
 _CLOSE_GRACE_S = 1.0
 """After closing stdin, how long a server gets to exit before its process group is killed."""
 
@@ -39,7 +42,8 @@ class _Connection:
         self.process = process
         self.pending: dict[int, tuple[Ticket | None, asyncio.Future[dict[str, Any] | None]]] = {}
         self.tickets: dict[int, Ticket] = {}
-        """Every request sent on this connection (to tell duplicates from unknown ids)."""
+        """The last requests sent on this connection (to tell duplicates from unknown ids);
+        bounded, so a long run does not keep every ticket alive."""
         self.reader = asyncio.create_task(self._read(client))
 
     def write(self, line: bytes) -> None:
@@ -212,6 +216,8 @@ class StdioClient:
                 future: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
                 connection.pending[request_id] = (ticket, future)
                 connection.tickets[request_id] = ticket
+                if len(connection.tickets) > _REMEMBERED_TICKETS:
+                    del connection.tickets[next(iter(connection.tickets))]  # the oldest
                 ticket.sent = True
                 connection.write(request_bytes(request_id, op))
                 await future  # the reader records the outcome (answer or process exit)

@@ -26,9 +26,13 @@ _MAX_US = 60_000_000
 
 DEFAULT_PHASE = "default"
 
+_BUCKET_DIGITS = 2
+"""Time buckets keep 2 significant digits (1% quantiles, ~20 KB each) instead of the phases'
+3 (~140 KB each): a long run has thousands of buckets, a plot needs no more."""
 
-def _histogram() -> HdrHistogram:
-    return HdrHistogram(1, _MAX_US, 3)
+
+def _histogram(digits: int = 3) -> HdrHistogram:
+    return HdrHistogram(1, _MAX_US, digits)
 
 
 class _Stats:
@@ -51,12 +55,12 @@ class _Stats:
         "unexpected",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, digits: int = 3) -> None:
         self.ok = self.error = self.transport = self.deadline = self.injected = 0
         self.error_codes: dict[str, int] = {}
         self.transport_kinds: dict[str, int] = {}
         self.sent = self.answered = self.lost = self.duplicated = self.unexpected = self.hung = 0
-        self.histogram = _histogram()
+        self.histogram = _histogram(digits)
 
     def counts(self) -> OutcomeCounts:
         return OutcomeCounts(
@@ -161,7 +165,7 @@ class Recorder:
         index = int((now - self._t0) / self._bucket_s)
         bucket = self._buckets.get(index)
         if bucket is None:
-            bucket = self._buckets[index] = _Stats()
+            bucket = self._buckets[index] = _Stats(_BUCKET_DIGITS)
         ticket = Ticket(now, self._phases[self._phase], bucket)
         self._open.add(ticket)
         return ticket
@@ -206,7 +210,7 @@ class Recorder:
         index = int(self.now_s() / self._bucket_s)
         bucket = self._buckets.get(index)
         if bucket is None:
-            bucket = self._buckets[index] = _Stats()
+            bucket = self._buckets[index] = _Stats(_BUCKET_DIGITS)
         bucket.unexpected += 1
 
     def _end(self, ticket: Ticket, outcome: str, detail: str | None = None) -> None:
