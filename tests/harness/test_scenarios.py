@@ -22,15 +22,21 @@ async def test_every_scenario_passes_its_verdicts_against_the_demo_server(name: 
     empty = [p.name for p in result.phases if p.outcomes.total == 0]
     assert not empty, f"phases without any request: {empty}"
     assert result.timeline
+    if name == "cascading_failure":  # judged with the breaker, compared without it
+        with_breaker = result.measurements["independent_success_with_breaker"]
+        without_breaker = result.measurements["independent_success_without_breaker"]
+        assert with_breaker is not None
+        assert without_breaker is not None
+        assert with_breaker > without_breaker + 0.2, result.measurements
 
 
 @pytest.mark.timeout(120)
 async def test_the_collapse_point_of_error_faults_lands_where_theory_says(tmp_path: Path) -> None:
-    # Error faults on requests at probability p: success ≈ 1 − p. With the collapse threshold
-    # at 35% the first level below it is p = 0.7.
-    result = await run_quick("gradual_degradation", tmp_path, {"collapse_below": 0.35})
-    assert result.collapse_point is not None
-    assert abs(result.collapse_point - 0.7) <= 0.1 + 1e-9, result.collapse_point
+    # Error faults on requests at probability p: success ≈ 1 − p. Levels 0, 0.2 … 1 and the
+    # collapse threshold at 35%: the first level below it is p = 0.8 (0.6 leaves 40%).
+    result = await run_quick("gradual_degradation", tmp_path, {"collapse_below": 0.35, "steps": 6})
+    assert not failed(result), failed(result)
+    assert result.collapse_point == pytest.approx(0.8), result.collapse_point
     for phase in result.phases:
         if phase.fault_probability is None or phase.outcomes.total < 50:
             continue
@@ -40,14 +46,10 @@ async def test_the_collapse_point_of_error_faults_lands_where_theory_says(tmp_pa
 
 @pytest.mark.timeout(120)
 async def test_the_cascade_collapses_without_the_breaker_and_holds_with_it(tmp_path: Path) -> None:
-    result = await run_quick("cascading_failure", tmp_path, {"breaker": False, "compare": True})
+    # The suite's run (breaker on) compares both; this one is judged without the breaker.
+    result = await run_quick("cascading_failure", tmp_path, {"breaker": False, "compare": False})
     isolation = next(v for v in result.verdicts if v.name == "isolation")
     assert not isolation.passed, isolation.detail
-    with_breaker = result.measurements["independent_success_with_breaker"]
-    without_breaker = result.measurements["independent_success_without_breaker"]
-    assert with_breaker is not None
-    assert without_breaker is not None
-    assert with_breaker > without_breaker + 0.2, result.measurements
     assert any(f.title.startswith("a hung dependency") for f in result.findings)
 
 
