@@ -6,11 +6,14 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from mcpchaos.harness.load.settings import LoadSettings
 from mcpchaos.harness.scenario import Scenario, ScenarioContext, ScenarioParams, ScenarioSkipped
 from mcpchaos.harness.verdicts import COMMON
 
 
 class Params(ScenarioParams):
+    load: LoadSettings = Field(default_factory=lambda: LoadSettings(sdk_share=0.25))
+    """A quarter of the clients are the official SDK client: does a real client ride out a partition?"""
     partition_s: float = Field(3.0, gt=0, le=3600)
     """How long the proxy cannot reach the upstream."""
     recovery_s: float = Field(5.0, gt=0, le=3600)
@@ -30,7 +33,7 @@ class NetworkPartition(Scenario):
         "recovery_s": 3.0,
         "bucket_s": 0.25,
         "settle_s": 3.0,
-        "load": {"clients": 4, "deadline_s": 1.0},
+        "load": {"clients": 4, "deadline_s": 1.0, "sdk_share": 0.25},
     }
     verdict_names = (*COMMON, "recovery")
 
