@@ -117,6 +117,7 @@ class ScenarioContext:
         self.proxy_metrics_start: dict[str, Any] = {}
         """Attach mode: the proxy's counters when the scenario started (subtracted at the end)."""
         self.fault_log_start = 0
+        self._load_stopped = False
         self.started_wall = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         self._started = time.monotonic()
 
@@ -166,6 +167,10 @@ class ScenarioContext:
         return recorder
 
     async def stop_load(self) -> None:
+        """Stop every load and end its requests' accounting (once; later calls do nothing)."""
+        if self._load_stopped:
+            return
+        self._load_stopped = True
         for task in self.background:
             task.cancel()
         for task in self.background:
