@@ -58,3 +58,14 @@ async def test_a_scenario_that_cannot_kill_a_url_target_is_skipped_not_failed(tm
     result = await run_quick("upstream_failure", tmp_path, target=TargetSpec.parse("http://127.0.0.1:9/mcp"))
     assert result.skipped is not None
     assert result.passed
+
+
+@pytest.mark.timeout(60)
+async def test_a_target_that_never_works_is_an_error_that_says_why(tmp_path: Path) -> None:
+    result = await run_quick(
+        "sudden_failure", tmp_path, target=TargetSpec.parse("no-such-mcp-server --stdio")
+    )
+    assert not result.passed
+    assert result.error is not None
+    assert "no request succeeded under healthy conditions" in result.error
+    assert "no-such-mcp-server" in result.error  # the proxy's own words

@@ -74,6 +74,7 @@ async def run_scenario(
             await ctx.stop_load()
         await _collect(ctx)
         ctx.verdicts = scenario.judge(ctx)
+        error = unhealthy_baseline(ctx)
     except ScenarioSkipped as exc:
         skipped = str(exc)
         run.progress.message(f"{scenario.name}: skipped: {skipped}")
@@ -90,6 +91,22 @@ async def run_scenario(
                 await cleanup()
     ctx.finalize_phases()
     return ctx.result(scenario, error=error, skipped=skipped)
+
+
+def unhealthy_baseline(ctx: ScenarioContext) -> str | None:
+    """Verdicts mean nothing if the target never worked: say so, with what the clients saw."""
+    baseline = next((p for p in ctx.phases if p.name.startswith("baseline")), None)
+    if baseline is None or baseline.outcomes.ok > 0:
+        return None
+    outcomes = baseline.outcomes
+    saw = {**outcomes.error_codes, **outcomes.transport_kinds}
+    if outcomes.deadline:
+        saw["deadline"] = outcomes.deadline
+    tail = ctx.stack.proxy.tail(800) if ctx.stack.proxy is not None else ""
+    return (
+        f"no request succeeded under healthy conditions (baseline: {outcomes.total} requests, "
+        f"{saw or 'no outcome'}): is the target working? The proxy's stderr ends with: {tail or '(nothing)'}"
+    )
 
 
 async def _collect(ctx: ScenarioContext) -> None:

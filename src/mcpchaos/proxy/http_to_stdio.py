@@ -381,6 +381,7 @@ class HttpToStdioBridge:
         try:
             upstream, new_session_id = await self._upstream_for(session_id, item)
         except UpstreamStartError as exc:
+            log.warning("cannot start the server for a new session: %s", exc)
             return error_body(502, codes.UPSTREAM_UNAVAILABLE, f"mcpchaos: {exc}", item.id)
         if upstream is None:
             if session_id is not None:
