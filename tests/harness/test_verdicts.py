@@ -1,0 +1,171 @@
+"""The verdict rules on made-up numbers: each passes what it should and fails what it should."""
+
+from __future__ import annotations
+
+import pytest
+
+from mcpchaos.harness.journal import (
+    Accounting,
+    LatencySummary,
+    OutcomeCounts,
+    PhaseRecord,
+    ResourceSample,
+    TimeBucket,
+)
+from mcpchaos.harness.runner import metrics_since
+from mcpchaos.harness.verdicts import (
+    check_graceful_degradation,
+    check_metrics_accurate,
+    check_nothing_lost,
+    explained_by_faults,
+    leak_problems,
+    time_to_recover,
+)
+
+
+def phase(name: str, ok: int, failed: int = 0, p: float | None = None, deadline: int = 0) -> PhaseRecord:
+    return PhaseRecord(
+        name=name,
+        started_s=0.0,
+        ended_s=1.0,
+        fault_probability=p,
+        outcomes=OutcomeCounts(ok=ok, error=failed, deadline=deadline),
+    )
+
+
+def ramp(successes: list[float], n: int = 1000) -> list[PhaseRecord]:
+    levels = [i / (len(successes) - 1) for i in range(len(successes))]
+    return [
+        phase(f"p={p:.2f}", round(s * n), n - round(s * n), p) for p, s in zip(levels, successes, strict=True)
+    ]
+
+
+def test_success_that_follows_one_minus_p_degrades_gracefully() -> None:
+    verdict = check_graceful_degradation(ramp([1.0, 0.79, 0.61, 0.4, 0.2, 0.0]), collapse_point=1.0)
+    assert verdict.passed, verdict.detail
+
+
+def test_a_cliff_before_the_collapse_point_fails() -> None:
+    verdict = check_graceful_degradation(ramp([1.0, 0.5, 0.3, 0.2, 0.1, 0.0]), collapse_point=1.0)
+    assert not verdict.passed
+    assert verdict.evidence["cliffs"][0]["p"] == pytest.approx(0.2)
+
+
+def test_levels_at_and_after_the_collapse_point_are_not_judged() -> None:
+    verdict = check_graceful_degradation(ramp([1.0, 0.8, 0.6, 0.0, 0.0, 0.0]), collapse_point=0.6)
+    assert verdict.passed, verdict.detail
+
+
+def test_no_measured_level_is_not_a_pass() -> None:
+    assert not check_graceful_degradation([], None).passed
+
+
+def bucket(t: float, ok: int, failed: int, name: str = "recovery") -> TimeBucket:
+    return TimeBucket(t_s=t, width_s=0.5, phase=name, outcomes=OutcomeCounts(ok=ok, error=failed))
+
+
+def test_recovery_time_is_the_first_bucket_from_which_success_stays_up() -> None:
+    record = PhaseRecord(name="recovery", started_s=10.0, ended_s=12.0)
+    timeline = [bucket(10.0, 5, 5), bucket(10.5, 10, 0), bucket(11.0, 3, 7), bucket(11.5, 10, 0)]
+    assert time_to_recover(timeline, record, target=0.99) == pytest.approx(1.5)
+
+
+def test_a_bucket_straddling_the_phase_start_or_end_is_not_judged() -> None:
+    record = PhaseRecord(name="recovery", started_s=10.2, ended_s=11.2)
+    # 9.75 and 11.0 straddle the phase's edges: only 10.25 and 10.75 count.
+    timeline = [bucket(9.75, 0, 10), bucket(10.25, 10, 0), bucket(10.75, 10, 0), bucket(11.0, 0, 10)]
+    assert time_to_recover(timeline, record, target=0.99) == pytest.approx(0.05)
+
+
+def test_a_phase_that_never_gets_back_has_no_recovery_time() -> None:
+    record = PhaseRecord(name="recovery", started_s=0.0, ended_s=2.0)
+    assert time_to_recover([bucket(0.0, 10, 0), bucket(1.0, 1, 9)], record, target=0.99) is None
+
+
+def totals(
+    sent: int, ok: int, deadline: int = 0, duplicated: int = 0
+) -> tuple[OutcomeCounts, LatencySummary, Accounting]:
+    outcomes = OutcomeCounts(ok=ok, deadline=deadline)
+    accounting = Accounting(sent=sent, answered=ok, lost=deadline, duplicated=duplicated)
+    return outcomes, LatencySummary(), accounting
+
+
+def test_an_unanswered_request_nothing_explains_is_lost() -> None:
+    phases = [phase("baseline", 99, deadline=1)]
+    verdict = check_nothing_lost(phases, set(), [], 2.0, totals(100, 99, deadline=1))
+    assert not verdict.passed
+    assert verdict.evidence["unexplained_lost"] == 1
+
+
+def test_drops_and_requests_in_flight_when_an_outage_began_explain_silence() -> None:
+    phases = [
+        phase("baseline", 96, deadline=4),
+        phase("outage", 0, deadline=50),
+        phase("faults", 90, deadline=3),
+    ]
+    drops = [{"fault": "drop", "direction": "client_to_server"}] * 3
+    verdict = check_nothing_lost(
+        phases, {"outage"}, drops, 2.0, totals(243, 186, deadline=57), in_flight_bound=4
+    )
+    assert verdict.passed, verdict.detail
+
+
+def test_duplicates_beyond_the_injected_ones_are_reported() -> None:
+    records = [{"fault": "duplicate", "direction": "server_to_client"}]
+    verdict = check_nothing_lost([phase("baseline", 10)], set(), records, 2.0, totals(10, 10, duplicated=2))
+    assert not verdict.passed
+    assert verdict.evidence["unexplained_duplicated"] == 1
+
+
+def test_a_corrupted_method_is_no_excuse_for_silence_but_a_destroyed_id_is() -> None:
+    method = {"fault": "corruption", "direction": "client_to_server", "params": {"mode": "method_suffix"}}
+    truncated = {"fault": "corruption", "direction": "client_to_server", "params": {"mode": "truncated_json"}}
+    assert explained_by_faults([method], 2.0)["silences"] == 0
+    assert explained_by_faults([truncated], 2.0)["silences"] == 1
+
+
+def sample(fds: int, rss_mib: int, children: int = 0, tasks: int = 5) -> ResourceSample:
+    return ResourceSample(
+        t_s=0, process="proxy", fds=fds, rss_bytes=rss_mib * 2**20, children=children, tasks=tasks
+    )
+
+
+def test_kept_alive_connections_are_not_a_leak_but_thousands_of_fds_are() -> None:
+    assert leak_problems(sample(40, 60), sample(70, 62), concurrency=8) == []
+    assert leak_problems(sample(40, 60), sample(2040, 62), concurrency=8)
+
+
+def test_a_child_process_or_tasks_left_behind_or_doubled_memory_are_leaks() -> None:
+    assert leak_problems(sample(40, 60), sample(40, 60, children=1))
+    assert leak_problems(sample(40, 60), sample(40, 60, tasks=50))
+    assert leak_problems(sample(40, 100), sample(40, 300))
+
+
+def test_metrics_reconcile_exactly_or_fail() -> None:
+    metrics = {
+        "messages": [
+            {"direction": "client_to_server", "kind": "request", "method": "tools/call", "count": 10}
+        ],
+        "faults_total": 2,
+    }
+    log = [
+        {"fault": "error", "direction": "client_to_server", "params": {"error_type": "internal_error"}}
+    ] * 2
+    assert check_metrics_accurate(10, 2, metrics, log).passed
+    assert not check_metrics_accurate(9, 2, metrics, log).passed
+    assert not check_metrics_accurate(10, 1, metrics, log).passed
+    assert not check_metrics_accurate(10, 2, metrics, log[:1]).passed
+
+
+def test_an_attached_proxys_history_is_taken_off_its_counters() -> None:
+    start = {
+        "messages": [{"direction": "client_to_server", "kind": "request", "method": "ping", "count": 5}],
+        "faults_total": 3,
+    }
+    now = {
+        "messages": [{"direction": "client_to_server", "kind": "request", "method": "ping", "count": 8}],
+        "faults_total": 4,
+    }
+    delta = metrics_since(now, start)
+    assert delta["messages"][0]["count"] == 3
+    assert delta["faults_total"] == 1
