@@ -7,9 +7,13 @@ import asyncio
 from typing import Any
 
 import aiohttp
+import pytest
 
 from mcpchaos.observe.metrics import Metrics
+from mcpchaos.protocol.messages import Direction, Kind, Message
 from mcpchaos.proxy.chain import InterceptorChain
+from mcpchaos.proxy.context import Context
+from mcpchaos.proxy.effects import Drop, Effects
 from mcpchaos.proxy.http import HttpOptions, HttpProxy
 from tests.http.mcp import HEADERS, INITIALIZE
 
@@ -132,3 +136,99 @@ async def test_a_session_the_upstream_lost_is_forgotten_at_once(stateful_url: st
         await proxy.stop()
     assert proxy.sessions.lost_count == 1
     assert metrics.as_dict()["sessions"]["expired"] == 1
+
+
+class HideServerNotifications:
+    """Drops the upstream's notifications (the ``slow`` tool's log and progress), so a request
+    in flight has sent nothing to its client yet; ``started`` is set at the first one."""
+
+    name = "hide-notifications"
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+
+    def intercept(self, message: Message, ctx: Context) -> Effects | None:
+        if ctx.direction is Direction.SERVER_TO_CLIENT and message.kind is Kind.NOTIFICATION:
+            self.started.set()
+            return [Drop("test")]
+        return None
+
+
+def slow_call(seconds: float) -> dict[str, Any]:
+    arguments = {"seconds": seconds, "steps": 1}
+    return {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "method": "tools/call",
+        "params": {"name": "slow", "arguments": arguments},
+    }
+
+
+async def call_in_session(http: aiohttp.ClientSession, url: str, session_id: str) -> tuple[int, bytes]:
+    """A long ``slow`` call in ``session_id``: its status and the whole body (JSON or SSE)."""
+    headers = {**HEADERS, "Mcp-Session-Id": session_id, "MCP-Protocol-Version": "2025-11-25"}
+    async with http.post(url, json=slow_call(30), headers=headers) as response:
+        return response.status, await response.read()
+
+
+async def test_a_request_in_flight_when_its_session_is_evicted_is_answered_404(stateful_url: str) -> None:
+    hide = HideServerNotifications()
+    proxy = HttpProxy(stateful_url, InterceptorChain([hide]), HttpOptions(max_sessions=1))
+    await proxy.start("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{proxy.port}/mcp"
+    try:
+        async with aiohttp.ClientSession() as http:
+            first = await initialize(http, url)
+            call = asyncio.create_task(call_in_session(http, url, first))
+            async with asyncio.timeout(5):
+                await hide.started.wait()  # the call runs upstream; its client has no headers yet
+                await initialize(http, url)  # evicts the first session: the proxy ends it upstream
+                status, body = await call
+            assert status == 404
+            assert b"initialize again" in body
+            assert b'"id":7' in body
+    finally:
+        await proxy.stop()
+
+
+async def test_a_request_whose_stream_started_gets_an_error_when_its_session_is_evicted(
+    stateful_url: str,
+) -> None:
+    proxy = HttpProxy(stateful_url, InterceptorChain(), HttpOptions(max_sessions=1))
+    await proxy.start("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{proxy.port}/mcp"
+    try:
+        async with aiohttp.ClientSession() as http:
+            first = await initialize(http, url)
+            headers = {**HEADERS, "Mcp-Session-Id": first, "MCP-Protocol-Version": "2025-11-25"}
+            async with asyncio.timeout(5), http.post(url, json=slow_call(30), headers=headers) as response:
+                assert response.status == 200  # the tool's log notification started the stream
+                await response.content.readuntil(b"\n\n")
+                await initialize(http, url)  # evicts the first session
+                rest = await response.read()
+            assert b'"id":7' in rest
+            assert b"initialize again" in rest
+    finally:
+        await proxy.stop()
+
+
+@pytest.mark.parametrize(
+    "options", [HttpOptions(session_max_age=0.5), HttpOptions(session_idle_timeout=0.5)], ids=["age", "idle"]
+)
+async def test_a_request_in_flight_when_its_session_expires_is_answered_404(
+    stateful_url: str, options: HttpOptions
+) -> None:
+    hide = HideServerNotifications()
+    proxy = HttpProxy(stateful_url, InterceptorChain([hide]), options)
+    await proxy.start("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{proxy.port}/mcp"
+    try:
+        async with aiohttp.ClientSession() as http:
+            session_id = await initialize(http, url)
+            async with asyncio.timeout(5):
+                status, body = await call_in_session(http, url, session_id)
+            assert hide.started.is_set()
+            assert status == 404
+            assert b"initialize again" in body
+    finally:
+        await proxy.stop()

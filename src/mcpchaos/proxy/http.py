@@ -70,6 +70,8 @@ log = logging.getLogger("mcpchaos.http")
 SESSION_HEADER = "Mcp-Session-Id"
 _CLIENT_HIGH_WATER = 1024 * 1024
 """Bytes of messages queued for a client before the upstream stops being read."""
+SESSION_GONE = "Session not found (ended by the proxy: initialize again)"
+"""The error message of a request whose session the proxy evicted or expired."""
 JSON = "application/json"
 SSE = "text/event-stream"
 
@@ -601,6 +603,12 @@ class Exchange:
         return not self._tasks and self.pump.scheduled == 0
 
     async def _finish_settled(self) -> web.StreamResponse | None:
+        if self.request_id is not None and self.session.attributes.get("ended"):
+            # The session ended (evicted, expired, deleted) while this request was in flight:
+            # the DELETE the proxy sent upstream made the upstream close the request's stream
+            # without an answer, and nothing else will come. Holding the request (as for a
+            # dropped message) would leave the client silent until its own deadline.
+            return await self._session_gone()
         if self.response is not None:
             await self.response.write_eof()
             return self.response
@@ -610,6 +618,16 @@ class Exchange:
                 return web.Response(status=self._head.status, headers=self._head.headers)
             return web.Response(status=202)
         return None  # a request nothing will answer: hold it until the client gives up
+
+    async def _session_gone(self) -> web.StreamResponse:
+        """Answer a request whose session ended under it: 404 as for any request of a gone
+        session, or, once its stream has started, a JSON-RPC error on the stream."""
+        if self.response is None:
+            return error_body(404, codes.INVALID_REQUEST, SESSION_GONE, self.request_id)
+        assert self.request_id is not None
+        await self._write_event(error_response(self.request_id, codes.INVALID_REQUEST, SESSION_GONE))
+        await self.response.write_eof()
+        return self.response
 
     async def _give_up(self) -> web.StreamResponse:
         limit = self.proxy.options.request_timeout
@@ -849,9 +867,7 @@ class HttpProxy:
 
     @staticmethod
     def _gone_session() -> web.Response:
-        return error_body(
-            404, codes.INVALID_REQUEST, "Session not found (ended by the proxy: initialize again)"
-        )
+        return error_body(404, codes.INVALID_REQUEST, SESSION_GONE)
 
     def _end_upstream_session(self, session_id: str) -> None:
         """An evicted or expired session: end it at the upstream too (best effort)."""
