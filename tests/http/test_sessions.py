@@ -7,7 +7,6 @@ import asyncio
 from typing import Any
 
 import aiohttp
-import pytest
 
 from mcpchaos.observe.metrics import Metrics
 from mcpchaos.protocol.messages import Direction, Kind, Message
@@ -212,14 +211,11 @@ async def test_a_request_whose_stream_started_gets_an_error_when_its_session_is_
         await proxy.stop()
 
 
-@pytest.mark.parametrize(
-    "options", [HttpOptions(session_max_age=0.5), HttpOptions(session_idle_timeout=0.5)], ids=["age", "idle"]
-)
-async def test_a_request_in_flight_when_its_session_expires_is_answered_404(
-    stateful_url: str, options: HttpOptions
+async def test_a_request_in_flight_when_its_session_reaches_its_max_age_is_answered_404(
+    stateful_url: str,
 ) -> None:
     hide = HideServerNotifications()
-    proxy = HttpProxy(stateful_url, InterceptorChain([hide]), options)
+    proxy = HttpProxy(stateful_url, InterceptorChain([hide]), HttpOptions(session_max_age=0.5))
     await proxy.start("127.0.0.1", 0)
     url = f"http://127.0.0.1:{proxy.port}/mcp"
     try:
@@ -230,5 +226,28 @@ async def test_a_request_in_flight_when_its_session_expires_is_answered_404(
             assert hide.started.is_set()
             assert status == 404
             assert b"initialize again" in body
+    finally:
+        await proxy.stop()
+
+
+async def test_a_session_busy_with_a_long_request_is_not_idle(stateful_url: str) -> None:
+    # The call takes 1.5 s, three idle timeouts: it is use, not idleness, so it completes.
+    proxy = HttpProxy(stateful_url, options=HttpOptions(session_idle_timeout=0.5))
+    await proxy.start("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{proxy.port}/mcp"
+    headers_for = {**HEADERS, "MCP-Protocol-Version": "2025-11-25"}
+    try:
+        async with aiohttp.ClientSession() as http:
+            session_id = await initialize(http, url)
+            headers = {**headers_for, "Mcp-Session-Id": session_id}
+            async with asyncio.timeout(10):
+                async with http.post(url, json=slow_call(1.5), headers=headers) as response:
+                    assert response.status == 200
+                    assert b"slept 1.5s" in await response.read()
+                assert proxy.sessions.expired == 0
+                # Idle from the end of that call on: it expires like any idle session.
+                async with asyncio.timeout(5):
+                    while proxy.sessions.expired == 0:  # noqa: ASYNC110 - bounded, swept every 0.5 s or so
+                        await asyncio.sleep(0.05)
     finally:
         await proxy.stop()

@@ -298,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--session-idle-timeout",
         type=_positive_float,
         metavar="SECONDS",
-        help="a session unused this long expires (default: never)",
+        help="a session with no request or stream open for this long expires (default: never)",
     )
     http.add_argument(
         "--session-max-age",

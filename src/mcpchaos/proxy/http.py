@@ -160,6 +160,10 @@ _Event = (
 )
 
 
+IN_FLIGHT = "http.in_flight"
+"""Session attribute: how many of its requests and streams are open now (not idle while > 0)."""
+
+
 class SessionRegistry:
     """MCP sessions by ``Mcp-Session-Id``.
 
@@ -241,7 +245,11 @@ class SessionRegistry:
         returns how many."""
         stale: list[str] = []
         if self.idle_timeout:
-            stale = [sid for sid, used in self._last_used.items() if now - used > self.idle_timeout]
+            stale = [
+                sid
+                for sid, used in self._last_used.items()
+                if now - used > self.idle_timeout and not self._busy(sid)
+            ]
         if self.max_age:
             for session_id, born in self._born.items():  # oldest first: stop at the first young one
                 if now - born <= self.max_age:
@@ -251,8 +259,22 @@ class SessionRegistry:
             self._expire(session_id)
         return len(stale)
 
+    def _busy(self, session_id: str) -> bool:
+        """A request or a stream of this session is open: it is in use, however long that takes."""
+        session = self._sessions.get(session_id)
+        return session is not None and session.attributes.get(IN_FLIGHT, 0) > 0
+
+    def touch(self, session_id: str) -> None:
+        """An exchange of this session just ended: its idle time starts now."""
+        if session_id in self._last_used:
+            self._last_used[session_id] = time.monotonic()
+
     def _is_stale(self, session_id: str, now: float) -> bool:
-        if self.idle_timeout and now - self._last_used.get(session_id, now) > self.idle_timeout:
+        if (
+            self.idle_timeout
+            and now - self._last_used.get(session_id, now) > self.idle_timeout
+            and not self._busy(session_id)
+        ):
             return True
         return bool(self.max_age) and now - self._born.get(session_id, now) > (self.max_age or 0.0)
 
@@ -566,6 +588,8 @@ class Exchange:
         # How long the exchange may go without anything happening. A GET stream has no
         # limit (it lives as long as both ends want); a request's clock restarts at every event.
         idle_limit = None if item is None else self.proxy.options.request_timeout
+        attributes = self.session.attributes
+        attributes[IN_FLIGHT] = attributes.get(IN_FLIGHT, 0) + 1
         try:
             if item is None:
                 self.call_upstream(None, self.request.method)
@@ -589,6 +613,8 @@ class Exchange:
                 if result is not None:
                     return result
         finally:
+            attributes[IN_FLIGHT] -= 1
+            self.proxy.sessions.touch(self.session.id)
             self._finished = True
             for task in self._tasks:
                 task.cancel()
