@@ -7,9 +7,11 @@ import asyncio
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from mcpchaos.observe.metrics import Metrics
 from mcpchaos.protocol.messages import Direction, Kind, Message
+from mcpchaos.proxy.breaker import BreakerConfig, BreakerState
 from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.context import Context
 from mcpchaos.proxy.effects import Drop, Effects
@@ -251,3 +253,66 @@ async def test_a_session_busy_with_a_long_request_is_not_idle(stateful_url: str)
                         await asyncio.sleep(0.05)
     finally:
         await proxy.stop()
+
+
+class CuttingUpstream:
+    """A Streamable HTTP upstream whose DELETE cuts the session's open stream abruptly (no
+    answer, a broken chunked body): what some servers do when a session ends under a request."""
+
+    def __init__(self) -> None:
+        self.deleted: dict[str, asyncio.Event] = {}
+        self.sessions = 0
+        self.streaming = asyncio.Event()
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.method == "DELETE":
+            self.deleted[request.headers["Mcp-Session-Id"]].set()
+            return web.Response(status=200)
+        body = await request.json()
+        if body["method"] == "initialize":
+            self.sessions += 1
+            session_id = f"s{self.sessions}"
+            self.deleted[session_id] = asyncio.Event()
+            answer = {"jsonrpc": "2.0", "id": body["id"], "result": {"protocolVersion": "2025-11-25"}}
+            return web.json_response(answer, headers={"Mcp-Session-Id": session_id})
+        if "id" not in body:
+            return web.Response(status=202)
+        stream = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await stream.prepare(request)
+        await stream.write(b": working\n\n")
+        self.streaming.set()
+        await self.deleted[request.headers["Mcp-Session-Id"]].wait()
+        assert request.transport is not None
+        request.transport.abort()  # cut, mid-body
+        return stream
+
+
+async def test_an_upstream_cutting_an_evicted_sessions_stream_is_no_breaker_failure() -> None:
+    upstream = CuttingUpstream()
+    app = web.Application()
+    app.router.add_route("*", "/mcp", upstream.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    breaker = BreakerConfig(failure_rate=0.5, min_requests=1, window_s=10, open_s=10, probes=1)
+    proxy = HttpProxy(f"http://127.0.0.1:{port}/mcp", options=HttpOptions(max_sessions=1, breaker=breaker))
+    await proxy.start("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{proxy.port}/mcp"
+    try:
+        async with aiohttp.ClientSession() as http:
+            first = await initialize(http, url)
+            headers = {**HEADERS, "Mcp-Session-Id": first, "MCP-Protocol-Version": "2025-11-25"}
+            call = asyncio.create_task(http.post(url, json=slow_call(30), headers=headers))
+            async with asyncio.timeout(5):
+                await upstream.streaming.wait()
+                await initialize(http, url)  # evicts the first session; the proxy DELETEs it
+                response = await call
+                body = await response.read()
+            assert b"initialize again" in body  # 404, or the error on the started stream
+            assert proxy.breaker is not None
+            assert proxy.breaker.state is BreakerState.CLOSED
+    finally:
+        await proxy.stop()
+        await runner.cleanup()

@@ -528,6 +528,12 @@ class Exchange:
                     if primary:
                         self.post(_UpstreamRaw(status, out_headers, raw))
         except UpstreamError as exc:
+            if self.session.attributes.get("ended") and not isinstance(exc, CircuitOpenError):
+                # The proxy ended this session (evicted, expired, deleted) and the upstream cut
+                # the request's stream: our doing, not an upstream failure, so no breaker count
+                # and no 502; the exchange answers it as a request of a gone session (404).
+                log.debug("session %s ended under a request: %s", self.session.id, exc)
+                return
             if breaker is not None and not isinstance(exc, UpstreamTooLargeError | CircuitOpenError):
                 breaker.record(False, self._loop.time())
             if primary:
