@@ -33,7 +33,7 @@ class NetworkPartition(Scenario):
         "recovery_s": 3.0,
         "bucket_s": 0.25,
         "settle_s": 3.0,
-        "load": {"clients": 4, "deadline_s": 1.0, "sdk_share": 0.25},
+        "load": {"clients": 4, "deadline_s": 1.5, "sdk_share": 0.25},
     }
     verdict_names = (*COMMON, "recovery")
 
