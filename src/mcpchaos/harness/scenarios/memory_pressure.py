@@ -92,7 +92,8 @@ class MemoryPressure(Scenario):
         growth = None
         if baseline is not None and baseline.rss_bytes and peak_mb is not None:
             growth = peak_mb - baseline.rss_bytes / 2**20
-        passed = evicted >= expected and (growth is None or growth <= p.rss_budget_mb)
+        exceeded = opened > p.max_sessions  # else the limit was never put to the test
+        passed = exceeded and evicted >= expected and (growth is None or growth <= p.rss_budget_mb)
         eviction = Verdict(
             name="sessions_bounded",
             passed=passed,
@@ -100,7 +101,7 @@ class MemoryPressure(Scenario):
                 f"at least opened sessions − max_sessions ({expected}) evictions, and the proxy's RSS grows "
                 f"at most {p.rss_budget_mb:g} MiB over its baseline"
             ),
-            detail=f"{evicted} evicted; proxy RSS growth "
+            detail=f"{opened} sessions opened, {evicted} evicted; proxy RSS growth "
             + ("unknown" if growth is None else f"{growth:.1f} MiB"),
             evidence={"evicted": evicted, "expected": expected, "rss_growth_mb": growth},
         )
