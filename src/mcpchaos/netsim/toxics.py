@@ -182,11 +182,10 @@ def _apply(fields: dict[str, Any], toxic: Toxic, first: bool) -> None:
             delay_us=get("delay"),
         ).model_dump()
     else:
-        key, value = {
-            "timeout": ("timeout_ms", get("timeout")),
-            "reset_peer": ("reset_after_ms", get("timeout")),
-            "limit_data": ("limit_data", max(int(get("bytes")), 1)),
-        }[toxic.type]
+        key = {"timeout": "timeout_ms", "reset_peer": "reset_after_ms", "limit_data": "limit_data"}[
+            toxic.type
+        ]
+        value = max(int(get("bytes")), 1) if toxic.type == "limit_data" else get("timeout")
         current = fields.get(key)
         if first or current is None:
             fields[key] = value
