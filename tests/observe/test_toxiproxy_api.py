@@ -5,6 +5,7 @@ through real loopback links show that each toxic really acts."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -263,21 +264,14 @@ async def test_chaostoolkit_toxiproxy_actions_drive_the_api_unchanged(api: str, 
         await round_trip(port)
 
 
-async def test_mcpchaos_link_shows_its_link_as_a_proxy_that_toxics_change(echo: EchoServer) -> None:
+@contextlib.asynccontextmanager
+async def mcpchaos_link(*args: str) -> AsyncIterator[str]:
+    """`mcpchaos link ... --control 0` in its own process; yields its control URL."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "mcpchaos",
-        "link",
-        "--listen",
-        "127.0.0.1:0",
-        "--upstream",
-        f"127.0.0.1:{echo.port}",
-        "--control",
-        "0",
+        sys.executable, "-m", "mcpchaos", "link", *args, "--control", "0",
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    )  # fmt: skip
     try:
         assert process.stderr is not None
         api = ""
@@ -287,6 +281,15 @@ async def test_mcpchaos_link_shows_its_link_as_a_proxy_that_toxics_change(echo: 
                 assert line, "mcpchaos link exited"
                 if "control API on " in line:
                     api = line.rsplit(" ", 1)[1].strip()
+        yield api
+    finally:
+        process.terminate()
+        async with asyncio.timeout(10):
+            await process.wait()
+
+
+async def test_mcpchaos_link_shows_its_link_as_a_proxy_that_toxics_change(echo: EchoServer) -> None:
+    async with mcpchaos_link("--listen", "127.0.0.1:0", "--upstream", f"127.0.0.1:{echo.port}") as api:
         proxies = (await call("GET", f"{api}/proxies"))[1]
         (proxy,) = proxies.values()
         assert proxy["upstream"] == f"127.0.0.1:{echo.port}"
@@ -300,7 +303,10 @@ async def test_mcpchaos_link_shows_its_link_as_a_proxy_that_toxics_change(echo: 
         assert (await call("GET", f"{api}/network"))[1]["config"]["upstream"]["latency"]["base_ms"] == 300
         assert (await call("POST", f"{api}/reset"))[0] == 204
         assert (await round_trip(port))[1] < 0.25
-    finally:
-        process.terminate()
-        async with asyncio.timeout(10):
-            await process.wait()
+
+
+async def test_mcpchaos_link_with_only_a_control_port_is_a_toxiproxy_server(echo: EchoServer) -> None:
+    async with mcpchaos_link() as api:
+        assert (await call("GET", f"{api}/proxies"))[1] == {}
+        proxy = await create(api, echo)
+        assert (await round_trip(port_of(proxy)))[0] == b"ping\n"

@@ -32,9 +32,12 @@ async def serve(args: argparse.Namespace) -> int:
                 network=options.network_config(args) or NetworkConfig(),
             )
         ]
+    elif args.control and not (args.listen or args.upstream):
+        links = []  # a Toxiproxy-style server: links are created through the API
     else:
         raise ConfigError(
-            "give --listen HOST:PORT and --upstream HOST:PORT, or --config FILE with several links"
+            "give --listen HOST:PORT and --upstream HOST:PORT, or --config FILE with several links "
+            "(or only --control PORT, to create links through the Toxiproxy-compatible API)"
         )
     control = options.control_address(args.control)
     if control is not None and len(links) > 1:
@@ -58,7 +61,11 @@ async def serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-        if control is not None:
+        if control is not None and not running:
+            server = ControlServer(ControlTargets(Metrics()), control[0], control[1], args.control_token)
+            port = await server.start()
+            print(f"mcpchaos: control API on http://{control[0]}:{port}", file=sys.stderr, flush=True)
+        elif control is not None:
             link = running[0]
 
             def connections() -> list[dict[str, Any]]:
