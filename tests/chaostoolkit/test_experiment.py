@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from mcpchaos.chaostoolkit import ControlCallError, actions, probes
+from mcpchaos.chaostoolkit import ControlCallError, actions, call, probes
 from mcpchaos.config.faults import FaultConfig
 from mcpchaos.faults.injector import FaultInjector
 from mcpchaos.netsim.controller import NetworkController
@@ -129,3 +129,30 @@ async def test_a_refused_call_fails_the_action_and_an_unreachable_proxy_is_not_h
     assert await asyncio.to_thread(probes.is_healthy, f"http://127.0.0.1:{free_port()}") is False
     with pytest.raises(ControlCallError, match="no control API"):
         await asyncio.to_thread(probes.metrics, None, None, {})
+
+
+def test_the_proxys_own_network_is_the_toxiproxy_proxy_named_mcpchaos(
+    proxied_demo: tuple[str, str],
+) -> None:
+    mcp_url, control = proxied_demo
+    proxies = call("GET", "/proxies", control_url=control)
+    assert list(proxies) == ["mcpchaos"]
+    assert proxies["mcpchaos"]["upstream"].endswith("/mcp")
+    call(
+        "POST",
+        "/proxies/mcpchaos/toxics",
+        {"type": "latency", "stream": "upstream", "attributes": {"latency": 40}},
+        control_url=control,
+    )
+    network = call("GET", "/network", control_url=control)
+    assert network["config"]["upstream"]["latency"]["base_ms"] == 40
+    assert probes.mcp_answers(mcp_url)  # the MCP server still answers, 40 ms later each way
+    call("POST", "/proxies/mcpchaos", {"enabled": False}, control_url=control)
+    assert call("GET", "/network", control_url=control)["partitioned"] is True
+    assert not probes.mcp_answers(mcp_url, timeout_s=0.3)  # nothing passes
+    with pytest.raises(ControlCallError, match="409"):
+        call("DELETE", "/proxies/mcpchaos", control_url=control)
+    call("POST", "/reset", control_url=control)
+    network = call("GET", "/network", control_url=control)
+    assert (network["partitioned"], network["config"]["upstream"]["latency"]) == (False, None)
+    assert probes.mcp_answers(mcp_url)
