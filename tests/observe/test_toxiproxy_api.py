@@ -136,6 +136,17 @@ async def test_reset_peer_resets_the_connection_after_its_timeout(api: str, echo
     writer.close()
 
 
+async def test_a_toxic_added_while_a_connection_is_open_reaches_it(api: str, echo: EchoServer) -> None:
+    port = port_of(await create(api, echo))
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"open\n")
+    assert await asyncio.wait_for(reader.readexactly(5), 5) == b"open\n"
+    await call("POST", f"{api}/proxies/echo/toxics", {"type": "reset_peer", "attributes": {"timeout": 50}})
+    with pytest.raises(ConnectionResetError):
+        await asyncio.wait_for(read_to_end(reader), 5)
+    writer.close()
+
+
 async def test_a_timeout_toxic_drops_the_bytes_then_closes_the_connection(api: str, echo: EchoServer) -> None:
     port = port_of(await create(api, echo))
     await call("POST", f"{api}/proxies/echo/toxics", {"type": "timeout", "attributes": {"timeout": 200}})
