@@ -31,6 +31,7 @@ def test_each_toxic_lands_on_its_stream_in_the_simulators_units() -> None:
     assert down.latency is None
     assert down.bandwidth is not None
     assert down.bandwidth.bytes_per_second == 50_000  # KB/s → bytes/s
+    assert down.bandwidth.burst_bytes == 5_000  # 100 ms worth, as Toxiproxy slices
     assert config.slow_close_ms == 300
     assert (up.timeout_ms, down.timeout_ms) == (250, None)
     assert (up.reset_after_ms, down.reset_after_ms) == (None, 40)

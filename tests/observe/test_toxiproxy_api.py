@@ -113,7 +113,7 @@ async def test_a_latency_toxic_delays_the_bytes_and_removing_it_restores_the_lin
 async def test_a_bandwidth_toxic_limits_the_rate(api: str, echo: EchoServer) -> None:
     port = port_of(await create(api, echo))
     await call("POST", f"{api}/proxies/echo/toxics", {"type": "bandwidth", "attributes": {"rate": 10}})
-    payload = b"x" * 21_384  # 16 KiB of burst, then 5 kB at 10 KB/s: half a second
+    payload = b"x" * 6_000  # 100 ms worth of burst (1 kB), then 5 kB at 10 KB/s: half a second
     data, elapsed = await round_trip(port, payload)
     assert data == payload
     assert elapsed >= 0.4

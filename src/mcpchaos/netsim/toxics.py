@@ -9,7 +9,8 @@ connection keeps its draw while toxics around it change.
 type           attributes (Toxiproxy's units)            network simulator
 =============  ========================================  =====================================
 latency        latency ms, jitter ms                     ``latency.base_ms``, ``jitter_ms``
-bandwidth      rate KB/s                                 ``bandwidth.bytes_per_second`` = rate × 1000
+bandwidth      rate KB/s                                 ``bandwidth.bytes_per_second`` = rate × 1000,
+                                                         a burst of 100 ms worth
 slow_close     delay ms                                  ``slow_close_ms`` (both directions)
 timeout        timeout ms (0: never close)               ``timeout_ms``: drop bytes, close after
 reset_peer     timeout ms                                ``reset_after_ms``: RST after
@@ -173,7 +174,9 @@ def _apply(fields: dict[str, Any], toxic: Toxic, first: bool) -> None:
         current = fields.get("bandwidth", {}).get("bytes_per_second")
         if not first and current:
             rate = min(rate, current)
-        fields["bandwidth"] = BandwidthConfig(bytes_per_second=rate).model_dump()
+        # Toxiproxy paces every chunk and has no burst beyond its 100 ms slices: 100 ms worth.
+        burst = max(int(rate / 10), 1)
+        fields["bandwidth"] = BandwidthConfig(bytes_per_second=rate, burst_bytes=burst).model_dump()
     elif toxic.type == "slicer":
         size = max(int(get("average_size")), 1)
         fields["slicer"] = SlicerConfig(
