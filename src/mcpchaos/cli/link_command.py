@@ -14,6 +14,7 @@ from mcpchaos.errors import ConfigError
 from mcpchaos.netsim.controller import NetworkController
 from mcpchaos.observe.control import ControlServer, ControlTargets
 from mcpchaos.observe.metrics import Metrics
+from mcpchaos.observe.toxiproxy_api import Proxy as ToxiProxy
 from mcpchaos.proxy.lifecycle import wait_for_stop_signal
 from mcpchaos.transport.tcp_link import TcpLink, parse_host_port
 
@@ -31,9 +32,12 @@ async def serve(args: argparse.Namespace) -> int:
                 network=options.network_config(args) or NetworkConfig(),
             )
         ]
+    elif args.control and not (args.listen or args.upstream):
+        links = []  # a Toxiproxy-style server: links are created through the API
     else:
         raise ConfigError(
-            "give --listen HOST:PORT and --upstream HOST:PORT, or --config FILE with several links"
+            "give --listen HOST:PORT and --upstream HOST:PORT, or --config FILE with several links "
+            "(or only --control PORT, to create links through the Toxiproxy-compatible API)"
         )
     control = options.control_address(args.control)
     if control is not None and len(links) > 1:
@@ -57,7 +61,11 @@ async def serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-        if control is not None:
+        if control is not None and not running:
+            server = ControlServer(ControlTargets(Metrics()), control[0], control[1], args.control_token)
+            port = await server.start()
+            print(f"mcpchaos: control API on http://{control[0]}:{port}", file=sys.stderr, flush=True)
+        elif control is not None:
             link = running[0]
 
             def connections() -> list[dict[str, Any]]:
@@ -75,12 +83,12 @@ async def serve(args: argparse.Namespace) -> int:
                     }
                 ]
 
-            server = ControlServer(
-                ControlTargets(Metrics().observe_link(link), None, link.controller, connections),
-                control[0],
-                control[1],
-                args.control_token,
-            )
+            targets = ControlTargets(Metrics().observe_link(link), None, link.controller, connections)
+            # Toxiproxy's clients see this link as a proxy named after it; they may add more.
+            listen = f"{link.listen[0]}:{link.port}"
+            link.listen = (link.listen[0], link.port or 0)
+            targets.toxiproxy.register(ToxiProxy(link.name, listen, links[0].upstream, link.controller, link))
+            server = ControlServer(targets, control[0], control[1], args.control_token)
             port = await server.start()
             print(f"mcpchaos: control API on http://{control[0]}:{port}", file=sys.stderr, flush=True)
         await wait_for_stop_signal()

@@ -397,7 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Relay TCP connections from --listen to --upstream through a simulated network "
         "(latency, loss as resets, bandwidth, partitions, slicing, limit_data), or run several links "
         "from --config FILE.",
-        epilog="example: mcpchaos link --listen 127.0.0.1:9000 --upstream 127.0.0.1:8000 --latency-ms 50",
+        epilog="example: mcpchaos link --listen 127.0.0.1:9000 --upstream 127.0.0.1:8000 --latency-ms 50; "
+        "mcpchaos link --control 8474 serves only the Toxiproxy-compatible API (links made through it)",
     )
     link.add_argument("--listen", metavar="HOST:PORT", help="where clients connect")
     link.add_argument("--upstream", metavar="HOST:PORT", help="the real service")

@@ -25,6 +25,7 @@ from mcpchaos.faults.injector import FaultInjector
 from mcpchaos.netsim.controller import NetworkController
 from mcpchaos.observe.control import ControlServer, ControlTargets
 from mcpchaos.observe.metrics import Metrics
+from mcpchaos.observe.toxiproxy_api import Proxy as ToxiProxy
 from mcpchaos.protocol.messages import Direction
 from mcpchaos.proxy.chain import FailurePolicy, InterceptorChain
 from mcpchaos.proxy.context import Session
@@ -103,6 +104,11 @@ async def serve(args: argparse.Namespace) -> int:
         # so the per-message path carries no counting it could not show.
         metrics = Metrics().observe(chain, injector)
         targets = ControlTargets(metrics, injector, network, lambda: [s for get in sessions for s in get()])
+        if network is not None:
+            # Toxiproxy's clients see the proxy's own network as a proxy named "mcpchaos".
+            targets.toxiproxy.register(
+                ToxiProxy("mcpchaos", args.listen or "stdio", args.upstream or " ".join(command), network)
+            )
         server = ControlServer(targets, control[0], control[1], args.control_token)
         port = await server.start()
         print(f"mcpchaos: control API on http://{control[0]}:{port}", file=sys.stderr, flush=True)

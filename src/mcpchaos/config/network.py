@@ -76,6 +76,12 @@ class Impairments(_Strict):
     slicer: SlicerConfig | None = None
     limit_data: int | None = Field(None, ge=1)
     """Close the connection after this many bytes have gone this way (Toxiproxy's limit_data)."""
+    timeout_ms: float | None = Field(None, ge=0, le=86_400_000)
+    """Drop every byte going this way, and close the connection this long after the impairment
+    reaches it (0: never close, drop until removed) (Toxiproxy's timeout)."""
+    reset_after_ms: float | None = Field(None, ge=0, le=86_400_000)
+    """Reset the connection (RST) this long after the impairment reaches it; bytes pass until
+    then (Toxiproxy's reset_peer)."""
 
 
 class PartitionConfig(_Strict):
@@ -112,6 +118,10 @@ class NetworkConfig(_Strict):
             bandwidth=own.bandwidth or self.both.bandwidth,
             slicer=own.slicer or self.both.slicer,
             limit_data=own.limit_data or self.both.limit_data,
+            timeout_ms=own.timeout_ms if own.timeout_ms is not None else self.both.timeout_ms,
+            reset_after_ms=(
+                own.reset_after_ms if own.reset_after_ms is not None else self.both.reset_after_ms
+            ),
         )
 
 

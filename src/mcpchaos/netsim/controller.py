@@ -1,6 +1,11 @@
 """The live state of one simulated network: its configuration (swappable at run time, felt
 by connections already open), the partition, the link-wide bandwidth buckets, and the seeds
-per connection."""
+per connection.
+
+A configuration may differ per connection (Toxiproxy's ``toxicity``: a toxic reaches only some
+connections): ``update(config, per_connection=...)`` then resolves each connection's own
+configuration once per change, and every chunk takes the simulated path.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import asyncio
 import itertools
 import logging
 import secrets
+from collections.abc import Callable
 
 from mcpchaos.config.network import Impairments, NetworkConfig
 from mcpchaos.faults.rng import generator
@@ -30,16 +36,29 @@ class NetworkController:
         self._healed.set()
         self._impairments: dict[bool, Impairments] = {True: Impairments(), False: Impairments()}
         self.clear: dict[bool, bool] = {True: True, False: True}
+        self._per_connection: Callable[[int], NetworkConfig] | None = None
+        self._resolved: dict[int, tuple[dict[bool, Impairments], float]] = {}
+        self._watchers: set[Callable[[], None]] = set()
         self.update(config if config is not None else NetworkConfig())
 
-    def update(self, config: NetworkConfig) -> None:
-        """Swap the configuration; open connections feel it from their next chunk."""
+    def update(
+        self, config: NetworkConfig, per_connection: Callable[[int], NetworkConfig] | None = None
+    ) -> None:
+        """Swap the configuration; open connections feel it from their next chunk (timers,
+        such as ``timeout_ms``, at once). ``per_connection(ordinal)``, when given, is the
+        configuration of one connection (its partition and bandwidth aggregate are ignored:
+        those stay link-wide, from ``config``)."""
         previous = self.config
         self.config = config
         self.seed = config.seed if config.seed is not None else secrets.randbits(63)
+        self._per_connection = per_connection
+        self._resolved = {}
         # Resolved once per change, not per chunk: the relay reads these on its hot path.
         self._impairments = {upstream: config.for_direction(upstream) for upstream in (True, False)}
-        self.clear = {upstream: self.is_clear(self._impairments[upstream]) for upstream in (True, False)}
+        self.clear = {
+            upstream: per_connection is None and self.is_clear(self._impairments[upstream])
+            for upstream in (True, False)
+        }
         """Per direction (True: upstream): nothing to simulate, the relay's fast path."""
         for upstream in (True, False):
             bandwidth = config.for_direction(upstream).bandwidth
@@ -54,15 +73,42 @@ class NetworkController:
                 self.partition(config.partition.duration_ms)
             else:
                 self.heal()
+        for watcher in list(self._watchers):
+            watcher()
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after every update (the sinks re-arm their timers)."""
+        self._watchers.add(callback)
+
+    def unwatch(self, callback: Callable[[], None]) -> None:
+        self._watchers.discard(callback)
 
     def aggregate(self, upstream: bool) -> TokenBucket | None:
         """The link-wide bucket in force one way (read per chunk, so changes reach open
         connections)."""
         return self._aggregate[upstream]
 
-    def impairments(self, upstream: bool) -> Impairments:
-        """The impairments in force one way (upstream: client → server)."""
-        return self._impairments[upstream]
+    def impairments(self, upstream: bool, connection: int | None = None) -> Impairments:
+        """The impairments in force one way (upstream: client → server), for one connection."""
+        if connection is None or self._per_connection is None:
+            return self._impairments[upstream]
+        return self._for_connection(connection)[0][upstream]
+
+    def slow_close_ms(self, connection: int | None = None) -> float:
+        if connection is None or self._per_connection is None:
+            return self.config.slow_close_ms
+        return self._for_connection(connection)[1]
+
+    def _for_connection(self, connection: int) -> tuple[dict[bool, Impairments], float]:
+        resolved = self._resolved.get(connection)
+        if resolved is None:
+            assert self._per_connection is not None
+            if len(self._resolved) > 10_000:
+                self._resolved.clear()  # the resolver is deterministic: forgetting is safe
+            config = self._per_connection(connection)
+            resolved = ({up: config.for_direction(up) for up in (True, False)}, config.slow_close_ms)
+            self._resolved[connection] = resolved
+        return resolved
 
     @staticmethod
     def is_clear(impairments: Impairments) -> bool:
@@ -73,6 +119,8 @@ class NetworkController:
             and impairments.bandwidth is None
             and impairments.slicer is None
             and impairments.limit_data is None
+            and impairments.timeout_ms is None
+            and impairments.reset_after_ms is None
         )
 
     @property

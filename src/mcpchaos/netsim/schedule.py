@@ -86,8 +86,8 @@ class Schedule:
         self, chunk: bytes, now: float, impairments: Impairments, aggregate: TokenBucket | None = None
     ) -> Plan:
         """``aggregate`` is the link-wide bucket shared by all connections (this direction)."""
-        if self._closed or not chunk:
-            return Plan([])
+        if self._closed or not chunk or impairments.timeout_ms is not None:
+            return Plan([])  # timeout: the bytes are dropped (the sink closes on a timer)
         if impairments.packet_loss is not None and self._lost(impairments.packet_loss):
             self._closed = True
             return Plan([], Action.RESET)

@@ -5,6 +5,11 @@ the schedule (with the impairments in force at that moment) and a single writer 
 sink sends each piece at its time, in order, holding everything while the network is
 partitioned. A reset or close the schedule asks for is handed to the connection's
 ``on_reset`` / ``on_close`` callbacks.
+
+Two impairments run on the clock rather than on the bytes (``reset_after_ms`` and
+``timeout_ms``): their timers start when the impairment reaches the connection (at its start,
+or at the change of configuration that brings it) and keep running across changes that leave
+them as they are, as Toxiproxy's reset_peer and timeout toxics do.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ class ShapedSink:
         self._sink = sink
         self._controller = controller
         self._upstream = direction is Direction.CLIENT_TO_SERVER
+        self._connection = connection
         self._schedule: Schedule = controller.schedule(connection, direction)
         self._on_reset = on_reset
         self._on_close = on_close
@@ -55,7 +61,10 @@ class ShapedSink:
         self._closing = False
         self._in_flight = False
         self._loop = asyncio.get_running_loop()
+        self._timers: dict[str, tuple[float, asyncio.TimerHandle]] = {}
         self._task = asyncio.create_task(self._run(), name="shaped-sink")
+        controller.watch(self._arm)
+        self._arm()
 
     def write(self, data: bytes) -> None:
         if self._closing:
@@ -65,7 +74,7 @@ class ShapedSink:
         if idle and controller.clear[self._upstream]:
             self._sink.write(data)  # the fast path: nothing to simulate
             return
-        impairments = controller.impairments(self._upstream)
+        impairments = controller.impairments(self._upstream, self._connection)
         now = self._loop.time()
         plan = self._schedule.plan(data, now, impairments, controller.aggregate(self._upstream))
         if idle and plan.action is Action.NONE and len(plan.pieces) == 1 and plan.pieces[0][1] <= now:
@@ -142,6 +151,43 @@ class ShapedSink:
             log.debug("shaped sink write failed: %s", exc)
             self._room.set()
             self._sink.abort()
+        finally:
+            self._controller.unwatch(self._arm)
+            for _, timer in self._timers.values():
+                timer.cancel()
+            self._timers.clear()
+
+    def _arm(self) -> None:
+        """(Re)start or stop the timers of the clock-driven impairments in force."""
+        if self._closing:
+            return
+        impairments = self._controller.impairments(self._upstream, self._connection)
+        self._arm_one("reset", impairments.reset_after_ms, self._timed_reset)
+        timeout = impairments.timeout_ms or None  # 0: drop the bytes, never close
+        self._arm_one("timeout", timeout, self._timed_close)
+
+    def _arm_one(self, key: str, after_ms: float | None, action: Callable[[], None]) -> None:
+        current = self._timers.get(key)
+        if current is not None and current[0] == after_ms:
+            return  # unchanged: the timer keeps running from when the impairment arrived
+        if current is not None:
+            current[1].cancel()
+            del self._timers[key]
+        if after_ms is not None:
+            self._timers[key] = (after_ms, self._loop.call_later(after_ms / 1000, action))
+
+    def _timed_reset(self) -> None:
+        if not self._closing:
+            self._queue.clear()
+            self._task.cancel()
+            self._finish(Action.RESET)
+
+    def _timed_close(self) -> None:
+        if not self._closing:
+            log.info("simulated timeout: closing the connection")
+            self._queue.clear()
+            self._task.cancel()
+            self._finish(Action.CLOSE)
 
     @property
     def backlogged(self) -> bool:
@@ -156,7 +202,7 @@ class ShapedSink:
             self._on_reset()
             return
         whole = action is Action.CLOSE  # limit_data: the whole connection closes
-        slow = self._controller.config.slow_close_ms
+        slow = self._controller.slow_close_ms(self._connection)
         if slow > 0:
             self._loop.call_later(slow / 1000, self._close_now, whole)
         else:

@@ -12,6 +12,7 @@ work, so it answers while the proxy is under load (a stalled loop from a CPU-spi
     GET  /faults/log?since=N     (records after sequence number N; "next" to poll with)
     GET  /network   PUT /network   PATCH /network   POST /network/partition   POST /network/heal
     GET  /sessions               GET /breaker
+    /proxies, /populate, /reset, /version: Toxiproxy's API (:mod:`mcpchaos.observe.toxiproxy_api`)
 
 Invalid JSON → 400; a body that does not validate → 422 with the errors, field paths named.
 Every change is logged.
@@ -41,6 +42,7 @@ from mcpchaos.errors import ConfigError
 from mcpchaos.faults.injector import FaultInjector, FaultRecord
 from mcpchaos.netsim.controller import NetworkController
 from mcpchaos.observe.metrics import Metrics
+from mcpchaos.observe.toxiproxy_api import ToxiproxyApi
 
 log = logging.getLogger("mcpchaos.control")
 
@@ -77,6 +79,8 @@ class ControlTargets:
     fault_tail: FaultTail = field(default_factory=FaultTail)
     startup_faults: FaultConfig = field(default_factory=FaultConfig)
     startup_network: NetworkConfig = field(default_factory=NetworkConfig)
+    toxiproxy: ToxiproxyApi = field(default_factory=ToxiproxyApi)
+    """Toxiproxy's API: proxies (links) created through it, and the networks registered."""
 
     def __post_init__(self) -> None:
         if self.injector is not None:
@@ -152,6 +156,7 @@ class ControlServer:
         ]
         for method, path, handler in routes:
             app.router.add_route(method, path, handler)
+        self.targets.toxiproxy.add_routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.requested_port)
@@ -165,6 +170,7 @@ class ControlServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self.targets.toxiproxy.close()
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:

@@ -1,0 +1,323 @@
+"""The Toxiproxy-compatible API: plain HTTP as Toxiproxy's README shows it, toxiproxy-python,
+chaostoolkit-toxiproxy's functions, and `mcpchaos link --control` in its own process; bytes
+through real loopback links show that each toxic really acts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from mcpchaos.observe.control import ControlServer, ControlTargets
+from mcpchaos.observe.metrics import Metrics
+from tests.netsim.test_link import EchoServer, echo, round_trip
+from tests.observe.test_control import call
+
+__all__ = ["echo"]  # the fixture, imported for the tests below
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[str]:
+    server = ControlServer(ControlTargets(Metrics()))
+    port = await server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await server.stop()
+
+
+async def create(api: str, echo: EchoServer, name: str = "echo", **extra: Any) -> dict[str, Any]:
+    status, proxy = await call(
+        "POST",
+        f"{api}/proxies",
+        {"name": name, "listen": "127.0.0.1:0", "upstream": f"127.0.0.1:{echo.port}", **extra},
+    )
+    assert status == 201, proxy
+    return dict(proxy)
+
+
+async def read_to_end(reader: asyncio.StreamReader) -> None:
+    while await reader.read(100):
+        pass
+
+
+def port_of(proxy: dict[str, Any]) -> int:
+    return int(proxy["listen"].rsplit(":", 1)[1])
+
+
+async def test_proxies_are_created_listed_shown_and_deleted_with_toxiproxys_shapes_and_codes(
+    api: str, echo: EchoServer
+) -> None:
+    proxy = await create(api, echo)
+    assert proxy["enabled"] is True
+    assert proxy["toxics"] == []
+    assert port_of(proxy) > 0  # port 0: the port picked is reported
+    assert (await round_trip(port_of(proxy)))[0] == b"ping\n"
+    assert (await call("GET", f"{api}/proxies"))[1] == {"echo": proxy}
+    assert (await call("GET", f"{api}/proxies/echo"))[1] == proxy
+    status, error = await call("POST", f"{api}/proxies", {"name": "echo", "upstream": "127.0.0.1:1"})
+    assert (status, error["status"]) == (409, 409)
+    status, error = await call("POST", f"{api}/proxies", {"name": "x"})
+    assert status == 400
+    assert "upstream" in error["error"]
+    assert (await call("GET", f"{api}/proxies/nope"))[0] == 404
+    assert (await call("GET", f"{api}/proxies/echo/toxics/nope"))[0] == 404
+    assert (await call("DELETE", f"{api}/proxies/echo"))[0] == 204
+    assert (await call("GET", f"{api}/proxies"))[1] == {}
+    with pytest.raises(ConnectionRefusedError):
+        await round_trip(port_of(proxy))
+    status, version = await call("GET", f"{api}/version")
+    assert status == 200
+    assert version["version"].startswith("2.")
+
+
+async def test_a_latency_toxic_delays_the_bytes_and_removing_it_restores_the_link(
+    api: str, echo: EchoServer
+) -> None:
+    port = port_of(await create(api, echo))
+    status, made = await call(
+        "POST",
+        f"{api}/proxies/echo/toxics",
+        {"type": "latency", "stream": "downstream", "attributes": {"latency": 300}},
+    )
+    assert status == 200
+    assert made == {
+        "name": "latency_downstream",
+        "type": "latency",
+        "stream": "downstream",
+        "toxicity": 1.0,
+        "attributes": {"latency": 300, "jitter": 0},
+    }
+    assert (await call("POST", f"{api}/proxies/echo/toxics", {"type": "latency"}))[0] == 409
+    assert (await call("GET", f"{api}/proxies/echo/toxics"))[1] == [made]
+    assert (await round_trip(port))[1] >= 0.29
+    status, updated = await call(
+        "POST", f"{api}/proxies/echo/toxics/latency_downstream", {"attributes": {"latency": 0}}
+    )
+    assert updated["attributes"]["latency"] == 0
+    assert (await round_trip(port))[1] < 0.25
+    assert (
+        await call("POST", f"{api}/proxies/echo/toxics/latency_downstream", {"attributes": {"latency": 300}})
+    )[0] == 200
+    assert (await call("DELETE", f"{api}/proxies/echo/toxics/latency_downstream"))[0] == 204
+    assert (await round_trip(port))[1] < 0.25
+    assert (await call("GET", f"{api}/proxies/echo/toxics"))[1] == []
+
+
+async def test_a_bandwidth_toxic_limits_the_rate(api: str, echo: EchoServer) -> None:
+    port = port_of(await create(api, echo))
+    await call("POST", f"{api}/proxies/echo/toxics", {"type": "bandwidth", "attributes": {"rate": 10}})
+    payload = b"x" * 6_000  # 100 ms worth of burst (1 kB), then 5 kB at 10 KB/s: half a second
+    data, elapsed = await round_trip(port, payload)
+    assert data == payload
+    assert elapsed >= 0.4
+
+
+async def test_reset_peer_resets_the_connection_after_its_timeout(api: str, echo: EchoServer) -> None:
+    port = port_of(await create(api, echo))
+    await call(
+        "POST",
+        f"{api}/proxies/echo/toxics",
+        {"type": "reset_peer", "stream": "upstream", "attributes": {"timeout": 150}},
+    )
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    started = time.monotonic()
+    writer.write(b"before\n")
+    assert await asyncio.wait_for(reader.readexactly(7), 5) == b"before\n"  # bytes pass until then
+    with pytest.raises(ConnectionResetError):
+        await asyncio.wait_for(read_to_end(reader), 5)
+    assert time.monotonic() - started >= 0.14
+    writer.close()
+
+
+async def test_a_toxic_added_while_a_connection_is_open_reaches_it(api: str, echo: EchoServer) -> None:
+    port = port_of(await create(api, echo))
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"open\n")
+    assert await asyncio.wait_for(reader.readexactly(5), 5) == b"open\n"
+    await call("POST", f"{api}/proxies/echo/toxics", {"type": "reset_peer", "attributes": {"timeout": 50}})
+    with pytest.raises(ConnectionResetError):
+        await asyncio.wait_for(read_to_end(reader), 5)
+    writer.close()
+
+
+async def test_a_timeout_toxic_drops_the_bytes_then_closes_the_connection(api: str, echo: EchoServer) -> None:
+    port = port_of(await create(api, echo))
+    await call("POST", f"{api}/proxies/echo/toxics", {"type": "timeout", "attributes": {"timeout": 200}})
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    started = time.monotonic()
+    writer.write(b"lost\n")
+    async with asyncio.timeout(5):
+        assert await reader.read(100) == b""  # nothing came back, then the close
+    assert time.monotonic() - started >= 0.19
+    writer.close()
+
+
+async def test_a_toxic_with_toxicity_zero_does_nothing_and_one_in_between_reaches_some_connections(
+    api: str, echo: EchoServer
+) -> None:
+    port = port_of(await create(api, echo))
+    await call(
+        "POST",
+        f"{api}/proxies/echo/toxics",
+        {"name": "never", "type": "latency", "toxicity": 0, "attributes": {"latency": 400}},
+    )
+    assert (await round_trip(port))[1] < 0.3
+    await call("DELETE", f"{api}/proxies/echo/toxics/never")
+    await call(
+        "POST",
+        f"{api}/proxies/echo/toxics",
+        {"name": "half", "type": "latency", "toxicity": 0.5, "attributes": {"latency": 400}},
+    )
+    times = [elapsed for _, elapsed in await asyncio.gather(*(round_trip(port) for _ in range(30)))]
+    slow = sum(1 for elapsed in times if elapsed >= 0.39)
+    assert 3 <= slow <= 27, times
+
+
+async def test_a_disabled_proxy_refuses_connections_and_comes_back_on_the_same_port(
+    api: str, echo: EchoServer
+) -> None:
+    port = port_of(await create(api, echo))
+    status, proxy = await call("POST", f"{api}/proxies/echo", {"enabled": False})
+    assert (status, proxy["enabled"]) == (200, False)
+    with pytest.raises(ConnectionRefusedError):
+        await round_trip(port)
+    status, proxy = await call("POST", f"{api}/proxies/echo", {"enabled": True})
+    assert port_of(proxy) == port
+    assert (await round_trip(port))[0] == b"ping\n"
+
+
+async def test_reset_enables_every_proxy_and_removes_every_toxic(api: str, echo: EchoServer) -> None:
+    first = port_of(await create(api, echo, "first"))
+    await create(api, echo, "second")
+    await call("POST", f"{api}/proxies/first/toxics", {"type": "latency", "attributes": {"latency": 400}})
+    await call("POST", f"{api}/proxies/second", {"enabled": False})
+    status, _ = await call("POST", f"{api}/reset")
+    assert status == 204
+    proxies = (await call("GET", f"{api}/proxies"))[1]
+    assert all(proxy["enabled"] and proxy["toxics"] == [] for proxy in proxies.values())
+    assert (await round_trip(first))[1] < 0.3
+    assert (await round_trip(port_of(proxies["second"])))[0] == b"ping\n"
+
+
+async def test_populate_creates_keeps_and_replaces_proxies(api: str, echo: EchoServer) -> None:
+    upstream = f"127.0.0.1:{echo.port}"
+    status, result = await call(
+        "POST",
+        f"{api}/populate",
+        [{"name": "a", "listen": "127.0.0.1:0", "upstream": upstream}, {"name": "b", "upstream": upstream}],
+    )
+    assert status == 201
+    a, b = result["proxies"]
+    again = [a, {"name": "b", "listen": b["listen"], "upstream": "127.0.0.1:1"}]
+    status, result = await call("POST", f"{api}/populate", again)
+    assert result["proxies"][0] == a  # the same fields: untouched
+    assert result["proxies"][1]["upstream"] == "127.0.0.1:1"  # replaced
+    assert (await round_trip(port_of(a)))[0] == b"ping\n"
+
+
+async def test_toxiproxy_python_drives_the_api_unchanged(api: str, echo: EchoServer) -> None:
+    from toxiproxy import Toxiproxy
+
+    host, port = api.removeprefix("http://").rsplit(":", 1)
+
+    def scenario() -> tuple[str, dict[str, Any], int]:
+        server = Toxiproxy()
+        server.update_api_consumer(host, int(port))
+        proxy = server.create(upstream=f"127.0.0.1:{echo.port}", name="py", listen="127.0.0.1:0")
+        proxy.add_toxic(type="latency", attributes={"latency": 300})
+        toxics = {name: toxic.attributes for name, toxic in proxy.toxics().items()}
+        return proxy.listen, toxics, len(server.proxies())
+
+    listen, toxics, count = await asyncio.to_thread(scenario)
+    assert toxics == {"latency_downstream": {"latency": 300, "jitter": 0}}
+    assert count == 1
+    link_port = int(listen.rsplit(":", 1)[1])
+    assert (await round_trip(link_port))[1] >= 0.29
+
+    def tidy() -> bool:
+        server = Toxiproxy()
+        proxy = server.get_proxy("py")
+        assert proxy is not None
+        proxy.destroy_toxic("latency_downstream")
+        proxy.disable()
+        down = not server.get_proxy("py").enabled
+        server.reset()
+        return down and server.get_proxy("py").enabled and server.version() is not None
+
+    assert await asyncio.to_thread(tidy)
+    assert (await round_trip(link_port))[1] < 0.25
+
+
+async def test_chaostoolkit_toxiproxy_actions_drive_the_api_unchanged(api: str, echo: EchoServer) -> None:
+    from chaostoxi.proxy import actions as proxy_actions
+    from chaostoxi.toxic import actions as toxic_actions
+
+    configuration: dict[str, Any] = {"toxiproxy_url": api}
+
+    def scenario() -> str:
+        proxy_actions.create_proxy("ctk", "127.0.0.1", echo.port, "127.0.0.1", 0, configuration=configuration)
+        toxic_actions.create_latency_toxic("ctk", "slow", latency=300, configuration=configuration)
+        return str(configuration["ctk_PORT"])
+
+    port = int(await asyncio.to_thread(scenario))
+    assert (await round_trip(port))[1] >= 0.29
+    await asyncio.to_thread(toxic_actions.delete_toxic, "ctk", "slow", configuration)
+    assert (await round_trip(port))[1] < 0.25
+    await asyncio.to_thread(proxy_actions.disable_proxy, "ctk", configuration)
+    with pytest.raises(ConnectionRefusedError):
+        await round_trip(port)
+
+
+@contextlib.asynccontextmanager
+async def mcpchaos_link(*args: str) -> AsyncIterator[str]:
+    """`mcpchaos link ... --control 0` in its own process; yields its control URL."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "mcpchaos", "link", *args, "--control", "0",
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        api = ""
+        async with asyncio.timeout(20):
+            while not api:
+                line = (await process.stderr.readline()).decode()
+                assert line, "mcpchaos link exited"
+                if "control API on " in line:
+                    api = line.rsplit(" ", 1)[1].strip()
+        yield api
+    finally:
+        process.terminate()
+        async with asyncio.timeout(10):
+            await process.wait()
+
+
+async def test_mcpchaos_link_shows_its_link_as_a_proxy_that_toxics_change(echo: EchoServer) -> None:
+    async with mcpchaos_link("--listen", "127.0.0.1:0", "--upstream", f"127.0.0.1:{echo.port}") as api:
+        proxies = (await call("GET", f"{api}/proxies"))[1]
+        (proxy,) = proxies.values()
+        assert proxy["upstream"] == f"127.0.0.1:{echo.port}"
+        port = port_of(proxy)
+        await call(
+            "POST",
+            f"{api}/proxies/{proxy['name']}/toxics",
+            {"type": "latency", "stream": "upstream", "attributes": {"latency": 300}},
+        )
+        assert (await round_trip(port))[1] >= 0.29
+        assert (await call("GET", f"{api}/network"))[1]["config"]["upstream"]["latency"]["base_ms"] == 300
+        assert (await call("POST", f"{api}/reset"))[0] == 204
+        assert (await round_trip(port))[1] < 0.25
+
+
+async def test_mcpchaos_link_with_only_a_control_port_is_a_toxiproxy_server(echo: EchoServer) -> None:
+    async with mcpchaos_link() as api:
+        assert (await call("GET", f"{api}/proxies"))[1] == {}
+        proxy = await create(api, echo)
+        assert (await round_trip(port_of(proxy)))[0] == b"ping\n"
