@@ -291,6 +291,11 @@ class ChaosProxy:
     async def afault_log(self) -> list[dict[str, Any]]:
         return await _arun(self._control.fault_log())
 
+    def fault_config(self) -> dict[str, Any]:
+        """The fault configuration in force (a FaultConfig as JSON)."""
+        config: dict[str, Any] = _run(self._control.faults())["config"]
+        return config
+
     def metrics(self) -> dict[str, Any]:
         """The proxy's metrics as JSON (``/metrics.json``: messages, faults, sessions, ...)."""
         return _run(self._control.metrics())
