@@ -31,14 +31,16 @@ class ToolUser(McpUser):
 
 
 class Ramp(FaultRampShape):
-    """Injected errors from 0% to 50% of messages in 5 steps, then the faults are reset."""
+    """Injected errors from 0% to 50% of tool requests in 5 steps, then the faults are reset."""
 
     users = int(os.environ.get("RAMP_USERS", "10"))
     spawn_rate = float(users)
     duration_s = float(os.environ.get("RAMP_SECONDS", "60"))
     end_probability = 0.5
     steps = 5
+    # Tool requests only (the handshake stays clean); each injected error is answered at once.
     faults: ClassVar[dict[str, Any]] = {
         "enabled_faults": {"error": True},
         "error_config": {"types": ["internal_error"]},
+        "match": {"message_classes": ["client_request"], "methods": ["tools/*"]},
     }
