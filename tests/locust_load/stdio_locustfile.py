@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import ClassVar
 
-from locust import constant, task
+from locust import LoadTestShape, constant, task
 
 from mcpchaos.locust import McpStdioUser
 
@@ -25,3 +25,11 @@ class StdioToolUser(McpStdioUser):
     @task
     def echo(self) -> None:
         self.call_tool("echo", {"text": "over stdio"})
+
+
+class OneUserForFourSeconds(LoadTestShape):
+    """Instead of --run-time, whose timer can fire early (gevent's clock goes stale while Locust
+    starts up): the shape measures its own run time."""
+
+    def tick(self) -> tuple[int, float] | None:
+        return (1, 1.0) if self.get_run_time() < 4 else None

@@ -21,9 +21,9 @@ from typing import Any, ClassVar
 
 import gevent
 import orjson
+from locust import User
 from locust.contrib.fasthttp import FastHttpUser
 
-from locust import User
 from mcpchaos.protocol.http_headers import PROTOCOL_VERSION_META_KEY, routing_headers
 from mcpchaos.protocol.messages import Kind, Message
 from mcpchaos.protocol.sse import NEED_DATA, SseEvent, SseParser
@@ -209,7 +209,9 @@ class McpUser(McpCalls, FastHttpUser):
             elif response.content:  # an error status may carry a JSON-RPC error (429, 503...)
                 answer = answer_in(response.content, "application/json", request_id)
             if answer is None:
-                response.failure(McpTransportError(f"http_{status}" if status else str(response.error)))
+                # Status 0: no HTTP answer at all (refused, reset); Locust keeps the cause in .error.
+                reason = f"http_{status}" if status else repr(getattr(response, "error", None))
+                response.failure(McpTransportError(reason))
             elif "error" in answer:
                 response.failure(McpRpcError(answer["error"]))
             else:
