@@ -54,8 +54,16 @@ class ControlClient:
         result: dict[str, Any] = await self._call("GET", "/metrics.json")
         return result
 
+    async def faults(self) -> dict[str, Any]:
+        """``{"config": FaultConfig, "seed": ..., "injected": ...}``."""
+        result: dict[str, Any] = await self._call("GET", "/faults")
+        return result
+
     async def set_faults(self, config: dict[str, Any]) -> None:
         await self._call("PUT", "/faults", config)
+
+    async def patch_faults(self, config: dict[str, Any]) -> None:
+        await self._call("PATCH", "/faults", config)
 
     async def reset_faults(self) -> None:
         await self._call("POST", "/faults/reset", {})
@@ -73,8 +81,16 @@ class ControlClient:
                 return records
             since = next_since
 
+    async def network(self) -> dict[str, Any]:
+        """``{"config": NetworkConfig, "partitioned": bool}``."""
+        result: dict[str, Any] = await self._call("GET", "/network")
+        return result
+
     async def set_network(self, config: dict[str, Any]) -> None:
         await self._call("PUT", "/network", config)
+
+    async def patch_network(self, config: dict[str, Any]) -> None:
+        await self._call("PATCH", "/network", config)
 
     async def partition(self, duration_ms: float | None = None) -> None:
         await self._call(

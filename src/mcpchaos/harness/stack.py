@@ -229,7 +229,12 @@ class Stack:
                 raise StackError(str(exc)) from exc
             return
         if self.target.kind == "demo":
-            await self.start_upstream()
+            # The proxy does not need its upstream to start, and the demo server takes the
+            # longer (the SDK's imports): start both at once, on a port chosen now.
+            if not self.upstream_url:
+                self.upstream_url = f"http://127.0.0.1:{free_port()}/mcp"
+            await asyncio.gather(self.start_upstream(), self.start_proxy(proxy_args))
+            return
         await self.start_proxy(proxy_args)
 
     async def start_upstream(self) -> None:
