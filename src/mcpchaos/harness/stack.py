@@ -17,6 +17,7 @@ API. Three kinds of target:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import signal
@@ -38,12 +39,21 @@ class StackError(McpChaosError):
     """The system under test could not be started."""
 
 
+_handed_out: collections.deque[int] = collections.deque(maxlen=1024)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on right now (the child binds it a moment later)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port nobody listens on now and not handed out lately by this process: the children
+    bind theirs a moment later, and two ports asked for at once (a server's and its proxy's)
+    must differ, or the proxy takes the server's port and relays to itself."""
+    for _ in range(100):
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port: int = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.append(port)
+            return port
+    raise StackError("no free port on 127.0.0.1")
 
 
 async def wait_for_port(port: int, process: ManagedProcess | None, within_s: float = 20.0) -> None:

@@ -36,7 +36,7 @@ class CascadeParams(ScenarioParams):
     relay_clients: int = Field(8, ge=1, le=1000)
     """Clients calling ``relay``: more than the workers, so calls stuck on B queue up in A."""
     independent_clients: int = Field(2, ge=1, le=1000)
-    independent_deadline_s: float = Field(0.5, gt=0, le=600)
+    independent_deadline_s: float = Field(0.8, gt=0, le=600)
     """Deadline of A's independent (echo) calls: they are latency-sensitive."""
     failure_s: float = Field(5.0, gt=0, le=3600)
     """How long B hangs (SIGSTOP)."""
