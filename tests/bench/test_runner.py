@@ -24,8 +24,10 @@ def test_a_quick_run_of_two_figures_prints_them_and_writes_the_generated_section
     assert "HTTP proxy overhead, minimal echo upstream" in done.stdout
     text = target.read_text()
     assert text.startswith("# Benchmarks\n\nHand-written notes stay.\n")
-    assert text.count("<!-- bench:begin") == 1 and text.count("<!-- bench:end -->") == 1
-    assert "Load average" in text and "| faults |" in text
+    assert text.count("<!-- bench:begin") == 1
+    assert text.count("<!-- bench:end -->") == 1
+    assert "Load average" in text
+    assert "| faults |" in text
 
 
 def test_rewriting_replaces_the_generated_section_and_keeps_the_rest(tmp_path: Path) -> None:
@@ -35,8 +37,10 @@ def test_rewriting_replaces_the_generated_section_and_keeps_the_rest(tmp_path: P
     target.write_text(f"# B\n\nbefore\n\n{BEGIN}\nold numbers\n{END}\n\nafter\n")
     write(target, "new numbers")
     text = target.read_text()
-    assert "old numbers" not in text and "new numbers" in text
-    assert text.startswith("# B\n\nbefore\n") and text.endswith("\n\nafter\n")
+    assert "old numbers" not in text
+    assert "new numbers" in text
+    assert text.startswith("# B\n\nbefore\n")
+    assert text.endswith("\n\nafter\n")
 
 
 def test_an_unknown_figure_is_a_usage_error() -> None:
@@ -47,4 +51,5 @@ def test_an_unknown_figure_is_a_usage_error() -> None:
         text=True,
         timeout=30,
     )
-    assert done.returncode == 2 and "unknown figure" in done.stderr
+    assert done.returncode == 2
+    assert "unknown figure" in done.stderr
