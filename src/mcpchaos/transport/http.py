@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from mcpchaos.errors import UpstreamTimeoutError, UpstreamTooLargeError, UpstreamUnavailableError
 from mcpchaos.protocol.messages import Invalid, Message, parse
@@ -51,14 +52,15 @@ def _connection_listed(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> set
 
 def request_headers(incoming: CIMultiDictProxy[str] | CIMultiDict[str]) -> CIMultiDict[str]:
     """Headers to send upstream: everything the client sent but hop-by-hop ones."""
-    drop = _REQUEST_DROP | _connection_listed(incoming)
-    return CIMultiDict((name, value) for name, value in incoming.items() if name.lower() not in drop)
+    # The set union only when a Connection header lists more (rare): it runs for every request.
+    drop = _REQUEST_DROP | _connection_listed(incoming) if "Connection" in incoming else _REQUEST_DROP
+    return CIMultiDict([(name, value) for name, value in incoming.items() if name.lower() not in drop])
 
 
 def response_headers(incoming: CIMultiDictProxy[str] | CIMultiDict[str]) -> CIMultiDict[str]:
     """Headers to send to the client: everything the upstream sent but hop-by-hop ones."""
-    drop = _RESPONSE_DROP | _connection_listed(incoming)
-    return CIMultiDict((name, value) for name, value in incoming.items() if name.lower() not in drop)
+    drop = _RESPONSE_DROP | _connection_listed(incoming) if "Connection" in incoming else _RESPONSE_DROP
+    return CIMultiDict([(name, value) for name, value in incoming.items() if name.lower() not in drop])
 
 
 class UpstreamClient:
@@ -85,7 +87,12 @@ class UpstreamClient:
 
     @asynccontextmanager
     async def request(
-        self, method: str, url: str, headers: CIMultiDict[str], body: bytes | None, headers_timeout: float
+        self,
+        method: str,
+        url: str | URL,
+        headers: CIMultiDict[str],
+        body: bytes | None,
+        headers_timeout: float,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """Send a request; yield the response once its headers arrived (within
         ``headers_timeout`` seconds). Leaving the block releases the connection (closing it
@@ -111,16 +118,24 @@ async def read_body(response: aiohttp.ClientResponse, limit: int, within: float)
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(within):
-            async for chunk in response.content.iter_any():
-                size += len(chunk)
-                if size > limit:
-                    raise UpstreamTooLargeError(f"upstream response body exceeds the limit of {limit} bytes")
-                chunks.append(chunk)
+        if response.content.is_eof():
+            # The whole body came with the head (a small JSON answer): nothing to wait for, so
+            # no timeout to arm (an asyncio.timeout costs a timer and a context per call).
+            chunks.append(await response.content.read())
+            size = len(chunks[0])
+        else:
+            async with asyncio.timeout(within):
+                async for chunk in response.content.iter_any():
+                    size += len(chunk)
+                    if size > limit:
+                        break
+                    chunks.append(chunk)
     except TimeoutError as exc:
         raise UpstreamTimeoutError(f"upstream body not complete within {within:g}s") from exc
     except (aiohttp.ClientError, OSError) as exc:
         raise UpstreamUnavailableError(f"upstream connection failed mid-body: {exc}") from exc
+    if size > limit:
+        raise UpstreamTooLargeError(f"upstream response body exceeds the limit of {limit} bytes")
     return b"".join(chunks)
 
 
