@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import platform
 import statistics
@@ -157,6 +158,8 @@ class Load:
     seconds: float
     latencies: list[float]
     client_cpu: float
+    probe: float = 0.0
+    """How much ``probe()`` grew over the measured window (e.g. a server's CPU seconds)."""
 
     @property
     def rate(self) -> float:
@@ -181,9 +184,16 @@ async def _session(http: aiohttp.ClientSession, url: str) -> dict[str, str]:
     return headers
 
 
-async def drive(url: str, seconds: float, concurrency: int = 16, warmup: float = 0.3) -> Load:
+async def drive(
+    url: str,
+    seconds: float,
+    concurrency: int = 16,
+    warmup: float = 0.3,
+    probe: Callable[[], float] | None = None,
+) -> Load:
     """Closed loop: ``concurrency`` MCP sessions call ``tools/call echo`` (100 characters) as
-    fast as they can for ``seconds`` (after a warm-up); JSON and SSE answers both count."""
+    fast as they can for ``seconds`` (after a warm-up); JSON and SSE answers both count.
+    ``probe`` is read when the measured window opens and closes (the warm-up stays out)."""
     latencies: list[float] = []
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as http:
@@ -206,19 +216,23 @@ async def drive(url: str, seconds: float, concurrency: int = 16, warmup: float =
         deadline = time.monotonic() + warmup
         await asyncio.gather(*(worker(headers) for headers in sessions))
         measuring = True
+        probe0 = probe() if probe is not None else 0.0
         cpu0, started = time.process_time(), time.monotonic()
         deadline = started + seconds
         await asyncio.gather(*(worker(headers) for headers in sessions))
         elapsed, cpu = time.monotonic() - started, time.process_time() - cpu0
-    return Load(len(latencies), elapsed, latencies, cpu)
+        probed = probe() - probe0 if probe is not None else 0.0
+    return Load(len(latencies), elapsed, latencies, cpu, probed)
 
 
-def run_load(url: str, seconds: float, concurrency: int = 16) -> Load:
-    """:func:`drive` on its own uvloop event loop (the client's cost kept low and steady)."""
+def run_load(url: str, seconds: float, concurrency: int = 16, cpu_of: psutil.Process | None = None) -> Load:
+    """:func:`drive` on its own uvloop event loop (the client's cost kept low and steady);
+    with ``cpu_of``, ``Load.probe`` is that process's CPU seconds over the measured window."""
     import uvloop
 
+    probe = functools.partial(cpu_seconds, cpu_of) if cpu_of is not None else None
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(drive(url, seconds, concurrency))
+        return runner.run(drive(url, seconds, concurrency, probe=probe))
 
 
 T = TypeVar("T")

@@ -13,6 +13,8 @@ process CPU time (user + system) over the calls of a proxied run.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import sys
 from collections.abc import Callable
 
@@ -23,7 +25,6 @@ from bench.common import (
     Load,
     Result,
     alternate,
-    cpu_seconds,
     free_port,
     median,
     ms,
@@ -42,38 +43,57 @@ def sdk_upstream(port: int) -> list[str]:
 
 
 def proxy_vs_direct(
-    upstream: Callable[[int], list[str]], budget: Budget, concurrency: int = 16
-) -> tuple[dict[str, list[Load]], list[float]]:
-    """Alternating direct and proxied runs; returns the loads and the proxy's CPU µs per call."""
-    server_port, proxy_port = free_port(), free_port()
+    upstream: Callable[[int], list[str]], budget: Budget, concurrency: int = 16, floor: bool = False
+) -> tuple[dict[str, list[Load]], dict[str, list[float]]]:
+    """Alternating direct and proxied runs (and, with ``floor``, through a bare aiohttp relay:
+    the least any aiohttp-based proxy costs); returns the loads and each relay's CPU µs per call."""
+    server_port, proxy_port, relay_port = free_port(), free_port(), free_port()
     direct_url = f"http://127.0.0.1:{server_port}/mcp"
-    proxy_url = f"http://127.0.0.1:{proxy_port}/mcp"
-    proxy_cpu: list[float] = []
-    with (
-        spawn(upstream(server_port), server_port),
-        spawn(
-            [*MCPCHAOS, "proxy", "--listen", f"127.0.0.1:{proxy_port}", "--upstream", direct_url], proxy_port
-        ) as proxy,
-    ):
+    cpu: dict[str, list[float]] = {"proxied": [], "aiohttp relay": []}
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(spawn(upstream(server_port), server_port))
+        relays = {
+            "proxied": (
+                proxy_port,
+                stack.enter_context(
+                    spawn(
+                        [*MCPCHAOS, "proxy", "--listen", f"127.0.0.1:{proxy_port}", "--upstream", direct_url],
+                        proxy_port,
+                    )
+                ),
+            )
+        }
+        if floor:
+            relays["aiohttp relay"] = (
+                relay_port,
+                stack.enter_context(
+                    spawn(
+                        [sys.executable, "-m", "bench.aiohttp_relay", str(relay_port), direct_url], relay_port
+                    )
+                ),
+            )
 
-        def proxied() -> Load:
-            before = cpu_seconds(proxy)
-            load = run_load(proxy_url, budget.seconds, concurrency)
-            # The warm-up's calls are in the CPU time too; counting them keeps this an upper bound.
-            proxy_cpu.append((cpu_seconds(proxy) - before) / max(load.calls, 1) * 1e6)
+        def through(name: str) -> Load:
+            port, process = relays[name]
+            load = run_load(f"http://127.0.0.1:{port}/mcp", budget.seconds, concurrency, cpu_of=process)
+            cpu[name].append(load.probe / max(load.calls, 1) * 1e6)
             return load
 
-        loads = alternate(
-            {"direct": lambda: run_load(direct_url, budget.seconds, concurrency), "proxied": proxied},
-            budget.rounds,
-        )
-    return loads, proxy_cpu
+        variants: dict[str, Callable[[], Load]] = {
+            "direct": lambda: run_load(direct_url, budget.seconds, concurrency)
+        }
+        for name in relays:
+            variants[name] = functools.partial(through, name)
+        loads = alternate(variants, budget.rounds)
+    return loads, cpu
 
 
 def _result(
-    key: str, title: str, setup: str, loads: dict[str, list[Load]], proxy_cpu: list[float]
+    key: str, title: str, setup: str, loads: dict[str, list[Load]], cpu: dict[str, list[float]]
 ) -> tuple[Result, float, float]:
-    result = Result(key, title, setup, ["path", "calls/s", "p50 ms", "p99 ms", "client CPU µs/call"])
+    result = Result(
+        key, title, setup, ["path", "calls/s", "p50 ms", "p99 ms", "client CPU µs/call", "relay CPU µs/call"]
+    )
     for name, runs in loads.items():
         result.rows.append(
             [
@@ -82,22 +102,25 @@ def _result(
                 ms(median([run.percentile(0.5) for run in runs])),
                 ms(median([run.percentile(0.99) for run in runs])),
                 f"{median([run.client_cpu / max(run.calls, 1) * 1e6 for run in runs]):.0f}",
+                f"{median(cpu[name]):.0f}" if cpu.get(name) else "",
             ]
         )
     ratios = [p.rate / d.rate for d, p in zip(loads["direct"], loads["proxied"], strict=True)]
-    return result, median(ratios), median(proxy_cpu)
+    return result, median(ratios), median(cpu["proxied"])
 
 
 def figure_echo(budget: Budget) -> Result:
-    loads, proxy_cpu = proxy_vs_direct(echo_upstream, budget)
-    result, ratio, cpu = _result(
+    loads, cpu = proxy_vs_direct(echo_upstream, budget, floor=True)
+    result, ratio, proxy_cpu = _result(
         "http-echo",
         "HTTP proxy overhead, minimal echo upstream",
-        "`bench.echo_http` (aiohttp + orjson, uvloop, JSON answers) direct and behind `mcpchaos proxy "
-        "--listen --upstream` (no faults); 16 closed-loop 2025-11-25 sessions, `tools/call echo` with "
-        "100 characters, lean aiohttp client on uvloop",
+        "`bench.echo_http` (aiohttp + orjson, uvloop, JSON answers) direct, behind `mcpchaos proxy "
+        "--listen --upstream` (no faults) and behind `bench.aiohttp_relay` (a bare aiohttp server + "
+        "client relay with no MCP logic: the floor of an aiohttp-based proxy); 16 closed-loop "
+        "2025-11-25 sessions, `tools/call echo` with 100 characters, lean aiohttp client on uvloop. "
+        "Relay CPU = that process's CPU time / calls",
         loads,
-        proxy_cpu,
+        cpu,
     )
     result.checks.append(
         Check(
@@ -108,20 +131,22 @@ def figure_echo(budget: Budget) -> Result:
         )
     )
     result.checks.append(
-        Check("proxy CPU per call (process CPU time / calls)", "≤ 60 µs", f"{cpu:.0f} µs", cpu <= 60)
+        Check(
+            "proxy CPU per call (process CPU time / calls)", "≤ 60 µs", f"{proxy_cpu:.0f} µs", proxy_cpu <= 60
+        )
     )
     return result
 
 
 def figure_sdk(budget: Budget) -> Result:
-    loads, proxy_cpu = proxy_vs_direct(sdk_upstream, budget)
-    result, ratio, cpu = _result(
+    loads, relay_cpu = proxy_vs_direct(sdk_upstream, budget)
+    result, ratio, _ = _result(
         "http-sdk",
         "HTTP proxy overhead, SDK demo server",
         "`mcpchaos demo-server --transport http --json-response` (official SDK) direct and behind "
         "`mcpchaos proxy --listen --upstream`; same client and workload as above",
         loads,
-        proxy_cpu,
+        relay_cpu,
     )
     result.checks.append(
         Check(
@@ -131,7 +156,6 @@ def figure_sdk(budget: Budget) -> Result:
             ratio >= 0.95,
         )
     )
-    result.notes.append(f"proxy CPU per call: {cpu:.0f} µs")
     return result
 
 

@@ -28,7 +28,6 @@ from bench.common import (
     Load,
     Result,
     alternate,
-    cpu_seconds,
     free_port,
     median,
     ms,
@@ -275,9 +274,8 @@ def figure_link(budget: Budget) -> Result:
         ) as linker:
 
             def linked() -> Load:
-                before = cpu_seconds(linker)
-                load = run_load(f"http://127.0.0.1:{port}/mcp", budget.seconds)
-                link_cpu.append((cpu_seconds(linker) - before) / max(load.calls, 1) * 1e6)
+                load = run_load(f"http://127.0.0.1:{port}/mcp", budget.seconds, cpu_of=linker)
+                link_cpu.append(load.probe / max(load.calls, 1) * 1e6)
                 return load
 
             loads = alternate(

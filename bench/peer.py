@@ -30,7 +30,6 @@ from bench.common import (
     Load,
     Result,
     alternate,
-    cpu_seconds,
     free_port,
     median,
     ms,
@@ -80,9 +79,8 @@ def figure(budget: Budget) -> Result:
     ):
 
         def bridge(name: str, port: int, process: psutil.Process) -> Load:
-            before = cpu_seconds(process)
-            load = run_load(f"http://127.0.0.1:{port}/mcp", budget.seconds)
-            cpu[name].append((cpu_seconds(process) - before) / max(load.calls, 1) * 1e6)
+            load = run_load(f"http://127.0.0.1:{port}/mcp", budget.seconds, cpu_of=process)
+            cpu[name].append(load.probe / max(load.calls, 1) * 1e6)
             return load
 
         loads = alternate(

@@ -336,13 +336,16 @@ async def read_client_message(request: web.Request, options: HttpOptions) -> Mes
             codes.UNSUPPORTED_MEDIA_TYPE,
             f"Unsupported Media Type: Content-Type must be {JSON}, got {request.content_type!r}",
         )
-    too_large = error_body(
-        413,
-        codes.REQUEST_TOO_LARGE,
-        f"Request body exceeds the proxy's limit of {options.max_body_bytes} bytes",
-    )
+
+    def too_large() -> web.Response:  # built only when needed (a Response is ≈ 2.5 µs per call)
+        return error_body(
+            413,
+            codes.REQUEST_TOO_LARGE,
+            f"Request body exceeds the proxy's limit of {options.max_body_bytes} bytes",
+        )
+
     if request.content_length is not None and request.content_length > options.max_body_bytes:
-        return too_large
+        return too_large()
     try:
         if request.content.is_eof():  # the body came with the head: no timer to arm
             body = await request.read()
@@ -350,7 +353,7 @@ async def read_client_message(request: web.Request, options: HttpOptions) -> Mes
             async with asyncio.timeout(options.body_timeout):
                 body = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        return too_large
+        return too_large()
     except TimeoutError:
         return error_body(
             408,
@@ -358,7 +361,7 @@ async def read_client_message(request: web.Request, options: HttpOptions) -> Mes
             f"Request Timeout: the body did not arrive within {options.body_timeout:g}s",
         )
     if len(body) > options.max_body_bytes:
-        return too_large
+        return too_large()
     item = parse(body)
     if isinstance(item, Invalid):
         log.warning("invalid message from an HTTP client: %s: %r", item.reason, body[:200])
@@ -673,7 +676,8 @@ class Exchange:
             # (e.g. a 404 "Session not found" error with id null).
             if upstream_json or (answers and not wants_stream):
                 status = self._head.status if self._head is not None else 200
-                headers = CIMultiDict(self._head.headers) if self._head is not None else CIMultiDict()
+                # The head's headers are this exchange's own copy (response_headers): no second copy.
+                headers = self._head.headers if self._head is not None else CIMultiDict()
                 headers["Content-Type"] = JSON
                 return web.Response(status=status, headers=headers, body=message.wire)
             if not wants_stream and not self._client_accepts_sse():
