@@ -322,12 +322,17 @@ def figure_accuracy(budget: Budget) -> Result:
         ["configured", "added p50 ms", "added p99 ms", "p50 error ms", "p99 error ms"],
     )
     echo_port = free_port()
-    with spawn([sys.executable, "-m", "bench.echo_server", str(echo_port)], echo_port):
+    with (
+        spawn([sys.executable, "-m", "bench.echo_server", str(echo_port)], echo_port),
+        link(echo_port) as plain_port,
+    ):
         for delay_ms in (10, 100):
             config = _write_config(f"upstream: {{latency: {{base_ms: {delay_ms}}}}}")
             # Enough round trips for a p99: at 100 ms a run needs more time than at 10 ms.
-            seconds = max(budget.seconds, 0.5 if budget.quick else 3.0) * (1 if delay_ms < 50 else 2)
-            with link(echo_port) as plain_port, link(echo_port, "--network", config) as delayed_port:
+            seconds = (
+                max(budget.seconds, 0.5) if budget.quick else max(budget.seconds, 3.0) * (delay_ms // 50 + 1)
+            )
+            with link(echo_port, "--network", config) as delayed_port:
                 runs = alternate(
                     {
                         "plain": functools.partial(_ping_pong, plain_port, seconds),
@@ -366,7 +371,7 @@ def figure_accuracy(budget: Budget) -> Result:
             result.checks.append(
                 Check(f"{delay_ms} ms: p99 error", "≤ +3 ms", f"{errors[0.99]:+.2f} ms", errors[0.99] <= 3)
             )
-        size = 1_000_000 if budget.quick else 5_000_000
+        size = 500_000 if budget.quick else 5_000_000
         config = _write_config("upstream: {bandwidth: {bytes_per_second: 1000000, burst_bytes: 16384}}")
         with link(echo_port, "--network", config) as port:
             elapsed = asyncio.run(transfer(port, size))

@@ -53,7 +53,7 @@ async def measure(budget: Budget, concurrency: int = 8) -> tuple[dict[str, list[
         proxy = _proxy_process()
         clients = {"direct": plain, "proxied": through}
         for client in clients.values():  # warm-up
-            await _run(client, 0.3, concurrency)
+            await _run(client, 0.1 if budget.quick else 0.5, concurrency)
         for round_ in range(budget.rounds):
             for name in ("direct", "proxied") if round_ % 2 == 0 else ("proxied", "direct"):
                 before = cpu_seconds(proxy) if proxy is not None else 0.0
