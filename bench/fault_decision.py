@@ -63,7 +63,7 @@ def measure(config: dict[str, Any] | None, batch: list[Message]) -> float:
 
 
 def figure(budget: Budget) -> Result:
-    count = 20_000 if budget.quick else 200_000
+    count = 20_000 if budget.quick else 100_000
     batch = messages(count)
     result = Result(
         "faults",

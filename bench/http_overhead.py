@@ -126,7 +126,7 @@ def figure_echo(budget: Budget) -> Result:
         Check(
             "throughput proxied / direct (median of per-round ratios)",
             "≥ 0.75",
-            f"{ratio:.2f}",
+            f"{ratio:.3f}",
             ratio >= 0.75,
         )
     )
@@ -152,7 +152,7 @@ def figure_sdk(budget: Budget) -> Result:
         Check(
             "throughput proxied / direct (median of per-round ratios)",
             "≥ 0.95",
-            f"{ratio:.2f}",
+            f"{ratio:.3f}",
             ratio >= 0.95,
         )
     )

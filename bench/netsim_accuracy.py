@@ -304,7 +304,7 @@ def figure_link(budget: Budget) -> Result:
     ratio = median([b.rate / a.rate for a, b in zip(loads["direct"], loads["link"], strict=True)])
     result.checks.append(
         Check(
-            "throughput link / direct (median of per-round ratios)", "≥ 0.95", f"{ratio:.2f}", ratio >= 0.95
+            "throughput link / direct (median of per-round ratios)", "≥ 0.95", f"{ratio:.3f}", ratio >= 0.95
         )
     )
     result.notes.append(f"link CPU per call: {median(link_cpu):.0f} µs")

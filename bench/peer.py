@@ -49,11 +49,10 @@ def find_mcp_proxy(install: bool) -> str | None:
     executable = _VENV / "bin" / "mcp-proxy"
     if not executable.exists() and install:
         subprocess.run([sys.executable, "-m", "venv", str(_VENV)], check=True, timeout=120)
-        subprocess.run(
-            [str(_VENV / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", "mcp-proxy"],
-            check=True,
-            timeout=300,
-        )
+        pip = [str(_VENV / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", "mcp-proxy"]
+        done = subprocess.run(pip, capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise RuntimeError(f"pip install mcp-proxy failed:\n{done.stderr[-2000:]}")
     return str(executable) if executable.exists() else None
 
 

@@ -85,7 +85,7 @@ def figure(budget: Budget) -> Result:
     ratio = median([p.rate / d.rate for d, p in zip(loads["direct"], loads["proxied"], strict=True)])
     result.checks.append(
         Check(
-            "throughput proxied / direct (median of per-round ratios)", "≥ 0.9", f"{ratio:.2f}", ratio >= 0.9
+            "throughput proxied / direct (median of per-round ratios)", "≥ 0.9", f"{ratio:.3f}", ratio >= 0.9
         )
     )
     if proxy_cpu:
