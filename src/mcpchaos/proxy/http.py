@@ -36,6 +36,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
+from mcpchaos.deadlines import Deadlines
 from mcpchaos.errors import (
     CircuitOpenError,
     ClientAbortedError,
@@ -584,14 +585,22 @@ class Exchange:
                     done = await self._finish_settled()
                     if done is not None:
                         return done
-                if self._events.empty():
-                    try:
-                        async with asyncio.timeout(idle_limit):
-                            event = await self._events.get()
-                    except TimeoutError:
-                        return await self._give_up()
-                else:  # already queued (e.g. the answer right behind its head): no timer to arm
+                if not self._events.empty():  # already queued (the answer right behind its head)
                     event = self._events.get_nowait()
+                elif idle_limit is None:
+                    event = await self._events.get()
+                else:
+                    # One shared timer for every exchange's wait (they all last request_timeout).
+                    deadlines = self.proxy.idle_deadlines
+                    deadline = deadlines.enter()
+                    try:
+                        event = await self._events.get()
+                    except asyncio.CancelledError:
+                        if not deadline.cancelled_it():
+                            raise
+                        return await self._give_up()
+                    finally:
+                        deadlines.leave(deadline)
                 self._taken(event)
                 result = await self._handle(event)
                 if result is not None:
@@ -764,6 +773,8 @@ class HttpProxy:
         if self.breaker is not None:
             self.breaker.on_transition(self._breaker_moved)
         self.upstream = UpstreamClient(self.options.connect_timeout)
+        self.idle_deadlines = Deadlines(self.options.request_timeout)
+        """How long an exchange waits for its next event, for every exchange on one timer."""
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
         self.limiter = ConnectionLimiter(

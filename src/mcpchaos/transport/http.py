@@ -15,6 +15,7 @@ import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from mcpchaos.deadlines import Deadlines
 from mcpchaos.errors import UpstreamTimeoutError, UpstreamTooLargeError, UpstreamUnavailableError
 from mcpchaos.protocol.messages import Invalid, Message, parse
 from mcpchaos.protocol.ndjson import OversizedLine
@@ -70,6 +71,8 @@ class UpstreamClient:
         self._connect_timeout = connect_timeout
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        # Response-head timeouts on shared timers, not an asyncio.timeout per request.
+        self._deadlines: dict[float, Deadlines] = {}
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=self._max_connections, enable_cleanup_closed=True)
@@ -98,15 +101,22 @@ class UpstreamClient:
         ``headers_timeout`` seconds). Leaving the block releases the connection (closing it
         if the body was not read to its end: the upstream sees the client go away)."""
         assert self._session is not None, "UpstreamClient.start() was not called"
+        deadlines = self._deadlines.get(headers_timeout)
+        if deadlines is None:  # one timer per timeout length (a FIFO needs one length)
+            deadlines = self._deadlines[headers_timeout] = Deadlines(headers_timeout)
+        deadline = deadlines.enter()
         try:
-            async with asyncio.timeout(headers_timeout):
-                response = await self._session.request(
-                    method, url, headers=headers, data=body, allow_redirects=False
-                )
-        except TimeoutError as exc:
+            response = await self._session.request(
+                method, url, headers=headers, data=body, allow_redirects=False
+            )
+        except asyncio.CancelledError as exc:
+            if not deadline.cancelled_it():
+                raise
             raise UpstreamTimeoutError(f"no response from {url} within {headers_timeout:g}s") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise UpstreamUnavailableError(f"cannot reach {url}: {exc}") from exc
+        finally:
+            deadlines.leave(deadline)
         try:
             yield response
         finally:

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import aiohttp
 
-from mcpchaos.harness.load.deadlines import Deadlines
+from mcpchaos.deadlines import Deadlines
 from mcpchaos.harness.load.fast_http import FastHttpClient
 from mcpchaos.harness.load.fast_stdio import StdioClient
 from mcpchaos.harness.load.recorder import Recorder, Ticket

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from mcpchaos.harness.load.deadlines import Deadlines
+from mcpchaos.deadlines import Deadlines
 from mcpchaos.harness.load.recorder import Recorder, Ticket
 from mcpchaos.harness.load.wire import (
     INITIALIZED,

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from mcpchaos.harness.load.deadlines import Deadlines
+from mcpchaos.deadlines import Deadlines
 
 
 async def _request(deadlines: Deadlines, seconds: float) -> str:

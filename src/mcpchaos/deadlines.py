@@ -1,4 +1,4 @@
-"""Per-request deadlines of one length on one timer, for the fast load client.
+"""Per-request deadlines of one length on one timer (the fast load client, the HTTP proxy).
 
 ``asyncio.timeout`` arms and cancels an event-loop timer for every request, which is dear on
 uvloop (≈ 11 µs per use at load 4; a bare ``call_later`` + ``cancel`` ≈ 5 µs). Requests of one
