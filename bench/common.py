@@ -196,7 +196,9 @@ async def drive(
     ``probe`` is read when the measured window opens and closes (the warm-up stays out)."""
     latencies: list[float] = []
     connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as http:
+    # One bound for the whole run (a timer per request would add to the client's cost): a
+    # server that stops answering fails the figure instead of hanging the runner.
+    async with asyncio.timeout(warmup + seconds + 60), aiohttp.ClientSession(connector=connector) as http:
         sessions = await asyncio.gather(*(_session(http, url) for _ in range(concurrency)))
         deadline = 0.0
         measuring = False

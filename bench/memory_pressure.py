@@ -93,13 +93,15 @@ def figure_scale(budget: Budget) -> Result:
             port=listen,
         ) as proxy,
     ):
-        before, after = asyncio.run(idle_sessions(f"http://127.0.0.1:{listen}/mcp", sessions, proxy, warm))
+        before, after = asyncio.run(
+            asyncio.wait_for(idle_sessions(f"http://127.0.0.1:{listen}/mcp", sessions, proxy, warm), 300)
+        )
     per_session = (after - before) / (sessions - warm)
     attempts = 1000 if budget.quick else 10_000
     limit = 100 if budget.quick else 1000
     connection_storm.raise_fd_limit(attempts)
     with spawn([sys.executable, "-m", "bench.echo_http", str(upstream_port)], upstream_port):
-        storm = asyncio.run(connection_storm.storm(attempts, limit, upstream))
+        storm = asyncio.run(asyncio.wait_for(connection_storm.storm(attempts, limit, upstream), 300))
     result = Result(
         "scale",
         "Scale: idle sessions and a connection storm",

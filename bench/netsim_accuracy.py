@@ -374,7 +374,7 @@ def figure_accuracy(budget: Budget) -> Result:
         size = 500_000 if budget.quick else 5_000_000
         config = _write_config("upstream: {bandwidth: {bytes_per_second: 1000000, burst_bytes: 16384}}")
         with link(echo_port, "--network", config) as port:
-            elapsed = asyncio.run(transfer(port, size))
+            elapsed = asyncio.run(asyncio.wait_for(transfer(port, size), size / 1e6 + 60))
         rate = size / elapsed / 1e6
         result.checks.append(
             Check(
@@ -388,7 +388,7 @@ def figure_accuracy(budget: Budget) -> Result:
 
 
 def _ping_pong(port: int, seconds: float) -> list[float]:
-    return asyncio.run(ping_pong(port, seconds, 8, 0.005))
+    return asyncio.run(asyncio.wait_for(ping_pong(port, seconds, 8, 0.005), seconds + 60))
 
 
 def _write_config(upstream_yaml: str) -> str:

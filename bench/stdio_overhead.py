@@ -33,7 +33,8 @@ async def _run(client: Client, seconds: float, concurrency: int) -> Load:
             latencies.append(time.perf_counter() - started)
 
     cpu0, started = time.process_time(), time.monotonic()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    async with asyncio.timeout(seconds + 60):  # a server that stops answering fails the figure
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
     return Load(len(latencies), time.monotonic() - started, latencies, time.process_time() - cpu0)
 
 
