@@ -22,7 +22,7 @@ import aiohttp
 from tests.http.mcp import HEADERS
 from tests.http.servers import free_port
 
-from bench.http_overhead import process
+from bench.common import mcpchaos
 from mcpchaos.proxy.http import HttpOptions, HttpProxy
 
 
@@ -30,7 +30,7 @@ def fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-async def storm(attempts: int, limit: int, upstream: str) -> None:
+async def storm(attempts: int, limit: int, upstream: str) -> dict[str, float]:
     proxy = HttpProxy(upstream, options=HttpOptions(max_connections=limit))
     await proxy.start("127.0.0.1", 0)
     baseline = fds()
@@ -73,12 +73,25 @@ async def storm(attempts: int, limit: int, upstream: str) -> None:
     async with asyncio.timeout(30):
         while proxy.limiter.active > 0 or fds() > baseline:  # noqa: ASYNC110 - bounded
             await asyncio.sleep(0.05)
+    after_active, after_fds = proxy.limiter.active, fds()
     await proxy.stop()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"{attempts} connection attempts in {elapsed:.1f} s against --max-connections {limit}:")
-    print(f"  peak open {peak} (limit {limit}), rejected with 503: {rejected}, connect errors: {errors}")
-    print(f"  a request on a fresh connection during the storm: max {max(probe_times) * 1000:.0f} ms")
-    print(f"  after: active {proxy.limiter.active}, fds {fds()} (baseline {baseline})")
+    return {
+        "attempts": attempts,
+        "limit": limit,
+        "seconds": elapsed,
+        "peak": peak,
+        "rejected": rejected,
+        "errors": errors,
+        "probe_max_ms": max(probe_times) * 1000,
+        "active_after": after_active,
+        "fds_after": after_fds,
+        "fds_baseline": baseline,
+    }
+
+
+def raise_fd_limit(attempts: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * attempts + 1000)), hard))
 
 
 def main() -> None:
@@ -88,10 +101,9 @@ def main() -> None:
     parser.add_argument("--attempts", type=int, default=10_000)
     parser.add_argument("--limit", type=int, default=1000)
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * args.attempts + 1000)), hard))
+    raise_fd_limit(args.attempts)
     server = free_port()
-    with process(
+    with mcpchaos(
         "demo-server",
         "--transport",
         "http",
@@ -101,7 +113,21 @@ def main() -> None:
         "--json-response",
         port=server,
     ):
-        asyncio.run(storm(args.attempts, args.limit, f"http://127.0.0.1:{server}/mcp"))
+        out = asyncio.run(storm(args.attempts, args.limit, f"http://127.0.0.1:{server}/mcp"))
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"{args.attempts} connection attempts in {out['seconds']:.1f} s "
+        f"against --max-connections {args.limit}:"
+    )
+    print(
+        f"  peak open {out['peak']:.0f} (limit {args.limit}), rejected with 503: {out['rejected']:.0f}, "
+        f"connect errors: {out['errors']:.0f}"
+    )
+    print(f"  a request on a fresh connection during the storm: max {out['probe_max_ms']:.0f} ms")
+    print(
+        f"  after: active {out['active_after']:.0f}, fds {out['fds_after']:.0f} "
+        f"(baseline {out['fds_baseline']:.0f})"
+    )
 
 
 if __name__ == "__main__":

@@ -17,13 +17,12 @@ import statistics
 import time
 
 import aiohttp
-from tests.http.servers import free_port
 
-from bench.http_overhead import drive, process
+from bench.common import Load, drive, free_port, mcpchaos
 
 
-async def measure(listen: int, control: int, seconds: float) -> tuple[list[float], dict[str, float]]:
-    load = asyncio.create_task(drive(f"http://127.0.0.1:{listen}/mcp", seconds, 32, 1_000_000))
+async def measure(listen: int, control: int, seconds: float) -> tuple[list[float], Load]:
+    load = asyncio.create_task(drive(f"http://127.0.0.1:{listen}/mcp", seconds, 32))
     latencies: list[float] = []
     body = {"fault_probability": 0.0, "seed": 1}
     async with aiohttp.ClientSession() as http:
@@ -48,8 +47,8 @@ def main() -> None:
     server, listen, control = free_port(), free_port(), free_port()
     upstream = f"http://127.0.0.1:{server}/mcp"
     with (
-        process("demo-server", "--transport", "http", "--port", str(server), "--json-response", port=server),
-        process(
+        mcpchaos("demo-server", "--transport", "http", "--port", str(server), "--json-response", port=server),
+        mcpchaos(
             "proxy",
             "--listen",
             f"127.0.0.1:{listen}",
@@ -63,7 +62,7 @@ def main() -> None:
         latencies, load = asyncio.run(measure(listen, control, args.seconds))
     latencies.sort()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"load: {load['throughput']:.0f} tools/call per second through the proxy, 32 sessions")
+    print(f"load: {load.rate:.0f} tools/call per second through the proxy, 32 sessions")
     print(
         f"PUT /faults under load: {len(latencies)} calls, p50 {statistics.median(latencies) * 1000:.1f} ms, "
         f"p99 {latencies[int(len(latencies) * 0.99) - 1] * 1000:.1f} ms, max {latencies[-1] * 1000:.1f} ms"

@@ -10,11 +10,13 @@ probability 0 and for five non-matching rules.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import time
 from typing import Any
 
+from bench.common import Budget, Check, Result, alternate, median
 from mcpchaos.config.faults import FaultConfig
 from mcpchaos.config.load import validate
 from mcpchaos.faults.injector import FaultInjector
@@ -58,6 +60,27 @@ def measure(config: dict[str, Any] | None, batch: list[Message]) -> float:
     for message, ctx in zip(batch, contexts, strict=True):
         chain.run(message, ctx)
     return (time.perf_counter() - started) / len(batch) * 1e6
+
+
+def figure(budget: Budget) -> Result:
+    count = 20_000 if budget.quick else 100_000
+    batch = messages(count)
+    result = Result(
+        "faults",
+        "Fault decision cost per message",
+        f"in-process: `InterceptorChain.run` over {count:,} parsed `tools/call` messages, "
+        f"median of {max(budget.rounds, 3)} runs per case (cases alternate)",
+        ["case", "µs / message"],
+    )
+    runs = alternate(
+        {name: functools.partial(measure, config, batch) for name, config in CASES.items()},
+        max(budget.rounds, 3),
+    )
+    costs = {name: median(values) for name, values in runs.items()}
+    result.rows = [[name, f"{cost:.2f}"] for name, cost in costs.items()]
+    for name in ("probability 0", "5 rules, none match"):
+        result.checks.append(Check(f"{name}", "≤ 5 µs", f"{costs[name]:.2f} µs", costs[name] <= 5))
+    return result
 
 
 def main() -> None:

@@ -1,134 +1,174 @@
-"""Throughput and latency of MCP tools/call over Streamable HTTP: direct vs through mcpchaos.
+"""Throughput, latency and proxy CPU of MCP tools/call over Streamable HTTP: direct vs through
+``mcpchaos proxy --listen --upstream``.
 
-Starts the demo server (official SDK) and ``mcpchaos proxy --listen`` as subprocesses, then
-drives ``tools/call echo`` with a raw aiohttp client (N concurrent sessions, closed loop)
-against each for a fixed time. Bounded: every run stops after ``--seconds`` or
-``--max-requests``, whichever comes first. Loopback only.
+Two upstreams: a minimal aiohttp JSON-RPC echo (``bench.echo_http``: it does almost nothing, so
+the proxy's own cost shows) and the demo server on the official SDK. Upstream and proxy run as
+subprocesses; a lean aiohttp client here drives 16 closed-loop sessions. Direct and proxied
+runs alternate for ``--rounds`` rounds; medians are reported. The proxy's CPU per call is its
+process CPU time (user + system) over the calls of a proxied run.
 
-    .venv/bin/python -m bench.http_overhead [--seconds 5] [--concurrency 16] [--mode sse|json]
+    .venv/bin/python -m bench.http_overhead [--upstream echo|sdk] [--seconds 3] [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import os
-import platform
-import statistics
-import subprocess
+import contextlib
+import functools
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
-import aiohttp
-from tests.http.mcp import HEADERS
-from tests.http.servers import free_port, wait_for_port
-
-
-@contextmanager
-def process(*args: str, port: int) -> Iterator[None]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mcpchaos", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_for_port(port, proc)
-        yield
-    finally:
-        proc.terminate()
-        proc.wait(10)
+from bench.common import (
+    MCPCHAOS,
+    Budget,
+    Check,
+    Load,
+    Result,
+    alternate,
+    free_port,
+    median,
+    ms,
+    render,
+    run_load,
+    spawn,
+)
 
 
-async def worker(
-    http: aiohttp.ClientSession, url: str, deadline: float, budget: list[int], latencies: list[float]
-) -> None:
-    init = {
-        "jsonrpc": "2.0",
-        "id": 0,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "bench", "version": "0"},
-        },
-    }
-    async with http.post(url, json=init, headers=HEADERS) as response:
-        await response.read()
-        session = response.headers.get("Mcp-Session-Id")
-    headers = dict(
-        HEADERS, **({"Mcp-Session-Id": session} if session else {}), **{"MCP-Protocol-Version": "2025-11-25"}
-    )
-    async with http.post(
-        url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers
-    ) as r:
-        await r.read()
-    request_id = 1
-    while time.monotonic() < deadline and budget[0] > 0:
-        budget[0] -= 1
-        body = {
-            "jsonrpc": "2.0",
-            "id": request_id,
-            "method": "tools/call",
-            "params": {"name": "echo", "arguments": {"text": "x" * 100}},
+def echo_upstream(port: int) -> list[str]:
+    return [sys.executable, "-m", "bench.echo_http", str(port)]
+
+
+def sdk_upstream(port: int) -> list[str]:
+    return [*MCPCHAOS, "demo-server", "--transport", "http", "--port", str(port), "--json-response"]
+
+
+def proxy_vs_direct(
+    upstream: Callable[[int], list[str]], budget: Budget, concurrency: int = 16, floor: bool = False
+) -> tuple[dict[str, list[Load]], dict[str, list[float]]]:
+    """Alternating direct and proxied runs (and, with ``floor``, through a bare aiohttp relay:
+    the least any aiohttp-based proxy costs); returns the loads and each relay's CPU µs per call."""
+    server_port, proxy_port, relay_port = free_port(), free_port(), free_port()
+    direct_url = f"http://127.0.0.1:{server_port}/mcp"
+    cpu: dict[str, list[float]] = {"proxied": [], "aiohttp relay": []}
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(spawn(upstream(server_port), server_port))
+        relays = {
+            "proxied": (
+                proxy_port,
+                stack.enter_context(
+                    spawn(
+                        [*MCPCHAOS, "proxy", "--listen", f"127.0.0.1:{proxy_port}", "--upstream", direct_url],
+                        proxy_port,
+                    )
+                ),
+            )
         }
-        started = time.perf_counter()
-        async with http.post(url, data=json.dumps(body), headers=headers) as response:
-            payload = await response.read()
-        latencies.append(time.perf_counter() - started)
-        if response.status != 200 or b'"result"' not in payload:
-            raise RuntimeError(f"unexpected answer {response.status}: {payload[:200]!r}")
-        request_id += 1
+        if floor:
+            relays["aiohttp relay"] = (
+                relay_port,
+                stack.enter_context(
+                    spawn(
+                        [sys.executable, "-m", "bench.aiohttp_relay", str(relay_port), direct_url], relay_port
+                    )
+                ),
+            )
+
+        def through(name: str) -> Load:
+            port, process = relays[name]
+            load = run_load(f"http://127.0.0.1:{port}/mcp", budget.seconds, concurrency, cpu_of=process)
+            cpu[name].append(load.probe / max(load.calls, 1) * 1e6)
+            return load
+
+        variants: dict[str, Callable[[], Load]] = {
+            "direct": lambda: run_load(direct_url, budget.seconds, concurrency)
+        }
+        for name in relays:
+            variants[name] = functools.partial(through, name)
+        loads = alternate(variants, budget.rounds)
+    return loads, cpu
 
 
-async def drive(url: str, seconds: float, concurrency: int, max_requests: int) -> dict[str, float]:
-    latencies: list[float] = []
-    budget = [max_requests]
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as http:
-        # warm-up
-        await worker(http, url, time.monotonic() + 0.5, [200], [])
-        started = time.monotonic()
-        await asyncio.gather(
-            *(worker(http, url, started + seconds, budget, latencies) for _ in range(concurrency))
+def _result(
+    key: str, title: str, setup: str, loads: dict[str, list[Load]], cpu: dict[str, list[float]]
+) -> tuple[Result, float, float]:
+    result = Result(
+        key, title, setup, ["path", "calls/s", "p50 ms", "p99 ms", "client CPU µs/call", "relay CPU µs/call"]
+    )
+    for name, runs in loads.items():
+        result.rows.append(
+            [
+                name,
+                f"{median([run.rate for run in runs]):.0f}",
+                ms(median([run.percentile(0.5) for run in runs])),
+                ms(median([run.percentile(0.99) for run in runs])),
+                f"{median([run.client_cpu / max(run.calls, 1) * 1e6 for run in runs]):.0f}",
+                f"{median(cpu[name]):.0f}" if cpu.get(name) else "",
+            ]
         )
-        elapsed = time.monotonic() - started
-    latencies.sort()
-    return {
-        "requests": len(latencies),
-        "throughput": len(latencies) / elapsed,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-    }
+    ratios = [p.rate / d.rate for d, p in zip(loads["direct"], loads["proxied"], strict=True)]
+    return result, median(ratios), median(cpu["proxied"])
+
+
+def figure_echo(budget: Budget) -> Result:
+    loads, cpu = proxy_vs_direct(echo_upstream, budget, floor=True)
+    result, ratio, proxy_cpu = _result(
+        "http-echo",
+        "HTTP proxy overhead, minimal echo upstream",
+        "`bench.echo_http` (aiohttp + orjson, uvloop, JSON answers) direct, behind `mcpchaos proxy "
+        "--listen --upstream` (no faults) and behind `bench.aiohttp_relay` (a bare aiohttp server + "
+        "client relay with no MCP logic: the floor of an aiohttp-based proxy); 16 closed-loop "
+        "2025-11-25 sessions, `tools/call echo` with 100 characters, lean aiohttp client on uvloop. "
+        "Relay CPU = that process's CPU time / calls",
+        loads,
+        cpu,
+    )
+    result.checks.append(
+        Check(
+            "throughput proxied / direct (median of per-round ratios)",
+            "≥ 0.75",
+            f"{ratio:.3f}",
+            ratio >= 0.75,
+        )
+    )
+    result.checks.append(
+        Check(
+            "proxy CPU per call (process CPU time / calls)", "≤ 60 µs", f"{proxy_cpu:.0f} µs", proxy_cpu <= 60
+        )
+    )
+    return result
+
+
+def figure_sdk(budget: Budget) -> Result:
+    loads, relay_cpu = proxy_vs_direct(sdk_upstream, budget)
+    result, ratio, _ = _result(
+        "http-sdk",
+        "HTTP proxy overhead, SDK demo server",
+        "`mcpchaos demo-server --transport http --json-response` (official SDK) direct and behind "
+        "`mcpchaos proxy --listen --upstream`; same client and workload as above",
+        loads,
+        relay_cpu,
+    )
+    result.checks.append(
+        Check(
+            "throughput proxied / direct (median of per-round ratios)",
+            "≥ 0.95",
+            f"{ratio:.3f}",
+            ratio >= 0.95,
+        )
+    )
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--max-requests", type=int, default=200_000)
-    parser.add_argument("--mode", choices=["sse", "json"], default="sse")
+    parser.add_argument("--upstream", choices=["echo", "sdk"], default="echo")
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    flags = ["--json-response"] if args.mode == "json" else []
-    server_port, proxy_port = free_port(), free_port()
-    upstream = f"http://127.0.0.1:{server_port}/mcp"
-    with process("demo-server", "--transport", "http", "--port", str(server_port), *flags, port=server_port):
-        direct = asyncio.run(drive(upstream, args.seconds, args.concurrency, args.max_requests))
-        with process("proxy", "--listen", f"127.0.0.1:{proxy_port}", "--upstream", upstream, port=proxy_port):
-            proxied = asyncio.run(
-                drive(f"http://127.0.0.1:{proxy_port}/mcp", args.seconds, args.concurrency, args.max_requests)
-            )
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"mode={args.mode} concurrency={args.concurrency} seconds={args.seconds}")
-    print(f"{'':8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9}")
-    for name, result in (("direct", direct), ("proxied", proxied)):
-        print(
-            f"{name:8} {result['throughput']:8.0f} {result['p50_ms']:8.2f} {result['p99_ms']:8.2f} "
-            f"{result['requests']:9.0f}"
-        )
-    print(f"throughput ratio proxied/direct: {proxied['throughput'] / direct['throughput']:.2f}")
+    figure = figure_echo if args.upstream == "echo" else figure_sdk
+    print(render(figure(Budget(args.seconds, args.rounds))))
 
 
 if __name__ == "__main__":

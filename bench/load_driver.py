@@ -17,6 +17,7 @@ import time
 
 from tests.http.servers import demo_http_server
 
+from bench.common import Budget, Check, Result, alternate, free_port, median, spawn
 from mcpchaos.harness.load import HttpTarget, LoadDriver, LoadSettings, Recorder
 
 
@@ -28,14 +29,53 @@ async def measure(url: str, settings: LoadSettings, seconds: float) -> tuple[int
     before_calls = recorder.totals()[0].total
     cpu0, wall0 = time.process_time(), time.perf_counter()
     await asyncio.sleep(seconds)
-    calls = recorder.totals()[0].total - before_calls
+    # CPU and time first: totals() merges HDR histograms in Python (tens of ms), not the client's cost.
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    calls = recorder.totals()[0].total - before_calls
     await driver.stop()
     recorder.finish()
     counts, latency, _ = recorder.totals()
     if counts.ok != counts.total:
         print(f"  warning: not all ok: {counts.model_dump()}")
     return calls, calls / wall, cpu / max(calls, 1) * 1e6, latency.p50_ms
+
+
+def figure(budget: Budget) -> Result:
+    """Client CPU per call at client saturation: 16 closed-loop clients against the echo upstream."""
+    import sys
+
+    import uvloop
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/mcp"
+
+    def run(share: float) -> tuple[int, float, float, float | None]:
+        settings = LoadSettings(clients=16, sdk_share=share, protocol="2025-11-25")
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(measure(url, settings, budget.seconds))
+
+    with spawn([sys.executable, "-m", "bench.echo_http", str(port)], port):
+        runs = alternate({"fast": lambda: run(0.0), "SDK": lambda: run(1.0)}, budget.rounds)
+    result = Result(
+        "driver",
+        "Load driver capacity: the fast client against the official SDK client",
+        "the harness's `LoadDriver` (16 closed-loop 2025-11-25 clients, uvloop, as `mcpchaos run` "
+        "runs it) against `bench.echo_http`, so the client is the bottleneck; client CPU = this "
+        "process's CPU time / calls",
+        ["client", "calls/s", "client CPU µs/call", "p50 ms"],
+    )
+    cost: dict[str, float] = {}
+    for name, values in runs.items():
+        cost[name] = median([v[2] for v in values])
+        p50 = median([v[3] or 0.0 for v in values])
+        result.rows.append([name, f"{median([v[1] for v in values]):.0f}", f"{cost[name]:.0f}", f"{p50:.2f}"])
+    result.checks.append(
+        Check("fast client CPU per call", "≤ 100 µs", f"{cost['fast']:.0f} µs", cost["fast"] <= 100)
+    )
+    result.notes.append(
+        f"The fast client costs {cost['SDK'] / cost['fast']:.1f}× less CPU per call than the SDK client."
+    )
+    return result
 
 
 def main() -> None:

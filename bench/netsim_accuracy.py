@@ -13,29 +13,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import math
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 
-from tests.http.servers import free_port, wait_for_port
+from bench.common import (
+    Budget,
+    Check,
+    Load,
+    Result,
+    alternate,
+    free_port,
+    median,
+    ms,
+    run_load,
+    spawn,
+)
 
 MCPCHAOS = [sys.executable, "-m", "mcpchaos"]
 
 
 @contextlib.contextmanager
 def process(args: list[str], port: int) -> Iterator[None]:
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, proc)
+    with spawn(args, port):
         yield
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @contextlib.contextmanager
@@ -178,8 +184,6 @@ def main() -> None:
 
     # 5. a small-request JSON-RPC workload: tools/call against the demo MCP server (official SDK),
     # direct, through the link, and through a bare relay; rounds interleaved, medians reported.
-    from bench.http_overhead import drive
-
     server_port = free_port()
     rates: dict[str, list[float]] = {"direct": [], "link": [], "bare relay": []}
     with process(
@@ -195,8 +199,7 @@ def main() -> None:
         ):
             for _ in range(args.rounds):
                 for name, target in (("direct", server_port), ("link", port), ("bare relay", relay_port)):
-                    result = asyncio.run(drive(f"http://127.0.0.1:{target}/mcp", args.seconds, 16, 200_000))
-                    rates[name].append(result["throughput"])
+                    rates[name].append(run_load(f"http://127.0.0.1:{target}/mcp", args.seconds).rate)
     medians = {name: statistics.median(values) for name, values in rates.items()}
     print(
         f"MCP tools/call, no impairment, median of {args.rounds} interleaved rounds: "
@@ -254,6 +257,138 @@ async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.write(data)
             await writer.drain()
     writer.close()
+
+
+def figure_link(budget: Budget) -> Result:
+    """MCP tools/call against the demo server (JSON answers): direct vs through ``mcpchaos link``."""
+    server_port = free_port()
+    link_cpu: list[float] = []
+    with spawn(
+        [*MCPCHAOS, "demo-server", "--transport", "http", "--port", str(server_port), "--json-response"],
+        server_port,
+    ):
+        port = free_port()
+        with spawn(
+            [*MCPCHAOS, "link", "--listen", f"127.0.0.1:{port}", "--upstream", f"127.0.0.1:{server_port}"],
+            port,
+        ) as linker:
+
+            def linked() -> Load:
+                load = run_load(f"http://127.0.0.1:{port}/mcp", budget.seconds, cpu_of=linker)
+                link_cpu.append(load.probe / max(load.calls, 1) * 1e6)
+                return load
+
+            loads = alternate(
+                {
+                    "direct": lambda: run_load(f"http://127.0.0.1:{server_port}/mcp", budget.seconds),
+                    "link": linked,
+                },
+                budget.rounds,
+            )
+    result = Result(
+        "link",
+        "TCP link overhead (`mcpchaos link`, no impairment)",
+        "the demo MCP server (official SDK, JSON answers) direct and through `mcpchaos link`; 16 "
+        "closed-loop sessions of `tools/call echo`",
+        ["path", "calls/s", "p50 ms", "p99 ms"],
+    )
+    for name, runs in loads.items():
+        result.rows.append(
+            [
+                name,
+                f"{median([run.rate for run in runs]):.0f}",
+                ms(median([run.percentile(0.5) for run in runs])),
+                ms(median([run.percentile(0.99) for run in runs])),
+            ]
+        )
+    ratio = median([b.rate / a.rate for a, b in zip(loads["direct"], loads["link"], strict=True)])
+    result.checks.append(
+        Check(
+            "throughput link / direct (median of per-round ratios)", "≥ 0.95", f"{ratio:.3f}", ratio >= 0.95
+        )
+    )
+    result.notes.append(f"link CPU per call: {median(link_cpu):.0f} µs")
+    return result
+
+
+def figure_accuracy(budget: Budget) -> Result:
+    """Added latency at 10 and 100 ms one way (p50 and p99 error) and bandwidth at 1 MB/s."""
+    result = Result(
+        "netsim",
+        "Network simulator accuracy",
+        "an echo server and `mcpchaos link` processes; 8 connections ping-pong 100 bytes with 5 ms think "
+        "time; added latency = delayed link − unimpaired link (alternating runs, medians); bandwidth "
+        "over one transfer through a 1 MB/s link",
+        ["configured", "added p50 ms", "added p99 ms", "p50 error ms", "p99 error ms"],
+    )
+    echo_port = free_port()
+    with (
+        spawn([sys.executable, "-m", "bench.echo_server", str(echo_port)], echo_port),
+        link(echo_port) as plain_port,
+    ):
+        for delay_ms in (10, 100):
+            config = _write_config(f"upstream: {{latency: {{base_ms: {delay_ms}}}}}")
+            # Enough round trips for a p99: at 100 ms a run needs more time than at 10 ms.
+            seconds = (
+                max(budget.seconds, 0.5) if budget.quick else max(budget.seconds, 3.0) * (delay_ms // 50 + 1)
+            )
+            with link(echo_port, "--network", config) as delayed_port:
+                runs = alternate(
+                    {
+                        "plain": functools.partial(_ping_pong, plain_port, seconds),
+                        "delayed": functools.partial(_ping_pong, delayed_port, seconds),
+                    },
+                    max(1, budget.rounds // 2),
+                )
+            added = {
+                q: median(
+                    [
+                        percentile(d, q) - percentile(p, q)
+                        for p, d in zip(runs["plain"], runs["delayed"], strict=True)
+                    ]
+                )
+                * 1000
+                for q in (0.5, 0.99)
+            }
+            errors = {q: value - delay_ms for q, value in added.items()}
+            result.rows.append(
+                [
+                    f"{delay_ms} ms one way",
+                    f"{added[0.5]:.2f}",
+                    f"{added[0.99]:.2f}",
+                    f"{errors[0.5]:+.2f}",
+                    f"{errors[0.99]:+.2f}",
+                ]
+            )
+            result.checks.append(
+                Check(
+                    f"{delay_ms} ms: p50 error",
+                    "within ± 1 ms",
+                    f"{errors[0.5]:+.2f} ms",
+                    abs(errors[0.5]) <= 1,
+                )
+            )
+            result.checks.append(
+                Check(f"{delay_ms} ms: p99 error", "≤ +3 ms", f"{errors[0.99]:+.2f} ms", errors[0.99] <= 3)
+            )
+        size = 500_000 if budget.quick else 5_000_000
+        config = _write_config("upstream: {bandwidth: {bytes_per_second: 1000000, burst_bytes: 16384}}")
+        with link(echo_port, "--network", config) as port:
+            elapsed = asyncio.run(asyncio.wait_for(transfer(port, size), size / 1e6 + 60))
+        rate = size / elapsed / 1e6
+        result.checks.append(
+            Check(
+                f"bandwidth 1 MB/s over {size / 1e6:g} MB",
+                "± 5 %",
+                f"{rate:.3f} MB/s ({(rate - 1) * 100:+.1f} %)",
+                abs(rate - 1) <= 0.05,
+            )
+        )
+    return result
+
+
+def _ping_pong(port: int, seconds: float) -> list[float]:
+    return asyncio.run(asyncio.wait_for(ping_pong(port, seconds, 8, 0.005), seconds + 60))
 
 
 def _write_config(upstream_yaml: str) -> str:

@@ -13,7 +13,9 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
+from mcpchaos.deadlines import Deadlines
 from mcpchaos.errors import UpstreamTimeoutError, UpstreamTooLargeError, UpstreamUnavailableError
 from mcpchaos.protocol.messages import Invalid, Message, parse
 from mcpchaos.protocol.ndjson import OversizedLine
@@ -51,14 +53,15 @@ def _connection_listed(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> set
 
 def request_headers(incoming: CIMultiDictProxy[str] | CIMultiDict[str]) -> CIMultiDict[str]:
     """Headers to send upstream: everything the client sent but hop-by-hop ones."""
-    drop = _REQUEST_DROP | _connection_listed(incoming)
-    return CIMultiDict((name, value) for name, value in incoming.items() if name.lower() not in drop)
+    # The set union only when a Connection header lists more (rare): it runs for every request.
+    drop = _REQUEST_DROP | _connection_listed(incoming) if "Connection" in incoming else _REQUEST_DROP
+    return CIMultiDict([(name, value) for name, value in incoming.items() if name.lower() not in drop])
 
 
 def response_headers(incoming: CIMultiDictProxy[str] | CIMultiDict[str]) -> CIMultiDict[str]:
     """Headers to send to the client: everything the upstream sent but hop-by-hop ones."""
-    drop = _RESPONSE_DROP | _connection_listed(incoming)
-    return CIMultiDict((name, value) for name, value in incoming.items() if name.lower() not in drop)
+    drop = _RESPONSE_DROP | _connection_listed(incoming) if "Connection" in incoming else _RESPONSE_DROP
+    return CIMultiDict([(name, value) for name, value in incoming.items() if name.lower() not in drop])
 
 
 class UpstreamClient:
@@ -68,6 +71,8 @@ class UpstreamClient:
         self._connect_timeout = connect_timeout
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        # Response-head timeouts on shared timers, not an asyncio.timeout per request.
+        self._deadlines: dict[float, Deadlines] = {}
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=self._max_connections, enable_cleanup_closed=True)
@@ -85,21 +90,33 @@ class UpstreamClient:
 
     @asynccontextmanager
     async def request(
-        self, method: str, url: str, headers: CIMultiDict[str], body: bytes | None, headers_timeout: float
+        self,
+        method: str,
+        url: str | URL,
+        headers: CIMultiDict[str],
+        body: bytes | None,
+        headers_timeout: float,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """Send a request; yield the response once its headers arrived (within
         ``headers_timeout`` seconds). Leaving the block releases the connection (closing it
         if the body was not read to its end: the upstream sees the client go away)."""
         assert self._session is not None, "UpstreamClient.start() was not called"
+        deadlines = self._deadlines.get(headers_timeout)
+        if deadlines is None:  # one timer per timeout length (a FIFO needs one length)
+            deadlines = self._deadlines[headers_timeout] = Deadlines(headers_timeout)
+        deadline = deadlines.enter()
         try:
-            async with asyncio.timeout(headers_timeout):
-                response = await self._session.request(
-                    method, url, headers=headers, data=body, allow_redirects=False
-                )
-        except TimeoutError as exc:
+            response = await self._session.request(
+                method, url, headers=headers, data=body, allow_redirects=False
+            )
+        except asyncio.CancelledError as exc:
+            if not deadline.cancelled_it():
+                raise
             raise UpstreamTimeoutError(f"no response from {url} within {headers_timeout:g}s") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise UpstreamUnavailableError(f"cannot reach {url}: {exc}") from exc
+        finally:
+            deadlines.leave(deadline)
         try:
             yield response
         finally:
@@ -111,16 +128,24 @@ async def read_body(response: aiohttp.ClientResponse, limit: int, within: float)
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(within):
-            async for chunk in response.content.iter_any():
-                size += len(chunk)
-                if size > limit:
-                    raise UpstreamTooLargeError(f"upstream response body exceeds the limit of {limit} bytes")
-                chunks.append(chunk)
+        if response.content.is_eof():
+            # The whole body came with the head (a small JSON answer): nothing to wait for, so
+            # no timeout to arm (an asyncio.timeout costs a timer and a context per call).
+            chunks.append(await response.content.read())
+            size = len(chunks[0])
+        else:
+            async with asyncio.timeout(within):
+                async for chunk in response.content.iter_any():
+                    size += len(chunk)
+                    if size > limit:
+                        break
+                    chunks.append(chunk)
     except TimeoutError as exc:
         raise UpstreamTimeoutError(f"upstream body not complete within {within:g}s") from exc
     except (aiohttp.ClientError, OSError) as exc:
         raise UpstreamUnavailableError(f"upstream connection failed mid-body: {exc}") from exc
+    if size > limit:
+        raise UpstreamTooLargeError(f"upstream response body exceeds the limit of {limit} bytes")
     return b"".join(chunks)
 
 

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import aiohttp
 
+from mcpchaos.deadlines import Deadlines
 from mcpchaos.harness.load.fast_http import FastHttpClient
 from mcpchaos.harness.load.fast_stdio import StdioClient
 from mcpchaos.harness.load.recorder import Recorder, Ticket
@@ -74,6 +75,7 @@ class LoadDriver:
         self._requests: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._sessions_opened = 0
+        self._deadlines = Deadlines(settings.deadline_s) if settings.deadline_s is not None else None
 
     @property
     def settings(self) -> LoadSettings:
@@ -102,7 +104,7 @@ class LoadDriver:
         assert self._http is not None
         return FastHttpClient(
             self._http, target.url, target.headers, s.protocol, s.reinitialize, s.deadline_s,
-            self._recorder, self._count_session,
+            self._recorder, self._count_session, self._deadlines,
         )  # fmt: skip
 
     async def start(self) -> None:

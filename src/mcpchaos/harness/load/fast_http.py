@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+from mcpchaos.deadlines import Deadlines
 from mcpchaos.harness.load.recorder import Recorder, Ticket
 from mcpchaos.harness.load.wire import (
     INITIALIZED,
@@ -75,6 +76,7 @@ class FastHttpClient:
         deadline_s: float | None,
         recorder: Recorder,
         on_session: Callable[[], None],
+        deadlines: Deadlines | None = None,
     ) -> None:
         self._http = http
         self._url = url
@@ -83,6 +85,8 @@ class FastHttpClient:
         self._protocol = protocol
         self._reinitialize = reinitialize
         self._deadline_s = deadline_s
+        # Shared by a driver's clients (one timer for all their requests); None: no deadline.
+        self._deadlines = deadlines if deadlines is not None or deadline_s is None else Deadlines(deadline_s)
         self._recorder = recorder
         self._on_session = on_session
         self._next_id = 0
@@ -153,19 +157,24 @@ class FastHttpClient:
     async def call(self, op: PreparedOp, ticket: Ticket) -> None:
         """Send one request and record its single outcome."""
         recorder = self._recorder
+        deadlines = self._deadlines
+        deadline = deadlines.enter() if deadlines is not None else None
         try:
-            async with asyncio.timeout(self._deadline_s):
-                await self._ensure_session(ticket)
-                request_id = self._new_id()
-                headers = {**self._headers, **op.headers} if op.headers else self._headers
-                ticket.sent = True
-                async with self._http.post(
-                    self._url, data=request_bytes(request_id, op), headers=headers
-                ) as response:
-                    answer = await self._answer(response, request_id, ticket)
-                if not ticket.done:  # an SSE answer was recorded as it arrived
-                    recorder.response(ticket, answer)
-        except TimeoutError:
+            await self._ensure_session(ticket)
+            request_id = self._new_id()
+            headers = {**self._headers, **op.headers} if op.headers else self._headers
+            ticket.sent = True
+            async with self._http.post(
+                self._url, data=request_bytes(request_id, op), headers=headers
+            ) as response:
+                answer = await self._answer(response, request_id, ticket)
+            if not ticket.done:  # an SSE answer was recorded as it arrived
+                recorder.response(ticket, answer)
+        except asyncio.CancelledError:
+            if deadline is None or not deadline.cancelled_it():
+                raise
+            recorder.deadline(ticket)
+        except TimeoutError:  # not ours (the pool has no timeouts), but a timeout all the same
             recorder.deadline(ticket)
         except RequestFailedError as failure:
             recorder.transport(ticket, failure.kind)
@@ -176,6 +185,9 @@ class FastHttpClient:
             recorder.transport(ticket, transport_kind(error))
         except (aiohttp.ClientError, OSError) as error:
             recorder.transport(ticket, transport_kind(error))
+        finally:
+            if deadlines is not None and deadline is not None:
+                deadlines.leave(deadline)
 
     async def _answer(
         self, response: aiohttp.ClientResponse, request_id: int, ticket: Ticket | None

@@ -1,0 +1,48 @@
+"""One timer for many request deadlines: overdue requests are cancelled, finished ones never."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from mcpchaos.deadlines import Deadlines
+
+
+async def _request(deadlines: Deadlines, seconds: float) -> str:
+    deadline = deadlines.enter()
+    try:
+        await asyncio.sleep(seconds)
+        return "answered"
+    except asyncio.CancelledError:
+        if not deadline.cancelled_it():
+            raise
+        return "deadline"
+    finally:
+        deadlines.leave(deadline)
+
+
+async def test_a_request_past_its_deadline_is_cancelled_and_told_so() -> None:
+    deadlines = Deadlines(0.05)
+    outcomes = await asyncio.gather(_request(deadlines, 5), _request(deadlines, 0.0), _request(deadlines, 5))
+    assert list(outcomes) == ["deadline", "answered", "deadline"]
+    assert len(deadlines) == 0
+
+
+async def test_requests_that_end_in_time_keep_going_and_the_timer_re_arms_for_later_ones() -> None:
+    deadlines = Deadlines(0.1)
+    assert await _request(deadlines, 0.0) == "answered"
+    await asyncio.sleep(0.15)  # the first timer fires with nothing left to cancel
+    started = asyncio.get_running_loop().time()
+    assert await _request(deadlines, 5) == "deadline"
+    assert asyncio.get_running_loop().time() - started == pytest.approx(0.1, abs=0.08)
+
+
+async def test_a_cancellation_from_elsewhere_is_not_taken_for_a_deadline() -> None:
+    deadlines = Deadlines(5)
+    task = asyncio.create_task(_request(deadlines, 5))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(deadlines) == 0
