@@ -46,3 +46,13 @@ async def test_a_cancellation_from_elsewhere_is_not_taken_for_a_deadline() -> No
     with pytest.raises(asyncio.CancelledError):
         await task
     assert len(deadlines) == 0
+
+
+async def test_one_long_request_does_not_keep_every_later_deadline_in_memory() -> None:
+    deadlines = Deadlines(300.0)
+    head = deadlines.enter()  # e.g. a dropped message, held until the request timeout
+    for _ in range(10_000):
+        deadlines.leave(deadlines.enter())
+    assert len(deadlines) < 2_100
+    deadlines.leave(head)
+    assert len(deadlines) == 0

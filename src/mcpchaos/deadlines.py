@@ -39,6 +39,8 @@ class Deadlines:
         self.seconds = seconds
         self._queue: deque[Deadline] = deque()
         self._timer: asyncio.TimerHandle | None = None
+        self._ended_behind = 0
+        """Entries that ended while an older one still runs (they wait in the queue)."""
 
     def enter(self) -> Deadline:
         """The current task's request starts now: cancel it ``seconds`` from now unless it left."""
@@ -58,6 +60,16 @@ class Deadlines:
         while queue and queue[0].done:
             queue.popleft()
         # The timer stays armed for an older deadline; when it fires it re-arms for what is left.
+        if queue:
+            self._ended_behind += 1
+            # One long request at the head (a dropped message held for minutes) keeps every
+            # later ended entry queued behind it: compact now and then, so memory stays
+            # proportional to the requests still running (amortised O(1) per request).
+            if self._ended_behind > 1024 and self._ended_behind * 2 > len(queue):
+                self._queue = deque(e for e in queue if not e.done)
+                self._ended_behind = 0
+        else:
+            self._ended_behind = 0
 
     def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
         self._timer = None
