@@ -20,23 +20,25 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import gevent
-import orjson
 from locust import User
 from locust.contrib.fasthttp import FastHttpUser
 
-from mcpchaos.protocol.http_headers import PROTOCOL_VERSION_META_KEY, routing_headers
-from mcpchaos.protocol.messages import Kind, Message
+from mcpchaos.protocol.client_wire import (
+    INITIALIZED,
+    POST_HEADERS,
+    SESSION_ERA,
+    SESSIONLESS_ERA,
+    initialize_params,
+    is_response,
+    loads,
+    method_not_found,
+    request_bytes,
+    sessionless,
+)
 from mcpchaos.protocol.sse import NEED_DATA, SseEvent, SseParser
 
-# As in mcpchaos.harness.load.wire, which cannot be imported here: its package pulls in the
-# asyncio load drivers and the MCP SDK, slow imports that also leave gevent's clock stale
-# (Locust's --run-time timer then fires early).
-SESSION_ERA = "2025-11-25"
-SESSIONLESS_ERA = "2026-07-28"
-CLIENT_CAPABILITIES_META_KEY = "io.modelcontextprotocol/clientCapabilities"
 CLIENT_INFO = {"name": "mcpchaos-locust", "version": "1"}
-POST_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-_INITIALIZED: Any = b'{"jsonrpc":"2.0","method":"notifications/initialized"}'  # bytes; see _post
+_INITIALIZED: Any = INITIALIZED  # bytes; typed Any for FastHttpSession's data (see _post)
 
 
 class McpRpcError(Exception):
@@ -52,43 +54,6 @@ class McpRpcError(Exception):
 
 class McpTransportError(Exception):
     """No JSON-RPC answer: an HTTP status, a lost session, a closed pipe, a timeout."""
-
-
-def loads(raw: bytes | str) -> dict[str, Any] | None:
-    """A JSON object, or None for anything else (corrupt bytes, a batch, a scalar)."""
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def is_response(message: dict[str, Any]) -> bool:
-    return "method" not in message and ("result" in message or "error" in message)
-
-
-def method_not_found(request_id: Any) -> bytes:
-    """Our answer to a server-to-client request (sampling, elicitation, roots): we offer none."""
-    error = {"code": -32601, "message": "Method not found"}
-    return orjson.dumps({"jsonrpc": "2.0", "id": request_id, "error": error})
-
-
-def sessionless(method: str, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """2026-07-28: the params with the version and capabilities every request repeats, and
-    the routing headers that go with them."""
-    meta = {**(params.get("_meta") or {}), PROTOCOL_VERSION_META_KEY: SESSIONLESS_ERA}
-    meta.setdefault(CLIENT_CAPABILITIES_META_KEY, {})
-    params = {**params, "_meta": meta}
-    payload = {"jsonrpc": "2.0", "id": 0, "method": method, "params": params}
-    return params, routing_headers(Message(Kind.REQUEST, payload), None)
-
-
-def request_bytes(request_id: int, method: str, params: dict[str, Any]) -> bytes:
-    return orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
-
-
-def initialize_params() -> dict[str, Any]:
-    return {"protocolVersion": SESSION_ERA, "capabilities": {}, "clientInfo": CLIENT_INFO}
 
 
 def stat_name(method: str, params: dict[str, Any]) -> str:
@@ -220,7 +185,7 @@ class McpUser(McpCalls, FastHttpUser):
         return result
 
     def _initialize(self) -> None:
-        result = self._post("initialize", initialize_params(), dict(POST_HEADERS), "initialize")
+        result = self._post("initialize", initialize_params(CLIENT_INFO), dict(POST_HEADERS), "initialize")
         if result is None:
             return
         headers = {**POST_HEADERS, "MCP-Protocol-Version": SESSION_ERA}
@@ -264,7 +229,7 @@ class McpStdioUser(McpCalls, User):
 
     def _initialize(self) -> None:
         """The handshake; a failed one (an injected error, say) is retried before the next call."""
-        if self._exchange("initialize", initialize_params(), "initialize") is not None:
+        if self._exchange("initialize", initialize_params(CLIENT_INFO), "initialize") is not None:
             self._write(_INITIALIZED)
             self._ready = True
 

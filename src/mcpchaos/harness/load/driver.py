@@ -23,7 +23,8 @@ from mcpchaos.harness.load.fast_stdio import StdioClient
 from mcpchaos.harness.load.recorder import Recorder, Ticket
 from mcpchaos.harness.load.sdk_client import SdkClient
 from mcpchaos.harness.load.settings import LoadSettings, Operation
-from mcpchaos.harness.load.wire import SESSIONLESS_ERA, Chooser, PreparedOp, prepare
+from mcpchaos.harness.load.wire import Chooser, PreparedOp, prepare
+from mcpchaos.protocol.client_wire import SESSIONLESS_ERA
 
 _FAILURE_PAUSE_S = 0.01
 """A closed-loop client whose request never left (refused connection, lost session) pauses

@@ -17,17 +17,15 @@ import aiohttp
 
 from mcpchaos.deadlines import Deadlines
 from mcpchaos.harness.load.recorder import Recorder, Ticket
-from mcpchaos.harness.load.wire import (
+from mcpchaos.harness.load.wire import PreparedOp, initialize_bytes, request_bytes
+from mcpchaos.protocol.client_wire import (
     INITIALIZED,
     POST_HEADERS,
     SESSION_ERA,
     SESSIONLESS_ERA,
-    PreparedOp,
-    initialize_bytes,
     is_response,
     loads,
     method_not_found,
-    request_bytes,
 )
 from mcpchaos.protocol.sse import NEED_DATA, SseEvent, SseParser
 

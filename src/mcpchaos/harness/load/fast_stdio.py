@@ -16,16 +16,8 @@ from typing import Any
 
 from mcpchaos.harness.load.fast_http import HandshakeRejectedError, RequestFailedError
 from mcpchaos.harness.load.recorder import Recorder, Ticket
-from mcpchaos.harness.load.wire import (
-    INITIALIZED,
-    SESSIONLESS_ERA,
-    PreparedOp,
-    initialize_bytes,
-    is_response,
-    loads,
-    method_not_found,
-    request_bytes,
-)
+from mcpchaos.harness.load.wire import PreparedOp, initialize_bytes, request_bytes
+from mcpchaos.protocol.client_wire import INITIALIZED, SESSIONLESS_ERA, is_response, loads, method_not_found
 from mcpchaos.protocol.ndjson import NEED_DATA, NdjsonFramer
 
 _REMEMBERED_TICKETS = 10_000

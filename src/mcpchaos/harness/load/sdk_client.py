@@ -18,7 +18,8 @@ from mcp import Client, MCPError
 
 from mcpchaos.harness.load.fast_http import RequestFailedError
 from mcpchaos.harness.load.recorder import Recorder, Ticket
-from mcpchaos.harness.load.wire import SESSIONLESS_ERA, PreparedOp
+from mcpchaos.harness.load.wire import PreparedOp
+from mcpchaos.protocol.client_wire import SESSIONLESS_ERA
 
 
 class SdkClient:
