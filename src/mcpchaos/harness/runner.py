@@ -81,11 +81,14 @@ async def run_scenario(
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         run.progress.message(f"{scenario.name}: could not run: {error}")
-        (run.workdir / f"{scenario.name}.error.txt").write_text(traceback.format_exc())
+        with contextlib.suppress(OSError):
+            run.workdir.mkdir(parents=True, exist_ok=True)
+            (run.workdir / f"{scenario.name}.error.txt").write_text(traceback.format_exc())
     finally:
         with contextlib.suppress(Exception):
             await ctx.stop_load()
-        await ctx.stack.stop()
+        with contextlib.suppress(Exception):  # a stop that fails must not end the whole run
+            await ctx.stack.stop()
         for cleanup in reversed(ctx.cleanups):
             with contextlib.suppress(Exception):
                 await cleanup()
