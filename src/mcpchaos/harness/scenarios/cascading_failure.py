@@ -33,10 +33,10 @@ class CascadeParams(ScenarioParams):
     """A's worker pool: echo/relay calls running at once."""
     dependency_timeout_s: float = Field(0.5, gt=0, le=600)
     """The second proxy's ``--upstream-timeout``: how long a call to a hung B takes to fail."""
-    relay_clients: int = Field(8, ge=1, le=1000)
+    relay_clients: int = Field(12, ge=1, le=1000)
     """Clients calling ``relay``: more than the workers, so calls stuck on B queue up in A."""
     independent_clients: int = Field(2, ge=1, le=1000)
-    independent_deadline_s: float = Field(0.8, gt=0, le=600)
+    independent_deadline_s: float = Field(0.5, gt=0, le=600)
     """Deadline of A's independent (echo) calls: they are latency-sensitive."""
     failure_s: float = Field(5.0, gt=0, le=3600)
     """How long B hangs (SIGSTOP)."""
@@ -91,7 +91,7 @@ class CascadingFailure(Scenario):
         dependency = self.dependency
         assert dependency is not None, "prepare() starts the dependency"
         relay_load = p.load.model_copy(
-            update={"clients": p.relay_clients, "mix": [RELAY], "think_time_s": 0.02}
+            update={"clients": p.relay_clients, "mix": [RELAY], "think_time_s": 0.1}
         )
         echo_load = LoadSettings(
             clients=p.independent_clients, mix=[ECHO], deadline_s=p.independent_deadline_s, think_time_s=0.02
