@@ -258,6 +258,20 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f}"
 
 
+def load_cells(runs: list[Load]) -> list[str]:
+    """A results row's calls/s, p50 ms and p99 ms: the medians over the alternating runs."""
+    return [
+        f"{median([run.rate for run in runs]):.0f}",
+        ms(median([run.percentile(0.5) for run in runs])),
+        ms(median([run.percentile(0.99) for run in runs])),
+    ]
+
+
+def rate_ratio(runs: list[Load], baseline: list[Load]) -> float:
+    """The median of per-round throughput ratios (a round's two runs share its conditions)."""
+    return median([run.rate / base.rate for run, base in zip(runs, baseline, strict=True)])
+
+
 __all__ = [
     "Budget",
     "Check",
@@ -267,7 +281,9 @@ __all__ = [
     "cell",
     "drive",
     "free_port",
+    "load_cells",
     "machine",
+    "rate_ratio",
     "render",
     "spawn",
 ]

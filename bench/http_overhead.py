@@ -26,8 +26,9 @@ from bench.common import (
     Result,
     alternate,
     free_port,
+    load_cells,
     median,
-    ms,
+    rate_ratio,
     render,
     run_load,
     spawn,
@@ -98,15 +99,12 @@ def _result(
         result.rows.append(
             [
                 name,
-                f"{median([run.rate for run in runs]):.0f}",
-                ms(median([run.percentile(0.5) for run in runs])),
-                ms(median([run.percentile(0.99) for run in runs])),
+                *load_cells(runs),
                 f"{median([run.client_cpu / max(run.calls, 1) * 1e6 for run in runs]):.0f}",
                 f"{median(cpu[name]):.0f}" if cpu.get(name) else "",
             ]
         )
-    ratios = [p.rate / d.rate for d, p in zip(loads["direct"], loads["proxied"], strict=True)]
-    return result, median(ratios), median(cpu["proxied"])
+    return result, rate_ratio(loads["proxied"], loads["direct"]), median(cpu["proxied"])
 
 
 def figure_echo(budget: Budget) -> Result:

@@ -23,19 +23,19 @@ import time
 from collections.abc import Iterator
 
 from bench.common import (
+    MCPCHAOS,
     Budget,
     Check,
     Load,
     Result,
     alternate,
     free_port,
+    load_cells,
     median,
-    ms,
+    rate_ratio,
     run_load,
     spawn,
 )
-
-MCPCHAOS = [sys.executable, "-m", "mcpchaos"]
 
 
 @contextlib.contextmanager
@@ -293,15 +293,8 @@ def figure_link(budget: Budget) -> Result:
         ["path", "calls/s", "p50 ms", "p99 ms"],
     )
     for name, runs in loads.items():
-        result.rows.append(
-            [
-                name,
-                f"{median([run.rate for run in runs]):.0f}",
-                ms(median([run.percentile(0.5) for run in runs])),
-                ms(median([run.percentile(0.99) for run in runs])),
-            ]
-        )
-    ratio = median([b.rate / a.rate for a, b in zip(loads["direct"], loads["link"], strict=True)])
+        result.rows.append([name, *load_cells(runs)])
+    ratio = rate_ratio(loads["link"], loads["direct"])
     result.checks.append(
         Check(
             "throughput link / direct (median of per-round ratios)", "≥ 0.95", f"{ratio:.3f}", ratio >= 0.95

@@ -31,8 +31,9 @@ from bench.common import (
     Result,
     alternate,
     free_port,
+    load_cells,
     median,
-    ms,
+    rate_ratio,
     render,
     run_load,
     spawn,
@@ -93,13 +94,11 @@ def figure(budget: Budget) -> Result:
         result.rows.append(
             [
                 name if name == "mcpchaos" or not version else version,
-                f"{median([run.rate for run in runs]):.0f}",
-                ms(median([run.percentile(0.5) for run in runs])),
-                ms(median([run.percentile(0.99) for run in runs])),
+                *load_cells(runs),
                 f"{median(cpu[name]):.0f}",
             ]
         )
-    ratio = median([a.rate / b.rate for a, b in zip(loads["mcpchaos"], loads["mcp-proxy"], strict=True)])
+    ratio = rate_ratio(loads["mcpchaos"], loads["mcp-proxy"])
     result.checks.append(Check("throughput mcpchaos / mcp-proxy", "(comparison)", f"{ratio:.2f}", None))
     return result
 

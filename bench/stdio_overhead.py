@@ -17,7 +17,7 @@ import time
 import psutil
 from mcp import Client, StdioServerParameters
 
-from bench.common import Budget, Check, Load, Result, cpu_seconds, median, ms, render
+from bench.common import Budget, Check, Load, Result, cpu_seconds, load_cells, median, rate_ratio, render
 
 _SERVER = [sys.executable, "-m", "mcpchaos", "demo-server"]
 
@@ -75,15 +75,8 @@ def figure(budget: Budget) -> Result:
         ["path", "calls/s", "p50 ms", "p99 ms"],
     )
     for name, runs in loads.items():
-        result.rows.append(
-            [
-                name,
-                f"{median([run.rate for run in runs]):.0f}",
-                ms(median([run.percentile(0.5) for run in runs])),
-                ms(median([run.percentile(0.99) for run in runs])),
-            ]
-        )
-    ratio = median([p.rate / d.rate for d, p in zip(loads["direct"], loads["proxied"], strict=True)])
+        result.rows.append([name, *load_cells(runs)])
+    ratio = rate_ratio(loads["proxied"], loads["direct"])
     result.checks.append(
         Check(
             "throughput proxied / direct (median of per-round ratios)", "≥ 0.9", f"{ratio:.3f}", ratio >= 0.9
