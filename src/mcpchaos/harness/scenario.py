@@ -325,6 +325,15 @@ def _describe_faults(faults: dict[str, Any]) -> str:
     return f"p={faults['fault_probability']:g} {','.join(kinds)}"
 
 
+QUICK: dict[str, Any] = {
+    "baseline_s": 1.5,
+    "bucket_s": 0.25,
+    "settle_s": 3.0,
+    "load": {"clients": 4, "deadline_s": 2.0},
+}
+"""The ``--quick`` sizes every scenario shares (CI-sized); each adds or overrides its own."""
+
+
 class Scenario(ABC):
     """One chaos scenario (a module in ``harness/scenarios``)."""
 
@@ -332,7 +341,7 @@ class Scenario(ABC):
     description: ClassVar[str]
     Params: ClassVar[type[ScenarioParams]] = ScenarioParams
     quick: ClassVar[dict[str, Any]] = {}
-    """Parameter overrides for ``--quick`` (CI-sized), applied under the user's own."""
+    """Parameter overrides for ``--quick`` (CI-sized) over :data:`QUICK`, applied under the user's own."""
     verdict_names: ClassVar[tuple[str, ...]] = ()
     """The verdicts this scenario is judged by (in the report's order)."""
 
@@ -340,7 +349,7 @@ class Scenario(ABC):
         """Defaults, then quick sizes, then the user's YAML (nested objects merged)."""
         merged: dict[str, Any] = {}
         if quick:
-            merged = deep_merge(merged, self.quick)
+            merged = deep_merge(QUICK, self.quick)
         if raw:
             merged = deep_merge(merged, raw)
         return self.Params.model_validate(merged)

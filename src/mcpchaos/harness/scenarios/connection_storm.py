@@ -53,14 +53,10 @@ class ConnectionStorm(Scenario):
     )
     Params = Params
     quick: ClassVar[dict[str, object]] = {
-        "baseline_s": 1.5,
         "max_connections": 100,
         "attempts": 600,
         "wave": 200,
         "recovery_s": 2.5,
-        "bucket_s": 0.25,
-        "settle_s": 3.0,
-        "load": {"clients": 4, "deadline_s": 2.0},
     }
     verdict_names = (*COMMON, "recovery")
 

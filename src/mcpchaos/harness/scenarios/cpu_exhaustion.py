@@ -29,13 +29,10 @@ class CpuExhaustion(Scenario):
     )
     Params = Params
     quick: ClassVar[dict[str, object]] = {
-        "baseline_s": 1.5,
         "exhaustion_s": 1.5,
         "recovery_s": 2.5,
         "cpu_spike_ms": 50.0,
-        "bucket_s": 0.25,
-        "settle_s": 3.0,
-        "load": {"clients": 4, "deadline_s": 3.0},
+        "load": {"deadline_s": 3.0},
     }
     verdict_names = (*COMMON, "recovery", "metrics_accurate")
 

@@ -37,12 +37,8 @@ class GradualDegradation(Scenario):
     )
     Params = Params
     quick: ClassVar[dict[str, object]] = {
-        "baseline_s": 1.5,
         "step_s": 1.2,
         "recovery_s": 2.0,
-        "bucket_s": 0.25,
-        "settle_s": 3.0,
-        "load": {"clients": 4, "deadline_s": 2.0},
     }
     verdict_names = (*COMMON, "graceful_degradation", "recovery", "metrics_accurate")
 

@@ -31,13 +31,9 @@ class IntermittentFailures(Scenario):
     description = "Faults flap on and off; after every burst the system must come back by itself."
     Params = Params
     quick: ClassVar[dict[str, object]] = {
-        "baseline_s": 1.5,
         "cycles": 2,
         "on_s": 1.0,
         "off_s": 1.5,
-        "bucket_s": 0.25,
-        "settle_s": 3.0,
-        "load": {"clients": 4, "deadline_s": 2.0},
     }
     verdict_names = (*COMMON, "recovery", "metrics_accurate")
 

@@ -35,13 +35,9 @@ class MemoryPressure(Scenario):
     )
     Params = Params
     quick: ClassVar[dict[str, object]] = {
-        "baseline_s": 1.5,
         "max_sessions": 100,
         "sessions": 500,
         "recovery_s": 2.5,
-        "bucket_s": 0.25,
-        "settle_s": 3.0,
-        "load": {"clients": 4, "deadline_s": 2.0},
     }
     verdict_names = (*COMMON, "recovery")
 

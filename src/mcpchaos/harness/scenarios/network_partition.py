@@ -28,12 +28,9 @@ class NetworkPartition(Scenario):
     )
     Params = Params
     quick: ClassVar[dict[str, object]] = {
-        "baseline_s": 1.5,
         "partition_s": 1.5,
         "recovery_s": 3.0,
-        "bucket_s": 0.25,
-        "settle_s": 3.0,
-        "load": {"clients": 4, "deadline_s": 1.5, "sdk_share": 0.25},
+        "load": {"deadline_s": 1.5, "sdk_share": 0.25},
     }
     verdict_names = (*COMMON, "recovery")
 

@@ -25,12 +25,9 @@ class ThunderingHerd(Scenario):
     )
     Params = Params
     quick: ClassVar[dict[str, object]] = {
-        "baseline_s": 1.5,
         "outage_s": 1.0,
         "recovery_s": 3.0,
-        "bucket_s": 0.25,
-        "settle_s": 3.0,
-        "load": {"clients": 16, "deadline_s": 2.0, "think_time_s": 0.05},
+        "load": {"clients": 16, "think_time_s": 0.05},
     }
     verdict_names = (*COMMON, "recovery")
 

@@ -26,12 +26,8 @@ class UpstreamFailure(Scenario):
     )
     Params = Params
     quick: ClassVar[dict[str, object]] = {
-        "baseline_s": 1.5,
         "down_s": 1.5,
         "recovery_s": 3.0,
-        "bucket_s": 0.25,
-        "settle_s": 3.0,
-        "load": {"clients": 4, "deadline_s": 2.0},
     }
     verdict_names = (*COMMON, "recovery")
 
