@@ -20,9 +20,9 @@ from bench.common import Budget, Check, Result, alternate, median
 from mcpchaos.config.faults import FaultConfig
 from mcpchaos.config.load import validate
 from mcpchaos.faults.injector import FaultInjector
+from mcpchaos.intercept.chain import InterceptorChain
+from mcpchaos.intercept.context import Context, Session
 from mcpchaos.protocol.messages import Direction, Message, parse
-from mcpchaos.proxy.chain import InterceptorChain
-from mcpchaos.proxy.context import Context, Session
 
 CASES: dict[str, dict[str, Any] | None] = {
     "no injector": None,

@@ -4,8 +4,8 @@ import random
 
 from mcpchaos.config.faults import FaultConfig, FaultSettings
 from mcpchaos.config.load import validate
+from mcpchaos.intercept.context import Context, Session
 from mcpchaos.protocol.messages import Direction
-from mcpchaos.proxy.context import Context, Session
 
 
 def ctx(

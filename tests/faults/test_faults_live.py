@@ -19,9 +19,9 @@ from mcp.types import TextContent
 from mcpchaos.config.faults import FaultConfig
 from mcpchaos.config.load import validate
 from mcpchaos.faults.injector import FaultInjector, FaultRecord
+from mcpchaos.intercept.chain import InterceptorChain
 from mcpchaos.observe.faultlog import read_fault_log
 from mcpchaos.protocol import codes
-from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.http import HttpProxy
 from tests.http.mcp import HEADERS
 

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from mcpchaos.config.faults import FaultConfig, FaultType
 from mcpchaos.config.load import validate
 from mcpchaos.faults.injector import FaultInjector, FaultRecord
+from mcpchaos.intercept.chain import InterceptorChain
+from mcpchaos.intercept.context import Session
+from mcpchaos.intercept.effects import Forward, Hold, Release
 from mcpchaos.protocol.messages import Direction, Kind, Message, notification, request, result_response
-from mcpchaos.proxy.chain import InterceptorChain
-from mcpchaos.proxy.context import Session
-from mcpchaos.proxy.effects import Forward, Hold, Release
 
 from ..proxy.memory import MemoryEndpoint
 from .helpers import ctx

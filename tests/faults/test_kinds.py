@@ -7,6 +7,7 @@ import pytest
 
 from mcpchaos.config.faults import CorruptionMode, ErrorType
 from mcpchaos.faults import corruption, delay, drop, duplicate, error, exhaust, reorder
+from mcpchaos.intercept.effects import Disconnect, Drop, Emit, Exhaust, Forward, Hold, HttpReply, Reply
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.messages import (
     Direction,
@@ -18,7 +19,6 @@ from mcpchaos.protocol.messages import (
     request,
     result_response,
 )
-from mcpchaos.proxy.effects import Disconnect, Drop, Emit, Exhaust, Forward, Hold, HttpReply, Reply
 
 from .helpers import ctx, rng, settings
 

@@ -11,10 +11,10 @@ import time
 import aiohttp
 import anyio
 
+from mcpchaos.intercept.chain import InterceptorChain
 from mcpchaos.observe.metrics import Metrics
 from mcpchaos.protocol import codes
 from mcpchaos.proxy.breaker import BreakerConfig
-from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.http import HttpOptions, HttpProxy
 
 from .servers import free_port, wait_for_port

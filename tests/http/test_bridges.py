@@ -173,8 +173,8 @@ async def test_the_http_to_stdio_bridge_limits_connections_too() -> None:
 
 @pytest.mark.parametrize("expiry", ["idle", "max_age"])
 async def test_an_expired_bridge_session_stops_its_process_and_answers_404(expiry: str) -> None:
+    from mcpchaos.intercept.chain import InterceptorChain
     from mcpchaos.observe.metrics import Metrics
-    from mcpchaos.proxy.chain import InterceptorChain
     from mcpchaos.proxy.http import HttpOptions
 
     chain = InterceptorChain()
@@ -218,10 +218,10 @@ async def test_an_expired_bridge_session_stops_its_process_and_answers_404(expir
 async def test_an_injected_disconnect_on_the_bridge_logs_no_traceback(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    from mcpchaos.intercept.chain import InterceptorChain
+    from mcpchaos.intercept.context import Context
+    from mcpchaos.intercept.effects import Disconnect, Effects
     from mcpchaos.protocol.messages import Message
-    from mcpchaos.proxy.chain import InterceptorChain
-    from mcpchaos.proxy.context import Context
-    from mcpchaos.proxy.effects import Disconnect, Effects
 
     class CutToolCalls:
         name = "cut"

@@ -12,12 +12,12 @@ from typing import Any
 import aiohttp
 import pytest
 
+from mcpchaos.intercept.chain import InterceptorChain
+from mcpchaos.intercept.context import Context
+from mcpchaos.intercept.effects import Disconnect, Effects, EndStream, HttpReply
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.messages import Message, error_response
 from mcpchaos.protocol.sse import SseEvent, SseParser
-from mcpchaos.proxy.chain import InterceptorChain
-from mcpchaos.proxy.context import Context
-from mcpchaos.proxy.effects import Disconnect, Effects, EndStream, HttpReply
 from mcpchaos.proxy.http import HttpOptions, HttpProxy
 from tests.http.mcp import HEADERS
 
@@ -380,8 +380,8 @@ async def test_an_end_stream_hook_cuts_an_sse_stream_midway(upstream: RecordingU
 
 
 async def test_a_stray_extra_message_does_not_decide_the_clients_answer(upstream: RecordingUpstream) -> None:
+    from mcpchaos.intercept.effects import Emit, Forward
     from mcpchaos.protocol.messages import Direction, result_response
-    from mcpchaos.proxy.effects import Emit, Forward
 
     def forward_and_emit_a_stray(message: Message) -> Effects | None:
         if message.method != "tools/list":

@@ -9,12 +9,12 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from mcpchaos.intercept.chain import InterceptorChain
+from mcpchaos.intercept.context import Context
+from mcpchaos.intercept.effects import Drop, Effects
 from mcpchaos.observe.metrics import Metrics
 from mcpchaos.protocol.messages import Direction, Kind, Message
 from mcpchaos.proxy.breaker import BreakerConfig, BreakerState
-from mcpchaos.proxy.chain import InterceptorChain
-from mcpchaos.proxy.context import Context
-from mcpchaos.proxy.effects import Drop, Effects
 from mcpchaos.proxy.http import HttpOptions, HttpProxy
 from tests.http.mcp import HEADERS, INITIALIZE
 

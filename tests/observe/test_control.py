@@ -13,12 +13,12 @@ from mcpchaos.config.load import validate
 from mcpchaos.config.network import NetworkConfig
 from mcpchaos.errors import ConfigError
 from mcpchaos.faults.injector import FaultInjector
+from mcpchaos.intercept.chain import InterceptorChain
+from mcpchaos.intercept.context import Context, Session
 from mcpchaos.netsim.controller import NetworkController
 from mcpchaos.observe.control import ControlServer, ControlTargets
 from mcpchaos.observe.metrics import Metrics
 from mcpchaos.protocol.messages import Direction, request
-from mcpchaos.proxy.chain import InterceptorChain
-from mcpchaos.proxy.context import Context, Session
 
 
 @pytest.fixture

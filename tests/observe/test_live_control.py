@@ -18,10 +18,10 @@ from mcp.shared.exceptions import MCPError
 from mcpchaos.config.faults import FaultConfig
 from mcpchaos.config.load import validate
 from mcpchaos.faults.injector import FaultInjector
+from mcpchaos.intercept.chain import InterceptorChain
 from mcpchaos.observe.faultlog import FaultLog, read_fault_log
 from mcpchaos.observe.metrics import Metrics
 from mcpchaos.protocol import codes
-from mcpchaos.proxy.chain import InterceptorChain
 from mcpchaos.proxy.http import HttpProxy
 from tests.http.mcp import HEADERS, INITIALIZE
 from tests.http.servers import free_port, wait_for_port

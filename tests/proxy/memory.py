@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from mcpchaos.intercept.chain import InterceptorChain
+from mcpchaos.intercept.context import Context, Session
 from mcpchaos.protocol.messages import Direction, Message
-from mcpchaos.proxy.chain import InterceptorChain
-from mcpchaos.proxy.context import Context, Session
 from mcpchaos.proxy.pump import Pump
 
 

@@ -1,6 +1,9 @@
 import orjson
 import pytest
 
+from mcpchaos.intercept.chain import InterceptorChain
+from mcpchaos.intercept.context import Context
+from mcpchaos.intercept.effects import Disconnect, Drop, Effects, Emit, Forward, Hold, Release, Reply
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.messages import (
     Direction,
@@ -13,9 +16,6 @@ from mcpchaos.protocol.messages import (
     result_response,
 )
 from mcpchaos.protocol.ndjson import OversizedLine
-from mcpchaos.proxy.chain import InterceptorChain
-from mcpchaos.proxy.context import Context
-from mcpchaos.proxy.effects import Disconnect, Drop, Effects, Emit, Forward, Hold, Release, Reply
 
 from .memory import make_pump
 

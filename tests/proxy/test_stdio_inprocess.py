@@ -13,12 +13,12 @@ from typing import Any
 import orjson
 import psutil
 
+from mcpchaos.intercept.chain import FailurePolicy, InterceptorChain
+from mcpchaos.intercept.context import Context
+from mcpchaos.intercept.effects import Effects
+from mcpchaos.intercept.interceptor import Interceptor
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.messages import Message
-from mcpchaos.proxy.chain import FailurePolicy, InterceptorChain
-from mcpchaos.proxy.context import Context
-from mcpchaos.proxy.effects import Effects
-from mcpchaos.proxy.interceptor import Interceptor
 from mcpchaos.proxy.stdio import StdioProxy
 from mcpchaos.transport.pipes import open_source
 

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from mcpchaos import __version__
 from mcpchaos.cli import report_command, run_command
 from mcpchaos.errors import ConfigError, McpChaosError
+from mcpchaos.intercept.chain import FailurePolicy
 from mcpchaos.protocol.ndjson import DEFAULT_MAX_LINE_BYTES
-from mcpchaos.proxy.chain import FailurePolicy
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

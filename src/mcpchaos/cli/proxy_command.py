@@ -22,14 +22,14 @@ from mcpchaos.config.faults import FaultConfig
 from mcpchaos.config.network import NetworkConfig
 from mcpchaos.errors import ConfigError
 from mcpchaos.faults.injector import FaultInjector
+from mcpchaos.intercept.chain import FailurePolicy, InterceptorChain
+from mcpchaos.intercept.context import Session
+from mcpchaos.intercept.interceptor import Interceptor
 from mcpchaos.netsim.controller import NetworkController
 from mcpchaos.observe.control import ControlServer, ControlTargets
 from mcpchaos.observe.metrics import Metrics
 from mcpchaos.observe.toxiproxy_api import Proxy as ToxiProxy
 from mcpchaos.protocol.messages import Direction
-from mcpchaos.proxy.chain import FailurePolicy, InterceptorChain
-from mcpchaos.proxy.context import Session
-from mcpchaos.proxy.interceptor import Interceptor
 
 log = logging.getLogger("mcpchaos")
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from mcpchaos.config.faults import FaultSettings, FaultType
+from mcpchaos.intercept.context import Context
+from mcpchaos.intercept.effects import Effect
 from mcpchaos.protocol.messages import Message
-from mcpchaos.proxy.context import Context
-from mcpchaos.proxy.effects import Effect
 
 Decision = tuple[list[Effect], dict[str, Any]]
 """The effects to apply, and the parameters of the fault for the fault log."""

@@ -9,9 +9,9 @@ from typing import Final
 
 from mcpchaos.config.faults import CorruptionMode, FaultSettings, FaultType
 from mcpchaos.faults.base import Decision, Fault, register
+from mcpchaos.intercept.context import Context
+from mcpchaos.intercept.effects import Effect, Emit, Forward
 from mcpchaos.protocol.messages import Kind, Message, result_response
-from mcpchaos.proxy.context import Context
-from mcpchaos.proxy.effects import Effect, Emit, Forward
 
 _HAS_METHOD = (Kind.REQUEST, Kind.NOTIFICATION)
 _HAS_ID = (Kind.REQUEST, Kind.RESULT, Kind.ERROR)

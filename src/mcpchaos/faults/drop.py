@@ -6,9 +6,9 @@ import random
 
 from mcpchaos.config.faults import FaultSettings, FaultType
 from mcpchaos.faults.base import Decision, Fault, always, register
+from mcpchaos.intercept.context import Context
+from mcpchaos.intercept.effects import Drop
 from mcpchaos.protocol.messages import Message
-from mcpchaos.proxy.context import Context
-from mcpchaos.proxy.effects import Drop
 
 
 def decide(message: Message, ctx: Context, rng: random.Random, settings: FaultSettings) -> Decision:

@@ -17,10 +17,10 @@ from typing import Any, Final
 
 from mcpchaos.config.faults import ErrorType, FaultSettings, FaultType
 from mcpchaos.faults.base import Decision, Fault, register
+from mcpchaos.intercept.context import Context
+from mcpchaos.intercept.effects import Disconnect, Drop, Effect, Forward, HttpReply, Reply
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.messages import Direction, Kind, Message, error_response
-from mcpchaos.proxy.context import Context
-from mcpchaos.proxy.effects import Disconnect, Drop, Effect, Forward, HttpReply, Reply
 
 ERRORS: Final[dict[ErrorType, tuple[int, str]]] = {
     ErrorType.TIMEOUT: (codes.INJECTED_TIMEOUT, "Request timed out"),

@@ -7,9 +7,9 @@ import random
 
 from mcpchaos.config.faults import FaultSettings, FaultType
 from mcpchaos.faults.base import Decision, Fault, register
+from mcpchaos.intercept.context import Context
+from mcpchaos.intercept.effects import Exhaust, Forward
 from mcpchaos.protocol.messages import Message
-from mcpchaos.proxy.context import Context
-from mcpchaos.proxy.effects import Exhaust, Forward
 
 
 def applies(message: Message, ctx: Context, settings: FaultSettings) -> bool:

@@ -24,9 +24,9 @@ from mcpchaos.config.faults import FaultConfig, FaultSettings, FaultType, Rule
 from mcpchaos.faults.base import Fault, load_all
 from mcpchaos.faults.match import Matcher
 from mcpchaos.faults.rng import generator, message_key, uniform
+from mcpchaos.intercept.context import Context
+from mcpchaos.intercept.effects import Effect, Effects, Forward, Hold, Release
 from mcpchaos.protocol.messages import Direction, Message
-from mcpchaos.proxy.context import Context
-from mcpchaos.proxy.effects import Effect, Effects, Forward, Hold, Release
 
 log = logging.getLogger("mcpchaos.faults")
 

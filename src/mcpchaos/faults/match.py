@@ -12,8 +12,8 @@ import re
 from typing import Any
 
 from mcpchaos.config.faults import MatchConfig, MessageClass
+from mcpchaos.intercept.context import Context
 from mcpchaos.protocol.messages import Direction, Kind, Message
-from mcpchaos.proxy.context import Context
 
 _CLASS_OF = {
     (Direction.CLIENT_TO_SERVER, Kind.REQUEST): MessageClass.CLIENT_REQUEST,

@@ -7,9 +7,9 @@ import random
 
 from mcpchaos.config.faults import FaultSettings, FaultType
 from mcpchaos.faults.base import Decision, Fault, always, register
+from mcpchaos.intercept.context import Context
+from mcpchaos.intercept.effects import Hold
 from mcpchaos.protocol.messages import Message
-from mcpchaos.proxy.context import Context
-from mcpchaos.proxy.effects import Hold
 
 
 def hold_key(ctx: Context) -> str:

@@ -22,8 +22,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 
 from mcpchaos.faults.injector import FaultRecord
+from mcpchaos.intercept.context import Context
 from mcpchaos.protocol.messages import Direction, Kind, Message
-from mcpchaos.proxy.context import Context
 
 _MAX_METHODS = 200
 """Distinct method labels kept; beyond it (a peer spraying random names) they count as 'other'."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from mcpchaos.intercept.context import Context
+from mcpchaos.intercept.effects import Effects
 from mcpchaos.protocol.messages import Direction, Message
-from mcpchaos.proxy.context import Context
-from mcpchaos.proxy.effects import Effects
 
 log = logging.getLogger("mcpchaos.trace")
 

@@ -1,21 +1,24 @@
-"""The proxy: interceptor chain, pump, and the proxies built on them."""
+"""The proxy: the pump and the proxies built on it. The interception vocabulary lives in
+:mod:`mcpchaos.intercept` and is re-exported here for code written against ``mcpchaos.proxy``."""
 
-from mcpchaos.proxy.chain import FailurePolicy, InterceptorChain
-from mcpchaos.proxy.context import Context, Session
-from mcpchaos.proxy.effects import (
+from mcpchaos.intercept import (
+    Context,
     Disconnect,
     Drop,
     Effect,
     Effects,
     Emit,
     EndStream,
+    FailurePolicy,
     Forward,
     Hold,
     HttpReply,
+    Interceptor,
+    InterceptorChain,
     Release,
     Reply,
+    Session,
 )
-from mcpchaos.proxy.interceptor import Interceptor
 from mcpchaos.proxy.pump import Endpoint, Pump
 
 __all__ = [

@@ -7,7 +7,7 @@ notifications reaches the client event by event.
 How it maps onto the pump: each client HTTP request is an *exchange* with its own
 :class:`~mcpchaos.proxy.pump.Pump`, whose client side is this request's HTTP response and whose
 server side makes upstream HTTP requests. Exchanges of one MCP session share one
-:class:`~mcpchaos.proxy.context.Session` (keyed by ``Mcp-Session-Id``), so the session's
+:class:`~mcpchaos.intercept.context.Session` (keyed by ``Mcp-Session-Id``), so the session's
 message ordinals and pending requests span all of them. A request without a session id
 (2026-07-28, or a stateless server) is a session of its own.
 
@@ -46,15 +46,15 @@ from mcpchaos.errors import (
     UpstreamTooLargeError,
 )
 from mcpchaos.events import notify
+from mcpchaos.intercept.chain import InterceptorChain
+from mcpchaos.intercept.context import Session
+from mcpchaos.intercept.effects import Disconnect, EndStream, HttpReply
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.http_headers import routing_headers
 from mcpchaos.protocol.messages import Direction, Invalid, Kind, Message, MessageId, error_response, parse
 from mcpchaos.protocol.ndjson import DEFAULT_MAX_LINE_BYTES
 from mcpchaos.protocol.sse import SseEvent, encode_event
 from mcpchaos.proxy.breaker import BreakerConfig, BreakerState, CircuitBreaker
-from mcpchaos.proxy.chain import InterceptorChain
-from mcpchaos.proxy.context import Session
-from mcpchaos.proxy.effects import Disconnect, EndStream, HttpReply
 from mcpchaos.proxy.lifecycle import serve_until_stopped, sweep
 from mcpchaos.proxy.pump import Pump
 from mcpchaos.transport.http import (

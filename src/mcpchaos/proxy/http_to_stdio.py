@@ -37,13 +37,13 @@ from multidict import CIMultiDict
 
 from mcpchaos.errors import ClientAbortedError, UpstreamStartError
 from mcpchaos.events import notify
+from mcpchaos.intercept.chain import InterceptorChain
+from mcpchaos.intercept.context import Session
+from mcpchaos.intercept.effects import Disconnect, EndStream, HttpReply
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.messages import Direction, Kind, Message, MessageId, error_response
 from mcpchaos.protocol.ndjson import NdjsonFramer
 from mcpchaos.protocol.sse import encode_event
-from mcpchaos.proxy.chain import InterceptorChain
-from mcpchaos.proxy.context import Session
-from mcpchaos.proxy.effects import Disconnect, EndStream, HttpReply
 from mcpchaos.proxy.http import (
     JSON,
     SESSION_HEADER,

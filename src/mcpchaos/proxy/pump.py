@@ -14,12 +14,9 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
-from mcpchaos.protocol import codes
-from mcpchaos.protocol.messages import Direction, Invalid, Kind, Message, MessageId, error_response
-from mcpchaos.protocol.ndjson import OversizedLine, recover_leading_id
-from mcpchaos.proxy.chain import InterceptorChain
-from mcpchaos.proxy.context import Context, Session
-from mcpchaos.proxy.effects import (
+from mcpchaos.intercept.chain import InterceptorChain
+from mcpchaos.intercept.context import Context, Session
+from mcpchaos.intercept.effects import (
     Disconnect,
     Drop,
     Effect,
@@ -32,6 +29,9 @@ from mcpchaos.proxy.effects import (
     Release,
     Reply,
 )
+from mcpchaos.protocol import codes
+from mcpchaos.protocol.messages import Direction, Invalid, Kind, Message, MessageId, error_response
+from mcpchaos.protocol.ndjson import OversizedLine, recover_leading_id
 
 log = logging.getLogger("mcpchaos.pump")
 

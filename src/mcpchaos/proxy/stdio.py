@@ -25,14 +25,14 @@ from functools import partial
 from typing import Any
 
 from mcpchaos.events import notify
+from mcpchaos.intercept.chain import InterceptorChain
+from mcpchaos.intercept.context import Session
 from mcpchaos.netsim.controller import NetworkController
 from mcpchaos.netsim.stream import ShapedSink
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.messages import Direction, Kind, Message
 from mcpchaos.protocol.ndjson import DEFAULT_MAX_LINE_BYTES, NdjsonFramer
 from mcpchaos.protocol.tracker import Phase
-from mcpchaos.proxy.chain import InterceptorChain
-from mcpchaos.proxy.context import Session
 from mcpchaos.proxy.pump import Pump
 from mcpchaos.proxy.restart import RestartPolicy, UpstreamEndpoint
 from mcpchaos.transport.pipes import ByteSink, ByteSource, open_sink, open_source

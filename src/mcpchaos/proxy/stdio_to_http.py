@@ -23,14 +23,14 @@ from multidict import CIMultiDict
 
 from mcpchaos.errors import CircuitOpenError, UpstreamError, UpstreamTimeoutError, UpstreamTooLargeError
 from mcpchaos.events import notify
+from mcpchaos.intercept.chain import InterceptorChain
+from mcpchaos.intercept.context import Session
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.http_headers import routing_headers
 from mcpchaos.protocol.messages import Direction, Kind, Message, error_response, parse
 from mcpchaos.protocol.ndjson import NdjsonFramer
 from mcpchaos.protocol.sse import SseEvent
 from mcpchaos.proxy.breaker import BreakerState, CircuitBreaker
-from mcpchaos.proxy.chain import InterceptorChain
-from mcpchaos.proxy.context import Session
 from mcpchaos.proxy.http import JSON, SESSION_HEADER, SSE, HttpOptions
 from mcpchaos.proxy.pump import Pump
 from mcpchaos.transport.http import UpstreamClient, read_body, sse_frames

@@ -4,7 +4,7 @@ Example: answer every ``tools/call`` of the tool ``delete_everything`` with an e
 
     from mcpchaos.protocol import codes
     from mcpchaos.protocol.messages import error_response
-    from mcpchaos.proxy import Context, Interceptor, Reply
+    from mcpchaos.intercept import Context, Interceptor, Reply
 
     class RefuseDangerousTool:
         name = "refuse-dangerous"
@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from mcpchaos.intercept.context import Context
+from mcpchaos.intercept.effects import Effects
 from mcpchaos.protocol.messages import Message
-from mcpchaos.proxy.context import Context
-from mcpchaos.proxy.effects import Effects
 
 
 class Interceptor(Protocol):

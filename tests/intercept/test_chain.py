@@ -2,13 +2,12 @@ import logging
 
 import pytest
 
+from mcpchaos.intercept.chain import FailurePolicy, InterceptorChain
+from mcpchaos.intercept.context import Context
+from mcpchaos.intercept.effects import Drop, Effects, Forward, Reply
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.messages import Direction, Kind, Message, notification, request
-from mcpchaos.proxy.chain import FailurePolicy, InterceptorChain
-from mcpchaos.proxy.context import Context
-from mcpchaos.proxy.effects import Drop, Effects, Forward, Reply
-
-from .memory import context
+from tests.proxy.memory import context
 
 
 class NoOp:

@@ -18,11 +18,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from mcpchaos.intercept.context import Context
+from mcpchaos.intercept.effects import Drop, Effect, Forward, Reply
+from mcpchaos.intercept.interceptor import Interceptor
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.messages import Kind, Message, error_response
-from mcpchaos.proxy.context import Context
-from mcpchaos.proxy.effects import Drop, Effect, Forward, Reply
-from mcpchaos.proxy.interceptor import Interceptor
 
 log = logging.getLogger("mcpchaos.chain")
 
