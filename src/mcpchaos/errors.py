@@ -13,9 +13,15 @@
         └── CircuitOpenError      the breaker toward the upstream is open: failed fast (HTTP 503)
 
 Malformed protocol input is never an exception: it is a value (``protocol.Invalid``).
+
+What an upstream failure means on the wire is written once, on its class: ``http_status``
+(what an HTTP client gets) and ``rpc_code`` (the JSON-RPC error code of the request it
+failed), so every shape (HTTP→HTTP, stdio→HTTP) answers the same failure the same way.
 """
 
 from __future__ import annotations
+
+from mcpchaos.protocol import codes
 
 
 class McpChaosError(Exception):
@@ -38,6 +44,11 @@ class ClientAbortedError(McpChaosError):
 class UpstreamError(McpChaosError):
     """The upstream MCP server cannot be reached or started."""
 
+    http_status = 502
+    rpc_code: int = codes.UPSTREAM_UNAVAILABLE
+    counts_as_failure = True
+    """Whether the circuit breaker counts it as the upstream failing."""
+
 
 class UpstreamStartError(UpstreamError):
     """The server command could not be started."""
@@ -54,10 +65,20 @@ class UpstreamUnavailableError(UpstreamError):
 class UpstreamTimeoutError(UpstreamError):
     """The upstream did not answer within the configured timeout."""
 
+    http_status = 504
+    rpc_code = codes.UPSTREAM_TIMEOUT
+
 
 class UpstreamTooLargeError(UpstreamError):
     """The upstream sent a body or event larger than the configured limit."""
 
+    rpc_code = codes.UPSTREAM_INVALID_RESPONSE
+    counts_as_failure = False  # the upstream is up; its answer is over our limit
+
 
 class CircuitOpenError(UpstreamError):
     """The circuit breaker toward the upstream is open: the request was not sent."""
+
+    http_status = 503
+    rpc_code = codes.CIRCUIT_OPEN
+    counts_as_failure = False  # failing fast is the breaker working

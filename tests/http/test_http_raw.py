@@ -18,6 +18,7 @@ from mcpchaos.intercept.effects import Disconnect, Effects, EndStream, HttpReply
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.messages import Message, error_response
 from mcpchaos.protocol.sse import SseEvent, SseParser
+from mcpchaos.proxy import http as http_proxy
 from mcpchaos.proxy.http import HttpOptions, HttpProxy
 from tests.http.mcp import HEADERS
 
@@ -346,11 +347,11 @@ async def test_an_injected_disconnect_logs_no_error_or_traceback(
 async def test_a_real_failure_in_a_handler_is_still_logged_as_an_error(
     upstream: RecordingUpstream, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken(*_: Any) -> Any:
+    def broken(*_: Any) -> Any:
         raise RuntimeError("a real bug")
 
     proxy = await proxy_to(upstream.url)
-    monkeypatch.setattr(proxy, "_post", broken)
+    monkeypatch.setattr(http_proxy.Exchange, "start", broken)
     try:
         async with (
             aiohttp.ClientSession() as http,

@@ -290,9 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
     http.add_argument(
         "--max-sessions",
         type=int,
-        default=10_000,
+        default=None,
         metavar="N",
-        help="sessions at most; the least recently used is evicted (default: 10000)",
+        help="sessions at most; the least recently used is evicted (default: 10000 for the HTTP proxy, "
+        "100 server processes for the HTTP→stdio bridge)",
     )
     http.add_argument(
         "--session-idle-timeout",

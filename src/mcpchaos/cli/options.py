@@ -9,7 +9,7 @@ from mcpchaos.config.load import load_file, validate
 from mcpchaos.config.network import NetworkConfig
 from mcpchaos.errors import ConfigError
 from mcpchaos.proxy.breaker import BreakerConfig
-from mcpchaos.proxy.http import HttpOptions
+from mcpchaos.proxy.http_options import HttpOptions
 from mcpchaos.proxy.restart import RestartPolicy
 
 
@@ -86,7 +86,7 @@ def http_options(args: argparse.Namespace) -> HttpOptions:
         breaker=breaker,
         max_connections=max(args.max_connections, 0),
         header_timeout=args.header_timeout,
-        max_sessions=max(args.max_sessions, 1),
+        max_sessions=max(args.max_sessions or 10_000, 1),
         session_idle_timeout=args.session_idle_timeout,
         session_max_age=args.session_max_age,
         body_timeout=args.body_timeout,

@@ -199,9 +199,13 @@ async def _run(
             command,
             chain,
             options.http_options(args),
-            BridgeOptions(path=args.path, shutdown_grace=args.shutdown_grace),
+            BridgeOptions(
+                path=args.path,
+                shutdown_grace=args.shutdown_grace,
+                max_sessions=max(args.max_sessions or 100, 1),
+            ),
         )
-        sessions.append(lambda: [describe(upstream.session) for upstream in bridge.sessions.values()])
+        sessions.append(lambda: [describe(upstream.session) for upstream in bridge.sessions.entries()])
         return await bridge.run_forever(host, port)
     from mcpchaos.proxy.stdio_to_http import StdioToHttpBridge
 
@@ -240,7 +244,7 @@ async def _run_http(
             (parts.scheme, f"127.0.0.1:{link_port}", parts.path, parts.query, parts.fragment)
         )
     proxy = HttpProxy(upstream, chain, options.http_options(args))
-    sessions.append(lambda: [describe(session) for session in proxy.sessions.all()])
+    sessions.append(lambda: [describe(session) for session in proxy.sessions.entries()])
     if breaker_slot is not None:
         breaker_slot.breaker = proxy.breaker
     try:

@@ -123,6 +123,9 @@ class Pump:
         self.stats = PumpStats()
         self.closed = False
         self._response_written = asyncio.Event()
+        self.after_timer: Callable[[], None] | None = None
+        """Told after a delayed or held message went out (an HTTP exchange re-checks whether
+        anything more can happen)."""
 
     # ---- input -------------------------------------------------------------------------
 
@@ -291,6 +294,8 @@ class Pump:
         def fire() -> None:
             self._timers.discard(handle)
             self._send_guarded(direction, message)
+            if self.after_timer is not None:
+                self.after_timer()
 
         handle = self._loop.call_later(delay, fire)
         self._timers.add(handle)
@@ -310,6 +315,8 @@ class Pump:
             if entry.timer is not None:
                 self._timers.discard(entry.timer)
             self._send_guarded(entry.direction, entry.message)
+            if self.after_timer is not None:
+                self.after_timer()
 
         entry.timer = self._loop.call_later(max(max_hold, 0.0), expire)
         self._timers.add(entry.timer)
@@ -320,6 +327,8 @@ class Pump:
                 entry.timer.cancel()
                 entry.pump._timers.discard(entry.timer)
             entry.pump._send_guarded(entry.direction, entry.message)
+            if entry.pump is not self and entry.pump.after_timer is not None:
+                entry.pump.after_timer()  # released from another exchange: that one re-checks
 
     def _exhaust(self, effect: Exhaust) -> None:
         global _outstanding_memory_mb

@@ -6,8 +6,9 @@ session's ``Mcp-Session-Id`` once the upstream assigned one, and the MCP routing
 2026-07-28 request needs, derived from the body); JSON or SSE answers come back as lines.
 After a 2025-era handshake a GET stream carries the server's unsolicited messages. When the
 client closes stdin, requests still in flight are given the grace period to finish, then
-the upstream session is ended with DELETE. With a circuit breaker (``--breaker``), while it
-is open, requests are answered -32016 at once instead of being POSTed.
+the upstream session is ended with DELETE. Upstream calls go through the same guarded caller
+as the HTTP proxy's (pooled connections, the ``--breaker``, one error mapping), so a failure
+answers the same JSON-RPC code here as there.
 """
 
 from __future__ import annotations
@@ -15,29 +16,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
-from typing import Any
 
-import aiohttp
-from multidict import CIMultiDict
-
-from mcpchaos.errors import CircuitOpenError, UpstreamError, UpstreamTimeoutError, UpstreamTooLargeError
-from mcpchaos.events import notify
+from mcpchaos.errors import UpstreamError, UpstreamTooLargeError
 from mcpchaos.intercept.chain import InterceptorChain
 from mcpchaos.intercept.context import Session
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.http_headers import routing_headers
 from mcpchaos.protocol.messages import Direction, Kind, Message, error_response, parse
 from mcpchaos.protocol.ndjson import NdjsonFramer
-from mcpchaos.protocol.sse import SseEvent
-from mcpchaos.proxy.breaker import BreakerState, CircuitBreaker
-from mcpchaos.proxy.http import JSON, SESSION_HEADER, SSE, HttpOptions
+from mcpchaos.protocol.sse import SseEvent, SseParser
+from mcpchaos.proxy.breaker import CircuitBreaker
+from mcpchaos.proxy.http_options import HttpOptions
 from mcpchaos.proxy.pump import Pump
-from mcpchaos.transport.http import UpstreamClient, read_body, sse_frames
+from mcpchaos.proxy.upstream import GuardedUpstream
+from mcpchaos.transport.http import JSON, SSE, Headers, block, find, media_type, sse_frames
+from mcpchaos.transport.http_client import UpstreamCall
 from mcpchaos.transport.pipes import open_sink, open_source
 from mcpchaos.transport.stdio import NdjsonEndpoint, read_frames
 
 log = logging.getLogger("mcpchaos.bridge")
+
+_SESSION = b"mcp-session-id"
+_ACCEPT_BOTH = "application/json, text/event-stream"
 
 
 class _HttpUpstream:
@@ -49,11 +49,102 @@ class _HttpUpstream:
     def send(self, message: Message) -> bool:
         if self._bridge.closing:
             return False
-        self._bridge.spawn(self._bridge.post(message))
+        self._bridge.post(message)
         return True
 
     def close(self) -> None:
         return None
+
+
+class _Answer:
+    """The upstream's answer to one POSTed message (or the GET stream), fed to the pump."""
+
+    __slots__ = ("_bridge", "_chunks", "_parser", "_size", "_status", "answered", "call", "message")
+
+    def __init__(self, bridge: StdioToHttpBridge, message: Message | None) -> None:
+        self._bridge = bridge
+        self.message = message
+        self.call: UpstreamCall | None = None
+        self._parser: SseParser | None = None
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._status = 0
+        self.answered = False
+
+    @property
+    def _wanted(self) -> object:
+        message = self.message
+        return message.id if message is not None and message.kind is Kind.REQUEST else None
+
+    def head(self, status: int, headers: Headers) -> bool:
+        bridge = self._bridge
+        self._status = status
+        session_id = find(headers, _SESSION)
+        if session_id and bridge.upstream_session_id is None and status < 300:
+            bridge.upstream_session_id = session_id.decode("latin-1")
+        if status == 404 and bridge.upstream_session_id is not None:
+            log.warning("the upstream no longer knows session %s (404)", bridge.upstream_session_id)
+            bridge.upstream_session_id = None
+        mode = media_type(find(headers, b"content-type"))
+        if self.message is None and (status != 200 or mode != SSE):  # the GET stream is not offered
+            log.debug("no GET stream from the upstream (HTTP %d)", status)
+            if self.call is not None:
+                self.call.cancel()
+            bridge.finished(self)
+            return True
+        if mode == SSE:
+            self._parser = SseParser(bridge.options.max_message_bytes)
+            return False
+        if mode != JSON:
+            self._size = -1  # not a JSON-RPC body: read and ignored
+        return True
+
+    def body(self, chunk: bytes) -> None:
+        bridge = self._bridge
+        if self._parser is None:
+            if self._size < 0:
+                return
+            self._size += len(chunk)
+            limit = bridge.options.max_message_bytes
+            if self._size > limit and self.call is not None:
+                self.call.fail(
+                    UpstreamTooLargeError(f"upstream response body exceeds the limit of {limit} bytes")
+                )
+                return
+            self._chunks.append(chunk)
+            return
+        wanted = self._wanted
+        for frame in sse_frames(self._parser, chunk, wanted):  # type: ignore[arg-type]
+            if isinstance(frame, SseEvent):
+                continue  # comments and priming events mean nothing on stdio
+            if isinstance(frame, Message) and frame.kind.is_response and frame.id == wanted:
+                self.answered = True
+            bridge.deliver(frame)
+
+    def done(self) -> None:
+        bridge = self._bridge
+        if self._parser is None and self._size > 0:
+            item = parse(b"".join(self._chunks))
+            if isinstance(item, Message):
+                self.answered = item.kind.is_response and item.id == self._wanted
+                bridge.deliver(item)
+        message = self.message
+        if message is not None and message.kind is Kind.REQUEST and not self.answered:
+            # The upstream ended its answer without a response to this request (an error body
+            # with id null, a stream cut short): the client gets an error, not silence.
+            text = f"mcpchaos: the upstream answered HTTP {self._status} without a response to this request"
+            bridge.deliver(error_response(message.id, codes.UPSTREAM_INVALID_RESPONSE, text))
+        bridge.finished(self)
+
+    def failed(self, error: UpstreamError) -> bool:
+        bridge = self._bridge
+        message = self.message
+        if message is None:
+            log.debug("GET stream ended: %s", error)
+        elif message.kind is Kind.REQUEST:
+            bridge.deliver(error_response(message.id, error.rpc_code, f"mcpchaos: {error}"))
+        bridge.finished(self)
+        return message is not None
 
 
 class StdioToHttpBridge:
@@ -75,27 +166,21 @@ class StdioToHttpBridge:
         self._grace = shutdown_grace
         self.session = Session(id="bridge-1", ordinal=1, transport="stdio")
         self.upstream_session_id: str | None = None
-        self.upstream = UpstreamClient(self.options.connect_timeout)
         self.closing = False
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._answers: set[_Answer] = set()
         self._get_stream_opened = False
         self.pump: Pump | None = None
-        self.breaker = CircuitBreaker(self.options.breaker) if self.options.breaker is not None else None
-        if self.breaker is not None:
-            self.breaker.on_transition(self._breaker_moved)
+        self._upstream: GuardedUpstream | None = None
+        self._check = GuardedUpstream(upstream_url, self.options, self.chain.observers)  # validates the URL
+        self.breaker: CircuitBreaker | None = self._check.breaker
 
-    def _breaker_moved(self, before: BreakerState, after: BreakerState) -> None:
-        log.warning("circuit breaker toward %s: %s → %s", self.upstream_url, before.value, after.value)
-        notify(self.chain.observers, "breaker_transition", before.value, after.value)
-
-    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        """Run ``coroutine`` as a task owned by the bridge (cancelled when it stops)."""
-        task = asyncio.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    @property
+    def upstream(self) -> GuardedUpstream:
+        assert self._upstream is not None, "StdioToHttpBridge.run() was not called"
+        return self._upstream
 
     async def run(self) -> int:
-        await self.upstream.start()
+        self._upstream = self._check  # made in __init__ so the breaker is visible before run()
         source = await open_source(self._fds[0])
         sink = await open_sink(self._fds[1])
         self.pump = Pump(self.session, self.chain, NdjsonEndpoint(sink, "client"), _HttpUpstream(self))
@@ -112,9 +197,10 @@ class StdioToHttpBridge:
             return 0
         finally:
             self.closing = True
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            for answer in list(self._answers):
+                if answer.call is not None:
+                    answer.call.cancel()
+            self._answers.clear()
             await self._end_session()
             pump.close()
             with contextlib.suppress(Exception):
@@ -123,108 +209,92 @@ class StdioToHttpBridge:
             source.close()
             await self.upstream.close()
 
-    def _headers(self, message: Message | None, accept: str = f"{JSON}, {SSE}") -> CIMultiDict[str]:
-        headers: CIMultiDict[str] = CIMultiDict({"Accept": accept})
+    def _headers(self, message: Message | None, accept: str = _ACCEPT_BOTH) -> bytes:
+        headers: dict[str, str] = {"Accept": accept}
         if message is not None:
-            headers["Content-Type"] = JSON
+            headers["Content-Type"] = "application/json"
             headers.update(routing_headers(message, self.session.tracker.protocol_version))
         elif self.session.tracker.protocol_version is not None:
             headers["MCP-Protocol-Version"] = self.session.tracker.protocol_version
         if self.upstream_session_id is not None:
-            headers[SESSION_HEADER] = self.upstream_session_id
-        return headers
+            headers["Mcp-Session-Id"] = self.upstream_session_id
+        return block(headers.items())
 
-    async def post(self, message: Message) -> None:
-        """POST one message; feed whatever comes back to the pump."""
-        assert self.pump is not None
-        breaker = self.breaker
-        loop = asyncio.get_running_loop()
-        try:
-            if breaker is not None and not breaker.allow(loop.time()):
-                raise CircuitOpenError("the circuit breaker toward the upstream is open; failing fast")
-            async with self.upstream.request(
-                "POST", self.upstream_url, self._headers(message), message.wire, self.options.upstream_timeout
-            ) as response:
-                if breaker is not None:  # as on the HTTP proxy: a 5xx is the upstream failing
-                    breaker.record(response.status < 500, loop.time())
-                session_id = response.headers.get(SESSION_HEADER)
-                if session_id and self.upstream_session_id is None:
-                    self.upstream_session_id = session_id
-                answered = await self._feed(response, message)
-            if message.kind is Kind.REQUEST and not answered:
-                # The upstream ended its answer without a response to this request (an error
-                # body with id null, a stream cut short): the client gets an error, not silence.
-                error = error_response(
-                    message.id,
-                    codes.UPSTREAM_INVALID_RESPONSE,
-                    f"mcpchaos: the upstream answered HTTP {response.status} without a "
-                    "response to this request",
-                )
-                self.pump.receive(Direction.SERVER_TO_CLIENT, error)
-        except UpstreamError as exc:
-            if breaker is not None and not isinstance(exc, UpstreamTooLargeError | CircuitOpenError):
-                breaker.record(False, loop.time())
-            self._fail(message, exc)
-        if message.method == "notifications/initialized" and not self._get_stream_opened:
+    def post(self, message: Message) -> None:
+        """POST one message; whatever comes back is fed to the pump."""
+        answer = _Answer(self, message)
+        self._answers.add(answer)
+        upstream = self.upstream
+        answer.call = upstream.call(
+            "POST",
+            upstream.target,
+            self._headers(message),
+            message.wire,
+            answer,
+            self.options.upstream_timeout,
+        )
+
+    def deliver(self, frame: object) -> None:
+        if self.pump is not None and not self.closing:
+            self.pump.receive(Direction.SERVER_TO_CLIENT, frame)  # type: ignore[arg-type]
+
+    def finished(self, answer: _Answer) -> None:
+        self._answers.discard(answer)
+        message = answer.message
+        if (
+            message is not None
+            and message.method == "notifications/initialized"
+            and not self._get_stream_opened
+        ):
             self._get_stream_opened = True
-            self.spawn(self._listen())
+            self._listen()
 
-    async def _feed(self, response: aiohttp.ClientResponse, sent: Message | None) -> bool:
-        """Feed the answer to the pump; True if it held a response to ``sent``."""
-        assert self.pump is not None
-        wanted = sent.id if sent is not None and sent.kind is Kind.REQUEST else None
-        answered = False
-        if response.content_type == SSE:
-            async for frames in sse_frames(response, self.options.max_message_bytes):
-                for frame in frames:
-                    if isinstance(frame, SseEvent):
-                        continue  # comments and priming events mean nothing on stdio
-                    answered = answered or (
-                        isinstance(frame, Message) and frame.kind.is_response and frame.id == wanted
-                    )
-                    self.pump.receive(Direction.SERVER_TO_CLIENT, frame)
-            return answered
-        body = await read_body(response, self.options.max_message_bytes, self.options.upstream_timeout)
-        if response.status == 404 and self.upstream_session_id is not None:
-            log.warning("the upstream no longer knows session %s (404)", self.upstream_session_id)
-            self.upstream_session_id = None
-        if body.strip() and response.content_type == JSON:
-            item = parse(body)
-            if isinstance(item, Message):
-                self.pump.receive(Direction.SERVER_TO_CLIENT, item)
-                return item.kind.is_response and item.id == wanted
-        return False
-
-    def _fail(self, message: Message, exc: UpstreamError) -> None:
-        assert self.pump is not None
-        if isinstance(exc, CircuitOpenError):  # failing fast is the breaker working, not news
-            code = codes.CIRCUIT_OPEN
-        else:
-            log.warning("upstream request failed: %s", exc)
-            timeout = isinstance(exc, UpstreamTimeoutError)
-            code = codes.UPSTREAM_TIMEOUT if timeout else codes.UPSTREAM_UNAVAILABLE
-        if message.kind is not Kind.REQUEST:
-            return
-        self.pump.receive(Direction.SERVER_TO_CLIENT, error_response(message.id, code, f"mcpchaos: {exc}"))
-
-    async def _listen(self) -> None:
+    def _listen(self) -> None:
         """The standalone GET stream for unsolicited server messages (2025 era), if offered."""
-        try:
-            async with self.upstream.request(
-                "GET", self.upstream_url, self._headers(None, SSE), None, self.options.upstream_timeout
-            ) as response:
-                if response.status != 200 or response.content_type != SSE:
-                    log.debug("no GET stream from the upstream (HTTP %d)", response.status)
-                    return
-                await self._feed(response, None)
-        except UpstreamError as exc:
-            log.debug("GET stream ended: %s", exc)
+        if self.closing:
+            return
+        answer = _Answer(self, None)
+        self._answers.add(answer)
+        upstream = self.upstream
+        answer.call = upstream.call(
+            "GET",
+            upstream.target,
+            self._headers(None, SSE.decode()),
+            None,
+            answer,
+            self.options.upstream_timeout,
+        )
 
     async def _end_session(self) -> None:
         if self.upstream_session_id is None:
             return
-        with contextlib.suppress(UpstreamError, aiohttp.ClientError):
-            async with self.upstream.request(
-                "DELETE", self.upstream_url, self._headers(None), None, 2.0
-            ) as response:
-                log.info("ended upstream session %s (HTTP %d)", self.upstream_session_id, response.status)
+        ended: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        upstream = self.upstream
+        upstream.call("DELETE", upstream.target, self._headers(None), None, _Ended(ended), 2.0)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2.5):
+                status = await ended
+                log.info("ended upstream session %s (HTTP %d)", self.upstream_session_id, status)
+
+
+class _Ended:
+    """The DELETE at the end: its status, or -1."""
+
+    def __init__(self, future: asyncio.Future[int]) -> None:
+        self._future = future
+
+    def head(self, status: int, headers: Headers) -> bool:
+        if not self._future.done():
+            self._future.set_result(status)
+        return True
+
+    def body(self, chunk: bytes) -> None:
+        return None
+
+    def done(self) -> None:
+        return None
+
+    def failed(self, error: UpstreamError) -> bool:
+        if not self._future.done():
+            self._future.set_result(-1)
+        return False
