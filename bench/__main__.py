@@ -1,13 +1,17 @@
 """Run the benchmarks and print (or write into BENCHMARKS.md) their results.
 
-    .venv/bin/python -m bench                       # every figure, 5 rounds of 3 s (≈ 6 min on 2 cores)
+    .venv/bin/python -m bench                       # every figure, 5 rounds of 3 s (≈ 10 min on 2 cores)
     .venv/bin/python -m bench --quick               # 1 short round of each figure but the peer (a smoke run)
-    .venv/bin/python -m bench --only http-echo,faults --rounds 7
+    .venv/bin/python -m bench --only http-sessionless,faults --rounds 7
+    .venv/bin/python -m bench --only bridges --client python  # the lean Python client, not wrk
     .venv/bin/python -m bench --write BENCHMARKS.md # replace the generated section of that file
 
-Each figure runs its variants alternately (A, B, B, A, ...) and reports medians, so background
-load hits both sides alike; costs are process CPU time per call, which contention disturbs far
-less than throughput. A figure that fails is reported as failed and the others still run.
+Each figure runs its variants alternately (A, B, C, C, B, A, ...) and reports medians, so
+background load hits all sides alike; costs are process CPU time per call, which contention
+disturbs far less than throughput. A figure that fails is reported as failed and the others
+still run. The sessionless figures (http-sessionless, http-sse, bridges) drive their load
+with wrk when it is on PATH (`apt-get install wrk`), else with the lean aiohttp client, and
+say which.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import (
+    bridges,
     fault_decision,
     http_overhead,
+    http_sessionless,
     load_driver,
     memory_pressure,
     netsim_accuracy,
@@ -32,8 +38,11 @@ from bench import (
 from bench.common import Budget, Result, cell, load_average, machine, render
 
 FIGURES: dict[str, Callable[[Budget], Result]] = {
+    "http-sessionless": http_sessionless.figure_sessionless,
     "http-echo": http_overhead.figure_echo,
+    "http-sse": http_sessionless.figure_sse,
     "http-sdk": http_overhead.figure_sdk,
+    "bridges": bridges.figure,
     "stdio": stdio_overhead.figure,
     "link": netsim_accuracy.figure_link,
     "faults": fault_decision.figure,
@@ -99,6 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seconds", type=float, default=None, help="seconds per measured run (default 3)")
     parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "python"],
+        default="auto",
+        help="load client of the sessionless figures: wrk, the lean Python client, or wrk when "
+        "it is on PATH (default; wrk runs whole seconds, at least 1)",
+    )
+    parser.add_argument(
         "--write", type=Path, default=None, metavar="FILE", help="write the results section into FILE"
     )
     args = parser.parse_args(argv)
@@ -113,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds=args.seconds if args.seconds is not None else (0.4 if args.quick else 3.0),
         rounds=args.rounds if args.rounds is not None else (1 if args.quick else 5),
         quick=args.quick,
+        client=args.client,
     )
     load_before = load_average()
     started = time.monotonic()

@@ -1,17 +1,23 @@
 """A minimal aiohttp JSON-RPC echo upstream for the HTTP benchmarks (it does almost nothing, so
 a benchmark against it shows the cost of what stands in front of it).
 
-    python -m bench.echo_http PORT
+    python -m bench.echo_http PORT [--sse]
 
 ``initialize`` gets a session id (Mcp-Session-Id) and a result; any other request gets
 ``{"result": {"content": [{"type": "text", "text": <its arguments' text>}]}}``; notifications
-and responses get 202. JSON responses only; uvloop; no validation.
+and responses get 202. A request without a session id (2026-07-28, sessionless) is answered
+the same way. JSON responses; uvloop; no validation.
+
+With ``--sse``, a ``tools/call`` is answered with a ``text/event-stream`` of three events, each
+written as its own chunk: two ``notifications/progress`` (when the request's
+``params._meta.progressToken`` asks for them) and then the result.
 """
 
 from __future__ import annotations
 
 import itertools
 import sys
+from typing import Any
 
 import orjson
 import uvloop
@@ -19,9 +25,32 @@ from aiohttp import web
 
 _ids = itertools.count(1)
 _JSON = "application/json"
+_SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
 
 
-async def mcp(request: web.Request) -> web.Response:
+def _event(message: dict[str, Any]) -> bytes:
+    return b"event: message\ndata: " + orjson.dumps(message) + b"\n\n"
+
+
+async def _stream(
+    request: web.Request, message: dict[str, Any], result: dict[str, Any]
+) -> web.StreamResponse:
+    """Two progress notifications (if asked for), then the result, as separate SSE chunks."""
+    response = web.StreamResponse(headers=_SSE_HEADERS)
+    await response.prepare(request)
+    token = (((message.get("params") or {}).get("_meta")) or {}).get("progressToken")
+    if token is not None:
+        for step in (1, 2):
+            params = {"progressToken": token, "progress": step, "total": 3}
+            await response.write(
+                _event({"jsonrpc": "2.0", "method": "notifications/progress", "params": params})
+            )
+    await response.write(_event({"jsonrpc": "2.0", "id": message["id"], "result": result}))
+    await response.write_eof()
+    return response
+
+
+async def mcp(request: web.Request) -> web.StreamResponse:
     if request.method == "DELETE":
         return web.Response(status=200)
     message = orjson.loads(await request.read())
@@ -45,20 +74,26 @@ async def mcp(request: web.Request) -> web.Response:
         return web.Response(body=body, content_type=_JSON)
     text = ((message.get("params") or {}).get("arguments") or {}).get("text", "")
     result = {"content": [{"type": "text", "text": text}], "isError": False}
+    if request.app[SSE_MODE] and method == "tools/call":
+        return await _stream(request, message, result)
     return web.Response(
         body=orjson.dumps({"jsonrpc": "2.0", "id": request_id, "result": result}), content_type=_JSON
     )
 
 
-def app() -> web.Application:
+SSE_MODE = web.AppKey("sse", bool)
+
+
+def app(sse: bool = False) -> web.Application:
     application = web.Application()
+    application[SSE_MODE] = sse
     application.router.add_route("*", "/mcp", mcp)
     return application
 
 
 if __name__ == "__main__":
     web.run_app(
-        app(),
+        app(sse="--sse" in sys.argv[2:]),
         host="127.0.0.1",
         port=int(sys.argv[1]),
         print=None,

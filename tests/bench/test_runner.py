@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,3 +56,71 @@ def test_an_unknown_figure_is_a_usage_error() -> None:
     )
     assert done.returncode == 2
     assert "unknown figure" in done.stderr
+
+
+def test_the_runner_knows_every_figure() -> None:
+    from bench.__main__ import FIGURES
+
+    assert {"http-sessionless", "http-echo", "http-sse", "http-sdk", "bridges"} <= set(FIGURES)
+    assert {"stdio", "link", "faults", "netsim", "driver", "scale", "peer"} <= set(FIGURES)
+
+
+def test_the_wrk_script_sends_a_sessionless_call_and_its_result_line_parses() -> None:
+    from bench.common import Sessionless, parse_wrk, wrk_script
+
+    request = Sessionless.call(progress=True)
+    script = wrk_script(request)
+    assert 'wrk.method = "POST"' in script
+    assert '"io.modelcontextprotocol/protocolVersion":"2026-07-28"' in script
+    assert '"progressToken":1' in script
+    for header in (
+        '"MCP-Protocol-Version"] = "2026-07-28"',
+        '"Mcp-Method"] = "tools/call"',
+        '"Mcp-Name"] = "echo"',
+    ):
+        assert header in script
+    assert "Mcp-Session-Id" not in script
+    line = (
+        'WRK-RESULT {"requests":10,"duration_us":1000000,"p50_us":5,"p99_us":9,'
+        '"bad":0,"errors":0,"first_bad":""}'
+    )
+    assert parse_wrk(f"Running 1s test\n{line}\n")["requests"] == 10
+
+
+def test_the_sessionless_figures_run_with_the_python_client(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--client",
+            "python",
+            "--only",
+            "http-sessionless,http-sse,bridges",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "FAILED" not in done.stdout
+    assert "wrk was not used" in done.stdout
+    for title in ("Sessionless keep-alive load", "Sessionless SSE-streaming load", "Bridges: HTTP→stdio"):
+        assert title in done.stdout
+    assert "| stdio→HTTP bridge → HTTP echo | python (stdio) |" in done.stdout
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)")
+def test_the_headline_figure_runs_with_wrk() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--client", "wrk", "--only", "http-sessionless"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "-t1 -c16" in done.stdout
+    assert "| proxy |" in done.stdout
