@@ -3,7 +3,8 @@
 Tools: ``echo``, ``slow`` (sleeps, reporting progress and logging), ``payload`` (a result of
 a given size), ``fail`` (a tool error, an exception, or the whole process crashing),
 ``request_headers`` (the HTTP headers that reached the server), ``stats`` (``slow`` counters),
-``ask_user`` (an elicitation: a server→client request), ``sample`` (a sampling request) and
+``ask_user`` (an elicitation: a server→client request), ``confirm`` (an elicitation the way
+the client's era asks: a multi-round-trip ``input_required`` request on 2026-07-28), ``sample`` (a sampling request) and
 ``list_client_roots`` (a roots request). Also a resource, a resource template and a prompt.
 
 For the cascading-failure scenario it can depend on another MCP server: ``--downstream URL``
@@ -22,9 +23,9 @@ import contextlib
 import os
 import sys
 import warnings
-from typing import Literal
+from typing import Annotated, Literal
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import SamplingMessage, TextContent
@@ -40,6 +41,11 @@ class Confirmation(BaseModel):
     """What ``ask_user`` asks the client for."""
 
     confirm: bool = Field(description="Go ahead?")
+
+
+def ask_to_confirm(question: str) -> Elicit[Confirmation]:
+    """The ``confirm`` tool's question (the SDK asks it in the client's protocol era)."""
+    return Elicit(question, Confirmation)
 
 
 def build_server(
@@ -139,6 +145,13 @@ def build_server(
         if result.action == "accept" and result.data is not None:
             return f"confirmed={result.data.confirm}"
         return f"action={result.action}"
+
+    @server.tool()
+    async def confirm(question: str, answer: Annotated[Confirmation, Resolve(ask_to_confirm)]) -> str:
+        """Ask the client to confirm, in the way its protocol era asks: a multi-round-trip
+        request on 2026-07-28 (an ``input_required`` result, then a retry with the answer), a
+        server→client elicitation request on 2025-11-25."""
+        return f"confirmed={answer.confirm}"
 
     @server.tool()
     async def sample(prompt: str, ctx: Context) -> str:

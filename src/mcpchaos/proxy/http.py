@@ -66,6 +66,8 @@ log = logging.getLogger("mcpchaos.http")
 SESSION_HEADER = "Mcp-Session-Id"
 _SESSION = b"mcp-session-id"
 _ROUTING = (b"mcp-method", b"mcp-name", b"mcp-protocol-version")
+LONG_LIVED = frozenset({"subscriptions/listen"})
+"""Requests whose stream stays open until either side ends it: no idle deadline."""
 _ORPHAN_GRACE = 2.0
 """Seconds an upstream stream may go on after the client got its answer, so its connection
 can be reused; then it is cut."""
@@ -272,7 +274,7 @@ class Exchange:
         if item is None:  # a GET stream: as long as both ends want it, no idle limit
             self._call(None, self.request.method)
         else:
-            if self.reply.request_id is not None:
+            if self.reply.request_id is not None and item.method not in LONG_LIVED:
                 self.reply.arm_idle(self.proxy.options.request_timeout)
             self.pump.receive(Direction.CLIENT_TO_SERVER, item)
         self.check_settled()

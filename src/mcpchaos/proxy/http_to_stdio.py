@@ -43,7 +43,7 @@ from mcpchaos.protocol import codes
 from mcpchaos.protocol.messages import Direction, Kind, Message, MessageId, error_response
 from mcpchaos.protocol.ndjson import NdjsonFramer
 from mcpchaos.proxy import sessions as table
-from mcpchaos.proxy.http import SESSION_HEADER
+from mcpchaos.proxy.http import LONG_LIVED, SESSION_HEADER
 from mcpchaos.proxy.http_options import HttpOptions
 from mcpchaos.proxy.http_reply import HEAD_SSE, SESSION_GONE, ClientReply
 from mcpchaos.proxy.lifecycle import serve_until_stopped, sweep
@@ -57,6 +57,8 @@ from mcpchaos.transport.stdio import ChildProcess, NdjsonEndpoint, exit_status, 
 log = logging.getLogger("mcpchaos.bridge")
 
 _SESSION = b"mcp-session-id"
+SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
+"""The ``_meta`` key tagging each notification of a ``subscriptions/listen`` stream."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +192,9 @@ class _StdioUpstream:
         token = params.get("progressToken")
         if token is not None and token in self.streams_by_token:
             return self.streams_by_token[token]
+        subscription = _subscription_id(message)
+        if subscription is not None and subscription in self.streams_by_id:
+            return self.streams_by_id[subscription]  # a subscriptions/listen stream's notification
         if message.kind is Kind.REQUEST and self.get_stream is not None:
             return self.get_stream
         if self.open_streams:
@@ -206,6 +211,10 @@ class _StdioUpstream:
         if isinstance(params, dict) and params.get("progressToken") in stream.token_map:
             changed = dict(params)
             changed["progressToken"] = stream.token_map[params["progressToken"]]
+            return message.replace(params=changed)
+        if stream.request_id is not None and _subscription_id(message) == stream.request_id:
+            changed = dict(params)
+            changed["_meta"] = {**params["_meta"], SUBSCRIPTION_ID: stream.original_id}
             return message.replace(params=changed)
         return message
 
@@ -260,6 +269,16 @@ class _StdioUpstream:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self.reader, 2.0)
         await self.child.reap()
+
+
+def _subscription_id(message: Message) -> Any:
+    """The ``subscriptions/listen`` request a notification belongs to (2026-07-28), if any."""
+    params = message.params
+    if isinstance(params, dict):
+        meta = params.get("_meta")
+        if isinstance(meta, dict):
+            return meta.get(SUBSCRIPTION_ID)
+    return None
 
 
 def _progress_token(message: Message) -> Any:
@@ -490,7 +509,7 @@ class HttpToStdioBridge:
         stream, outgoing = upstream.open(reply, item)
         if outgoing is None:
             return  # a GET stream: open until either side ends it
-        if answer_needed:
+        if answer_needed and outgoing.method not in LONG_LIVED:
             reply.arm_idle(self.options.request_timeout)
         upstream.current = stream
         upstream.pump.receive(Direction.CLIENT_TO_SERVER, outgoing)
