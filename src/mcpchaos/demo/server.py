@@ -4,8 +4,9 @@ Tools: ``echo``, ``slow`` (sleeps, reporting progress and logging), ``payload`` 
 a given size), ``fail`` (a tool error, an exception, or the whole process crashing),
 ``request_headers`` (the HTTP headers that reached the server), ``stats`` (``slow`` counters),
 ``ask_user`` (an elicitation: a server→client request), ``confirm`` (an elicitation the way
-the client's era asks: a multi-round-trip ``input_required`` request on 2026-07-28), ``sample`` (a sampling request) and
-``list_client_roots`` (a roots request). Also a resource, a resource template and a prompt.
+the client's era asks: a multi-round-trip ``input_required`` request on 2026-07-28),
+``sample`` (a sampling request) and ``list_client_roots`` (a roots request). Also a resource,
+a resource template and a prompt.
 
 For the cascading-failure scenario it can depend on another MCP server: ``--downstream URL``
 adds ``relay`` (calls ``echo`` on that server; its failure is this call's JSON-RPC error),
