@@ -108,6 +108,11 @@ class RecordingUpstream:
             await response.write(encode_event(json.dumps({"jsonrpc": "2.0", "id": request_id, "result": {}})))
             await response.write_eof()
             return response
+        if method == "empty-sse":  # 200 text/event-stream with Content-Length: 0
+            return web.Response(status=200, body=b"", headers={"Content-Type": "text/event-stream"})
+        if method == "big-event":  # one SSE event carrying the answer, of ~2 MB
+            result = {"jsonrpc": "2.0", "id": request_id, "result": {"blob": "x" * 2_000_000}}
+            return await self.stream(request, [encode_event(json.dumps(result))])
         if method == "hang":
             await asyncio.sleep(3600)
         if method == "huge":

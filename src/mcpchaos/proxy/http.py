@@ -263,7 +263,7 @@ class Exchange:
         self.pump.after_timer = self.check_settled
         self.legs: list[_Leg] = []
         self.primary_head: tuple[int, bytes] | None = None
-        """The primary leg's status and headers, once it answered."""
+        """The primary leg's status and headers (all of them), once it answered."""
         self._primary_claimed = False
         self._headers: bytes | None = None
         self.closed = False
@@ -412,9 +412,9 @@ class _Leg:
         self._mode = mode = media_type(find(headers, b"content-type"))
         if self.primary:
             self._session_news(status, headers)
-            relayed = response_block(headers, (b"content-type",) if mode in (SSE, JSON) else ())
-            exchange.primary_head = (status, relayed)
-            if mode == SSE:
+            exchange.primary_head = (status, response_block(headers))
+            if mode == SSE:  # the stream's own Content-Type and Cache-Control are the reply's
+                relayed = response_block(headers, (b"content-type", b"cache-control"))
                 exchange.reply.set_head(HEAD_SSE, status, relayed)
         if mode == SSE:
             self._parser = SseParser(exchange.proxy.options.max_message_bytes)
@@ -494,8 +494,7 @@ class _Leg:
         ):
             # A JSON body holds exactly one message: the upstream's answer, whatever its id
             # (e.g. a 404 "Session not found" error with id null); an invalid one the pump answers for.
-            assert exchange.primary_head is not None
-            reply.set_head(HEAD_JSON, status, exchange.primary_head[1])
+            reply.set_head(HEAD_JSON, status, response_block(self.headers, (b"content-type",)))
             exchange.pump.receive(Direction.SERVER_TO_CLIENT, item)
         else:
             reply.send_whole(status, response_block(self.headers), raw)
