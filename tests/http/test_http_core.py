@@ -287,7 +287,7 @@ async def test_clients_that_abandon_initialize_leave_no_process_behind_on_the_br
     await bridge.start("127.0.0.1", 0)
     try:
         for _ in range(6):
-            reader, writer = await asyncio.open_connection("127.0.0.1", bridge.port)
+            _, writer = await asyncio.open_connection("127.0.0.1", bridge.port)
             writer.write(post_bytes(INITIALIZE))
             await writer.drain()
             with anyio.fail_after(10):
