@@ -29,7 +29,7 @@ import asyncio
 import itertools
 import logging
 
-from mcpchaos.errors import CircuitOpenError, ConfigError, UpstreamError, UpstreamTooLargeError
+from mcpchaos.errors import CircuitOpenError, ConfigError, UpstreamError
 from mcpchaos.events import notify
 from mcpchaos.intercept.chain import InterceptorChain
 from mcpchaos.intercept.context import Session
@@ -45,7 +45,7 @@ from mcpchaos.proxy.lifecycle import serve_until_stopped, sweep
 from mcpchaos.proxy.pump import Pump
 from mcpchaos.proxy.relay import RawRelay, StatusHook
 from mcpchaos.proxy.sessions import SessionTable
-from mcpchaos.proxy.upstream import GuardedUpstream
+from mcpchaos.proxy.upstream import GuardedUpstream, StatusOnly
 from mcpchaos.transport.http import (
     JSON,
     SSE,
@@ -204,27 +204,11 @@ class HttpProxy:
         """An evicted or expired session: end it at the upstream too (best effort)."""
         if end_upstream:
             headers = block([(SESSION_HEADER, session_id)])
-            self.upstream.call("DELETE", self._mcp_target, headers, None, _Ignore(), 5.0)
+            self.upstream.call("DELETE", self._mcp_target, headers, None, StatusOnly(), 5.0)
 
 
 def _itself(session: Session) -> Session:
     return session
-
-
-class _Ignore:
-    """A sink for a best-effort call whose answer nobody reads."""
-
-    def head(self, status: int, headers: Headers) -> bool:
-        return True
-
-    def body(self, chunk: bytes) -> None:
-        return None
-
-    def done(self) -> None:
-        return None
-
-    def failed(self, error: UpstreamError) -> bool:
-        return False
 
 
 class Exchange:
@@ -381,10 +365,8 @@ class _Leg:
     """One upstream request of an exchange, read as it arrives (the pool's sink)."""
 
     __slots__ = (
-        "_chunks",
         "_mode",
         "_parser",
-        "_size",
         "_status",
         "call",
         "exchange",
@@ -399,8 +381,6 @@ class _Leg:
         self.message = message
         self.call: UpstreamCall | None = None
         self._mode = b""
-        self._chunks: list[bytes] = []
-        self._size = 0
         self._parser: SseParser | None = None
         self._status = 0
         self.headers: Headers = []
@@ -441,14 +421,8 @@ class _Leg:
             return
         parser = self._parser
         if parser is None:
-            self._size += len(chunk)
-            limit = exchange.proxy.options.max_message_bytes
-            if self._size > limit and self.call is not None:
-                self.call.fail(
-                    UpstreamTooLargeError(f"upstream response body exceeds the limit of {limit} bytes")
-                )
-                return
-            self._chunks.append(chunk)
+            if self.call is not None:
+                self.call.keep(chunk, exchange.proxy.options.max_message_bytes)
             return
         pending = exchange.reply.request_id if self.primary else None
         pump = exchange.pump
@@ -473,8 +447,7 @@ class _Leg:
 
     def _deliver_body(self) -> None:
         exchange = self.exchange
-        raw = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
-        self._chunks = []
+        raw = self.call.kept() if self.call is not None else b""
         status = self._status
         reply = exchange.reply
         if self._mode != JSON:

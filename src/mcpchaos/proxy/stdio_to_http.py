@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 
-from mcpchaos.errors import UpstreamError, UpstreamTooLargeError
+from mcpchaos.errors import UpstreamError
 from mcpchaos.intercept.chain import InterceptorChain
 from mcpchaos.intercept.context import Session
 from mcpchaos.protocol import codes
@@ -28,7 +28,7 @@ from mcpchaos.protocol.sse import SseEvent, SseParser
 from mcpchaos.proxy.breaker import CircuitBreaker
 from mcpchaos.proxy.http_options import HttpOptions
 from mcpchaos.proxy.pump import Pump
-from mcpchaos.proxy.upstream import GuardedUpstream
+from mcpchaos.proxy.upstream import GuardedUpstream, StatusOnly
 from mcpchaos.transport.http import JSON, SSE, Headers, block, find, media_type, sse_frames
 from mcpchaos.transport.http_client import UpstreamCall
 from mcpchaos.transport.pipes import open_sink, open_source
@@ -59,15 +59,14 @@ class _HttpUpstream:
 class _Answer:
     """The upstream's answer to one POSTed message (or the GET stream), fed to the pump."""
 
-    __slots__ = ("_bridge", "_chunks", "_parser", "_size", "_status", "answered", "call", "message")
+    __slots__ = ("_bridge", "_json", "_parser", "_status", "answered", "call", "message")
 
     def __init__(self, bridge: StdioToHttpBridge, message: Message | None) -> None:
         self._bridge = bridge
         self.message = message
         self.call: UpstreamCall | None = None
         self._parser: SseParser | None = None
-        self._chunks: list[bytes] = []
-        self._size = 0
+        self._json = False
         self._status = 0
         self.answered = False
 
@@ -95,23 +94,14 @@ class _Answer:
         if mode == SSE:
             self._parser = SseParser(bridge.options.max_message_bytes)
             return False
-        if mode != JSON:
-            self._size = -1  # not a JSON-RPC body: read and ignored
+        self._json = mode == JSON  # any other body is read and ignored
         return True
 
     def body(self, chunk: bytes) -> None:
         bridge = self._bridge
         if self._parser is None:
-            if self._size < 0:
-                return
-            self._size += len(chunk)
-            limit = bridge.options.max_message_bytes
-            if self._size > limit and self.call is not None:
-                self.call.fail(
-                    UpstreamTooLargeError(f"upstream response body exceeds the limit of {limit} bytes")
-                )
-                return
-            self._chunks.append(chunk)
+            if self._json and self.call is not None:
+                self.call.keep(chunk, bridge.options.max_message_bytes)
             return
         wanted = self._wanted
         for frame in sse_frames(self._parser, chunk, wanted):  # type: ignore[arg-type]
@@ -123,8 +113,9 @@ class _Answer:
 
     def done(self) -> None:
         bridge = self._bridge
-        if self._parser is None and self._size > 0:
-            item = parse(b"".join(self._chunks))
+        raw = self.call.kept() if self._json and self.call is not None else b""
+        if raw.strip():
+            item = parse(raw)
             if isinstance(item, Message):
                 self.answered = item.kind.is_response and item.id == self._wanted
                 bridge.deliver(item)
@@ -270,31 +261,8 @@ class StdioToHttpBridge:
             return
         ended: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         upstream = self.upstream
-        upstream.call("DELETE", upstream.target, self._headers(None), None, _Ended(ended), 2.0)
+        upstream.call("DELETE", upstream.target, self._headers(None), None, StatusOnly(ended), 2.0)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(2.5):
                 status = await ended
                 log.info("ended upstream session %s (HTTP %d)", self.upstream_session_id, status)
-
-
-class _Ended:
-    """The DELETE at the end: its status, or -1."""
-
-    def __init__(self, future: asyncio.Future[int]) -> None:
-        self._future = future
-
-    def head(self, status: int, headers: Headers) -> bool:
-        if not self._future.done():
-            self._future.set_result(status)
-        return True
-
-    def body(self, chunk: bytes) -> None:
-        return None
-
-    def done(self) -> None:
-        return None
-
-    def failed(self, error: UpstreamError) -> bool:
-        if not self._future.done():
-            self._future.set_result(-1)
-        return False

@@ -4,6 +4,7 @@ place an upstream failure is logged and counted."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -51,6 +52,32 @@ class _Guarded:
     def failed(self, error: UpstreamError) -> None:
         if self._sink.failed(error) and error.counts_as_failure:
             self._upstream.failure(error)
+
+
+class StatusOnly:
+    """A sink for a best-effort call (a DELETE ending a session) whose body nobody reads:
+    ``status`` gets the answer's status, or -1 if none came."""
+
+    def __init__(self, status: asyncio.Future[int] | None = None) -> None:
+        self._status = status
+
+    def _settle(self, value: int) -> None:
+        if self._status is not None and not self._status.done():
+            self._status.set_result(value)
+
+    def head(self, status: int, headers: Headers) -> bool:
+        self._settle(status)
+        return True
+
+    def body(self, chunk: bytes) -> None:
+        return None
+
+    def done(self) -> None:
+        return None
+
+    def failed(self, error: UpstreamError) -> bool:
+        self._settle(-1)
+        return False  # ending a session is not traffic the breaker judges
 
 
 def parse_upstream_url(url: str) -> tuple[str, str, int, str]:
@@ -114,4 +141,4 @@ class GuardedUpstream:
         await self.pool.close()
 
 
-__all__ = ["CallSink", "GuardedUpstream", "parse_upstream_url"]
+__all__ = ["CallSink", "GuardedUpstream", "StatusOnly", "parse_upstream_url"]

@@ -23,7 +23,12 @@ from typing import Protocol, cast
 
 import httptools
 
-from mcpchaos.errors import UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError
+from mcpchaos.errors import (
+    UpstreamError,
+    UpstreamTimeoutError,
+    UpstreamTooLargeError,
+    UpstreamUnavailableError,
+)
 
 log = logging.getLogger("mcpchaos.http.client")
 
@@ -52,7 +57,19 @@ class ResponseSink(Protocol):
 class UpstreamCall:
     """One request: waiting for a connection, sent, or finished."""
 
-    __slots__ = ("_conn", "_pool", "_timer", "body", "finished", "head_timeout", "request", "retried", "sink")
+    __slots__ = (
+        "_conn",
+        "_kept",
+        "_kept_size",
+        "_pool",
+        "_timer",
+        "body",
+        "finished",
+        "head_timeout",
+        "request",
+        "retried",
+        "sink",
+    )
 
     def __init__(
         self, pool: UpstreamPool, request: bytes, body: bytes, sink: ResponseSink, head_timeout: float
@@ -66,6 +83,22 @@ class UpstreamCall:
         self._timer: asyncio.TimerHandle | None = None
         self.finished = False
         self.retried = False
+        self._kept: list[bytes] = []
+        self._kept_size = 0
+
+    def keep(self, chunk: bytes, limit: int) -> None:
+        """Collect a body meant to be read whole (a JSON answer); beyond ``limit`` bytes the
+        call fails with UpstreamTooLargeError instead of buffering more."""
+        self._kept_size += len(chunk)
+        if self._kept_size > limit:
+            self.fail(UpstreamTooLargeError(f"upstream response body exceeds the limit of {limit} bytes"))
+        else:
+            self._kept.append(chunk)
+
+    def kept(self) -> bytes:
+        """The body collected by :meth:`keep` (taken: a second call returns nothing)."""
+        kept, self._kept = self._kept, []
+        return kept[0] if len(kept) == 1 else b"".join(kept)
 
     def pause(self) -> None:
         """Stop reading the response (the upstream's TCP window then holds it back)."""
