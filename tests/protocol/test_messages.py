@@ -1,3 +1,5 @@
+import json
+
 import orjson
 import pytest
 
@@ -109,6 +111,108 @@ def test_a_request_without_jsonrpc_keeps_its_id_for_the_answer() -> None:
     result = invalid(b'{"id":"abc","method":"tools/list"}')
     assert result.id == "abc"
     assert result.is_request
+
+
+@pytest.mark.parametrize(
+    "raw_id",
+    [
+        b"0",
+        b"-1",
+        b"7",
+        b"9223372036854775807",
+        b"12345678901234567890123",
+        b"18446744073709551616",
+        b"-9223372036854775809",
+        b'""',
+        b'"abc"',
+        b'"4.0"',
+    ],
+)
+def test_strings_and_integers_of_any_size_are_accepted_ids(raw_id: bytes) -> None:
+    message = parsed(b'{"jsonrpc":"2.0","id":' + raw_id + b',"method":"tools/list"}')
+    assert message.id == json.loads(raw_id)
+    assert type(message.id) is type(json.loads(raw_id))
+    assert message.kind is Kind.REQUEST
+
+
+def test_a_response_with_an_integer_id_beyond_64_bits_keeps_it_exactly() -> None:
+    message = parsed(b'{"jsonrpc":"2.0","id":-98765432109876543210,"result":{"n":1.5}}')
+    assert message.kind is Kind.RESULT
+    assert message.id == -98765432109876543210
+    assert message.payload["result"] == {"n": 1.5}
+
+
+@pytest.mark.parametrize(
+    ("raw_id", "echoed"),
+    [
+        (b"4.0", 4.0),
+        (b"1.5", 1.5),
+        (b"-0.0", -0.0),
+        (b"1e3", 1000.0),
+        (b"1E-2", 0.01),
+        (b"1e20", 1e20),
+        (b"-1.0e19", -1e19),
+    ],
+)
+def test_a_request_with_a_number_that_is_not_an_integer_is_invalid_and_its_id_is_echoed(
+    raw_id: bytes, echoed: float
+) -> None:
+    result = invalid(b'{"jsonrpc":"2.0","id":' + raw_id + b',"method":"tools/call","params":{"name":"x"}}')
+    assert result.code == codes.INVALID_REQUEST
+    assert result.is_request
+    assert result.id is None
+    assert result.echo_id == echoed
+    assert isinstance(result.echo_id, float)
+    assert result.reason == (
+        'Invalid Request: "id" must be a string or an integer, not a number with a fraction or an exponent'
+    )
+    answer = orjson.loads(error_response(result.echo_id, result.code, result.reason).wire)
+    assert answer["id"] == echoed
+
+
+@pytest.mark.parametrize(
+    ("raw_id", "kind"),
+    [
+        (b"null", "null"),
+        (b"true", "a boolean"),
+        (b"false", "a boolean"),
+        (b"{}", "an object"),
+        (b"[1]", "an array"),
+    ],
+)
+def test_an_id_that_cannot_be_echoed_is_answered_with_null(raw_id: bytes, kind: str) -> None:
+    result = invalid(b'{"jsonrpc":"2.0","id":' + raw_id + b',"method":"ping"}')
+    assert result.code == codes.INVALID_REQUEST
+    assert result.is_request
+    assert result.id is None
+    assert result.echo_id is None
+    assert result.reason.endswith(f"not {kind}")
+
+
+def test_an_id_beyond_double_range_is_answered_with_null() -> None:
+    result = invalid(b'{"jsonrpc":"2.0","id":1e400,"method":"ping"}')
+    assert result.echo_id is None
+
+
+def test_other_invalid_requests_echo_the_id_as_read_too() -> None:
+    assert invalid(b'{"id":4.0,"method":"ping"}').echo_id == 4.0
+    assert invalid(b'{"id":"a","method":"ping"}').echo_id == "a"
+    assert invalid(b'{"jsonrpc":"2.0","id":2.5,"method":7}').echo_id == 2.5
+    assert invalid(b'{"jsonrpc":"2.0","id":3,"method":"x","params":1}').echo_id == 3
+    assert invalid(b"{oops").echo_id is None
+
+
+def test_a_response_with_a_fractional_id_is_invalid_and_keeps_the_id_it_had() -> None:
+    result = invalid(b'{"jsonrpc":"2.0","id":1.5,"result":{}}')
+    assert result.id is None
+    assert not result.is_request
+    assert result.echo_id == 1.5
+
+
+def test_an_accepted_id_is_echoed_as_it_is() -> None:
+    result = invalid(b'{"jsonrpc":"1.0","id":9,"method":"ping"}')
+    assert result.id == 9
+    assert result.echo_id == 9
 
 
 def test_valid_json_that_orjson_refuses_still_parses() -> None:

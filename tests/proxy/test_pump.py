@@ -150,6 +150,8 @@ async def test_disconnect_closes_both_sides() -> None:
         (b"[1,2]", None, codes.INVALID_REQUEST),
         (b'"text"', None, codes.INVALID_REQUEST),
         (b'{"id":4,"method":"tools/list"}', 4, codes.INVALID_REQUEST),
+        (b'{"jsonrpc":"2.0","id":4.0,"method":"tools/list"}', 4.0, codes.INVALID_REQUEST),
+        (b'{"jsonrpc":"2.0","id":true,"method":"tools/list"}', None, codes.INVALID_REQUEST),
         (b'\xff{"a"}', None, codes.PARSE_ERROR),
     ],
 )
@@ -183,6 +185,18 @@ async def test_a_broken_server_response_with_a_pending_id_becomes_an_error_for_t
     pump.receive(S2C, item)
     assert client.sent[0].id == 11
     assert error_code(client.sent[0]) == codes.UPSTREAM_INVALID_RESPONSE
+
+
+async def test_a_server_request_with_a_fractional_id_is_answered_with_that_id() -> None:
+    pump, client, server = make_pump()
+    item = parse(b'{"jsonrpc":"2.0","id":2.5,"method":"sampling/createMessage","params":{}}')
+    assert isinstance(item, Invalid)
+    pump.receive(S2C, item)
+    assert client.sent == []
+    answer = orjson.loads(server.sent[0].wire)
+    assert answer["id"] == 2.5
+    assert isinstance(answer["id"], float)
+    assert answer["error"]["code"] == codes.INVALID_REQUEST
 
 
 async def test_unanswerable_garbage_from_the_server_is_only_logged() -> None:

@@ -49,6 +49,7 @@ async def test_the_2025_11_25_handshake_by_hand_through_the_proxy(demo_proxy: Ra
         (b'[{"jsonrpc":"2.0","id":5,"method":"ping"}]\n', None, codes.INVALID_REQUEST),
         (b"12345\n", None, codes.INVALID_REQUEST),
         (b'{"id":77,"method":"tools/list"}\n', 77, codes.INVALID_REQUEST),
+        (b'{"jsonrpc":"2.0","id":4.0,"method":"tools/list"}\n', 4.0, codes.INVALID_REQUEST),
         (
             b'{"jsonrpc":"2.0","id":78,"method":"tools/list","params":{"a":"\xff\xfe"}}\n',
             None,

@@ -55,6 +55,9 @@ TOO_MANY_CONNECTIONS: Final = -32017
 """The proxy is at its connection limit (HTTP 503)."""
 CIRCUIT_OPEN: Final = -32016
 """The circuit breaker toward the upstream is open: the request failed fast (HTTP 503)."""
+HOST_OR_ORIGIN_NOT_ALLOWED: Final = -32018
+"""DNS-rebinding protection: the request's Host (HTTP 421) or Origin (HTTP 403) is not on the
+proxy listener's allow list."""
 
 # Codes of injected errors (error faults); their data carries {"mcpchaos": {"injected": true}}.
 INJECTED_CONNECTION_REFUSED: Final = -32000
@@ -87,6 +90,7 @@ NAMES: Final[dict[int, str]] = {
     UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
     CIRCUIT_OPEN: "circuit_open",
     TOO_MANY_CONNECTIONS: "too_many_connections",
+    HOST_OR_ORIGIN_NOT_ALLOWED: "host_or_origin_not_allowed",
     INJECTED_RATE_LIMITED: "rate_limited",
     INJECTED_UNAUTHORIZED: "unauthorized",
 }

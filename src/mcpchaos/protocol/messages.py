@@ -8,12 +8,31 @@ and :meth:`Message.with_wire_bytes` return changed copies, and only those are re
 :func:`parse` never raises: input that is not a valid JSON-RPC message becomes an
 :class:`Invalid` value carrying the error code to answer with and, when it can be recovered,
 the id to answer to.
+
+Which ids are accepted (docs/protocol.md has the table). MCP requires "a string or integer
+ID" and never null; JSON-RPC 2.0 allows any number but says ids SHOULD NOT have fractional
+parts. mcpchaos accepts what MCP allows and the official SDK's ``RequestId`` (strict ``int``
+or ``str``) accepts:
+
+- a JSON string (any, including ``""``), or a JSON integer literal of any size (``7``,
+  ``-1``, ``12345678901234567890123``);
+- not a number written with a fraction or an exponent, even an integral one (``4.0``,
+  ``1e3``): -32600, as from an SDK server; nor null, a boolean, an object or an array.
+
+A request whose id is not accepted is answered -32600 with its id echoed as it was read
+(``"id": 4.0``), so the client can match the error to its request; JSON-RPC's ``null`` is
+only for an id that cannot be read: a parse error, a number beyond double range, or an id
+that is null, a boolean, an object or an array (none of which a JSON-RPC response may carry
+as its id).
+:attr:`Invalid.echo_id` is that id; :attr:`Invalid.id` stays None, because the id is not one
+a pending request can have.
 """
 
 from __future__ import annotations
 
 import enum
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -23,6 +42,9 @@ from mcpchaos.protocol import codes
 
 MessageId = int | str
 """A JSON-RPC id as MCP allows it: a string or an integer (never null, never fractional)."""
+
+EchoId = int | float | str
+"""An id that an error response may echo: an accepted id, or a number that is not one (4.0)."""
 
 JSONRPC_VERSION: Final = "2.0"
 
@@ -161,8 +183,10 @@ class Invalid:
 
     ``code`` is the JSON-RPC error to answer with (-32700 for unparsable bytes, -32600 for
     JSON that is not a valid message); ``id`` is the id recovered from the input, when it has
-    a usable one, so the answer can reach the right pending request; ``is_request`` tells
-    whether the sender expects an answer (it had a method and an id).
+    an accepted one, so the answer can reach the right pending request; ``is_request`` tells
+    whether the sender expects an answer (it had a method and an id); ``echo_id`` is the id
+    the error response carries: ``id``, or the id as read when it is a finite number that is
+    not accepted (``4.0``); None (``"id": null``) when there is nothing to echo.
     """
 
     raw: bytes
@@ -170,6 +194,7 @@ class Invalid:
     reason: str
     id: MessageId | None = None
     is_request: bool = False
+    echo_id: EchoId | None = None
 
 
 def _encode(payload: dict[str, Any]) -> bytes:
@@ -201,6 +226,36 @@ def _valid_id(value: Any) -> bool:
     return isinstance(value, int | str) and not isinstance(value, bool)
 
 
+_BEYOND_INT64: Final = float(2**63)
+"""A float id at least this large (in magnitude) may be an integer literal orjson could not
+hold in 64 bits (it reads those as floats); smaller floats were written as floats."""
+
+
+def _reread_float_id(
+    data: bytes, obj: dict[str, Any], raw_id: float
+) -> tuple[dict[str, Any], Any, MessageId | None]:
+    """orjson reads an integer literal beyond 64 bits as a float; the standard library reads
+    it exactly. Only for a huge float id, so never on the hot path: a
+    ``12345678901234567890123`` id is accepted with the exact payload, a ``1e20`` id stays a
+    float (not accepted)."""
+    try:
+        exact = json.loads(data, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):  # e.g. an integer over the int-to-str digit limit
+        return obj, raw_id, None
+    if isinstance(exact, dict) and _valid_id(exact.get("id")):
+        return exact, exact["id"], exact["id"]
+    return obj, raw_id, None
+
+
+def _echo_id(value: Any) -> EchoId | None:
+    """The id an error answering a message with id ``value`` carries (off the hot path)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | str) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    return None
+
+
 def parse(data: bytes) -> Message | Invalid:
     """Parse one JSON-RPC message from ``data`` (one line, without its terminator).
 
@@ -220,6 +275,8 @@ def parse(data: bytes) -> Message | Invalid:
 
     raw_id = obj.get("id")
     usable_id = raw_id if _valid_id(raw_id) else None
+    if usable_id is None and isinstance(raw_id, float) and abs(raw_id) >= _BEYOND_INT64:
+        obj, raw_id, usable_id = _reread_float_id(data, obj, raw_id)
     method = obj.get("method")
     looks_like_request = "method" in obj and "id" in obj
 
@@ -230,6 +287,7 @@ def parse(data: bytes) -> Message | Invalid:
             'Invalid Request: "jsonrpc" must be "2.0"',
             usable_id,
             looks_like_request,
+            _echo_id(raw_id),
         )
     if "method" in obj:
         if not isinstance(method, str):
@@ -239,6 +297,7 @@ def parse(data: bytes) -> Message | Invalid:
                 'Invalid Request: "method" must be a string',
                 usable_id,
                 looks_like_request,
+                _echo_id(raw_id),
             )
         params = obj.get("params")
         if params is not None and not isinstance(params, dict | list):
@@ -248,6 +307,7 @@ def parse(data: bytes) -> Message | Invalid:
                 'Invalid Request: "params" must be an object',
                 usable_id,
                 looks_like_request,
+                _echo_id(raw_id),
             )
         if "id" not in obj:
             return Message(Kind.NOTIFICATION, obj, data)
@@ -255,9 +315,10 @@ def parse(data: bytes) -> Message | Invalid:
             return Invalid(
                 data,
                 codes.INVALID_REQUEST,
-                'Invalid Request: "id" must be a string or an integer',
+                f'Invalid Request: "id" must be a string or an integer, not {_id_type(raw_id)}',
                 None,
                 True,
+                _echo_id(raw_id),
             )
         return Message(Kind.REQUEST, obj, data)
 
@@ -270,9 +331,15 @@ def parse(data: bytes) -> Message | Invalid:
             codes.INVALID_REQUEST,
             f'Invalid message: has {why} "result" and "error" and no "method"',
             usable_id,
+            echo_id=_echo_id(raw_id),
         )
     if "id" not in obj or (raw_id is not None and usable_id is None):
-        return Invalid(data, codes.INVALID_REQUEST, 'Invalid response: "id" missing or of the wrong type')
+        return Invalid(
+            data,
+            codes.INVALID_REQUEST,
+            'Invalid response: "id" missing or of the wrong type',
+            echo_id=_echo_id(raw_id),
+        )
     if has_error:
         error = obj["error"]
         if not (
@@ -285,9 +352,16 @@ def parse(data: bytes) -> Message | Invalid:
                 codes.INVALID_REQUEST,
                 'Invalid response: "error" needs an integer code and a string message',
                 usable_id,
+                echo_id=usable_id,
             )
         return Message(Kind.ERROR, obj, data)
     return Message(Kind.RESULT, obj, data)
+
+
+def _id_type(value: Any) -> str:
+    if isinstance(value, float):
+        return "a number with a fraction or an exponent"
+    return _json_type(value)
 
 
 def _json_type(value: Any) -> str:
@@ -299,12 +373,16 @@ def _json_type(value: Any) -> str:
         return "a number"
     if isinstance(value, str):
         return "a string"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
     return type(value).__name__
 
 
-def error_response(id: MessageId | None, code: int, message: str, data: Any = None) -> Message:
+def error_response(id: EchoId | None, code: int, message: str, data: Any = None) -> Message:
     """Build a JSON-RPC error response (``id`` None gives ``"id": null``, as JSON-RPC asks
-    for errors about messages whose id could not be read)."""
+    for errors about messages whose id could not be read; a float is echoed as it was read)."""
     error: dict[str, Any] = {"code": code, "message": message}
     if data is not None:
         error["data"] = data

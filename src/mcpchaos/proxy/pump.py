@@ -194,14 +194,14 @@ class Pump:
                 and self._answer_as_broken_response(direction, invalid.id, invalid.reason)
             ):
                 return
-            # JSON-RPC: answer with the request's id when it could be read, else null
-            # (always null for a parse error).
-            answer_id = invalid.id if invalid.is_request else None
+            # JSON-RPC: answer with the request's id when it could be read, even one that is
+            # not accepted (4.0), else null (always null for a parse error).
+            answer_id = invalid.echo_id if invalid.is_request else None
             self._send(direction.reverse, error_response(answer_id, invalid.code, invalid.reason))
             self.stats.replied += 1
             return
-        if invalid.is_request and invalid.id is not None:
-            self._send(direction.reverse, error_response(invalid.id, invalid.code, invalid.reason))
+        if invalid.is_request and invalid.echo_id is not None:
+            self._send(direction.reverse, error_response(invalid.echo_id, invalid.code, invalid.reason))
             self.stats.replied += 1
             return
         recovered = invalid.id if invalid.id is not None else recover_leading_id(invalid.raw)
