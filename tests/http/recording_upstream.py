@@ -55,6 +55,9 @@ class RecordingUpstream:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.seen.append(Seen(request.method, request.path_qs, dict(request.headers), body))
+        if request.path.startswith("/.well-known/oauth-protected-resource/"):
+            metadata = {"resource": self.url, "authorization_servers": ["http://auth.example"]}
+            return web.json_response(metadata)
         if request.path != "/mcp":
             return web.Response(text=f"plain {request.path}", headers={"X-Upstream": "yes"})
         if request.method == "GET":
@@ -108,6 +111,10 @@ class RecordingUpstream:
             await response.write(encode_event(json.dumps({"jsonrpc": "2.0", "id": request_id, "result": {}})))
             await response.write_eof()
             return response
+        if method == "needs-auth":
+            where = f"http://127.0.0.1:{self.port}/.well-known/oauth-protected-resource/mcp"
+            challenge = f'Bearer error="invalid_token", resource_metadata="{where}"'
+            return web.Response(status=401, headers={"WWW-Authenticate": challenge})
         if method == "empty-sse":  # 200 text/event-stream with Content-Length: 0
             return web.Response(status=200, body=b"", headers={"Content-Type": "text/event-stream"})
         if method == "big-event":  # one SSE event carrying the answer, of ~2 MB

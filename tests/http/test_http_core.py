@@ -51,7 +51,7 @@ async def proxy(upstream: RecordingUpstream) -> AsyncIterator[HttpProxy]:
 def post_bytes(body: dict[str, Any], extra: str = "", chunked: bool = False) -> bytes:
     raw = json.dumps(body).encode()
     head = (
-        "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         "Accept: application/json, text/event-stream\r\n" + extra
     )
     if chunked:
@@ -116,7 +116,8 @@ async def test_a_chunked_request_body_reaches_the_upstream_whole(
 async def test_a_100_continue_client_is_told_to_go_on_and_then_answered(proxy: HttpProxy) -> None:
     raw = json.dumps(rpc("after-continue", 3)).encode()
     head = (
-        "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/json\r\n"
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Accept: application/json\r\n"
         f"Expect: 100-continue\r\nContent-Length: {len(raw)}\r\n\r\n"
     )
     reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
@@ -329,3 +330,90 @@ async def test_the_bridge_evicts_its_least_recently_used_session_beyond_max_sess
         assert len(bridge.sessions) == 2
     finally:
         await bridge.stop()
+
+
+# ---- what an upstream needs to protect itself, through the proxy ------------------------------
+
+
+async def raw_exchange(port: int | None, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        with anyio.fail_after(10):
+            return await read_response(reader)
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    ("extra", "status"),
+    [
+        ("", 200),
+        ("Origin: http://localhost:3000\r\n", 200),
+        ("Origin: http://evil.example\r\n", 403),
+    ],
+)
+async def test_the_listener_checks_origin_like_the_sdk(proxy: HttpProxy, extra: str, status: int) -> None:
+    answer, _, body = await raw_exchange(proxy.port, post_bytes(rpc("ping", 1), extra))
+    assert answer == status
+    if status != 200:
+        assert json.loads(body)["error"]["code"] == codes.HOST_OR_ORIGIN_NOT_ALLOWED
+
+
+async def test_a_foreign_host_is_refused_421_by_the_proxy_and_the_bridge(
+    proxy: HttpProxy, upstream: RecordingUpstream
+) -> None:
+    evil = post_bytes(rpc("ping", 1)).replace(b"Host: 127.0.0.1", b"Host: evil.example:8000")
+    status, _, body = await raw_exchange(proxy.port, evil)
+    assert status == 421
+    assert "Invalid Host header" in json.loads(body)["error"]["message"]
+    assert upstream.seen == []  # never reached the upstream
+    bridge = HttpToStdioBridge(DEMO)
+    await bridge.start("127.0.0.1", 0)
+    try:
+        status, _, _ = await raw_exchange(bridge.port, evil)
+    finally:
+        await bridge.stop()
+    assert status == 421
+
+
+async def test_forward_host_sends_the_clients_host_upstream(upstream: RecordingUpstream) -> None:
+    for forward, expected in ((False, f"127.0.0.1:{upstream.port}"), (True, "localhost:4242")):
+        proxy = HttpProxy(upstream.url, None, HttpOptions(forward_host=forward))
+        await proxy.start("127.0.0.1", 0)
+        try:
+            request = post_bytes(rpc("ping", 1)).replace(b"Host: 127.0.0.1", b"Host: localhost:4242")
+            assert (await raw_exchange(proxy.port, request))[0] == 200
+        finally:
+            await proxy.stop()
+        assert upstream.seen[-1].headers["Host"] == expected
+
+
+async def test_oauth_resource_urls_name_the_proxy_not_the_upstream(proxy: HttpProxy) -> None:
+    host = f"127.0.0.1:{proxy.port}"
+    post = post_bytes(rpc("needs-auth", 1)).replace(b"Host: 127.0.0.1", f"Host: {host}".encode())
+    status, headers, _ = await raw_exchange(proxy.port, post)
+    assert status == 401
+    assert (
+        f'resource_metadata="http://{host}/.well-known/oauth-protected-resource/mcp"'
+        in (headers["www-authenticate"])
+    )
+    get = f"GET /.well-known/oauth-protected-resource/mcp HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    status, _, body = await raw_exchange(proxy.port, get)
+    assert status == 200
+    metadata = json.loads(body)
+    assert metadata["resource"] == f"http://{host}/mcp"
+    assert metadata["authorization_servers"] == ["http://auth.example"]  # other servers untouched
+
+
+async def test_a_request_with_a_fractional_id_is_answered_with_that_id(proxy: HttpProxy) -> None:
+    body = b'{"jsonrpc":"2.0","id":4.0,"method":"ping"}'
+    request = (
+        b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    status, _, answer = await raw_exchange(proxy.port, request)
+    assert status == 400
+    error = json.loads(answer)
+    assert error["id"] == 4.0
+    assert error["error"]["code"] == codes.INVALID_REQUEST

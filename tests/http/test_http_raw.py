@@ -430,7 +430,8 @@ async def test_a_slow_reader_makes_the_proxy_stop_reading_upstream_not_buffer(
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
         body = json.dumps(rpc("flood", 30)).encode()
         writer.write(
-            b"POST /mcp HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            b"Content-Type: application/json\r\n"
             b"Accept: application/json, text/event-stream\r\nContent-Length: "
             + str(len(body)).encode()
             + b"\r\n\r\n"

@@ -90,7 +90,7 @@ async def test_a_slowloris_head_is_cut_off_with_408(upstream: RecordingUpstream)
     await proxy.start("127.0.0.1", 0)
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
-        writer.write(b"POST /mcp HTTP/1.1\r\nHost: x\r\n")  # ...and the rest never comes
+        writer.write(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # ...and the rest never comes
         started = time.monotonic()
         answer = await asyncio.wait_for(reader.read(), 5)
         assert answer.startswith(b"HTTP/1.1 408")
@@ -107,7 +107,7 @@ async def test_a_body_that_trickles_too_slowly_gets_408(upstream: RecordingUpstr
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
         writer.write(
-            b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b'Content-Length: 100\r\n\r\n{"jsonrpc"'
         )  # 10 of 100 bytes
         answer = await asyncio.wait_for(reader.read(4096), 5)

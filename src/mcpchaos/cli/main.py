@@ -354,6 +354,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="longest a request is held when nothing will answer it (default: 300)",
     )
+    http.add_argument(
+        "--allowed-hosts",
+        metavar="HOST[,HOST...]",
+        help="Host values the listener accepts, e.g. 'myhost:*,10.0.0.5:8080' (DNS-rebinding "
+        "protection; default: localhost, 127.0.0.1 and [::1] on any port when listening on "
+        "loopback, anything otherwise); others get 421",
+    )
+    http.add_argument(
+        "--allowed-origins",
+        metavar="ORIGIN[,ORIGIN...]",
+        help="Origin values accepted, e.g. 'http://localhost:*' (default: the loopback ones when "
+        "listening on loopback); others get 403; a request without Origin is always accepted",
+    )
+    http.add_argument(
+        "--forward-host",
+        action="store_true",
+        help="send the client's Host header upstream instead of the upstream's own address "
+        "(so the upstream's own Host checks see what the client sent)",
+    )
     proxy.add_argument(
         "server_command",
         nargs=argparse.REMAINDER,

@@ -92,7 +92,17 @@ def http_options(args: argparse.Namespace) -> HttpOptions:
         body_timeout=args.body_timeout,
         idle_timeout=args.idle_timeout,
         over_limit=args.over_limit or "503",
+        allowed_hosts=_listed(args.allowed_hosts),
+        allowed_origins=_listed(args.allowed_origins),
+        forward_host=args.forward_host,
     )
+
+
+def _listed(value: str | None) -> tuple[str, ...] | None:
+    """``a,b`` → ("a", "b"); None when the option was not given."""
+    if value is None:
+        return None
+    return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
 def restart_policy(args: argparse.Namespace) -> RestartPolicy:

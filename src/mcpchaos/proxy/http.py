@@ -36,6 +36,11 @@ from mcpchaos.intercept.context import Session
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.http_headers import routing_headers
 from mcpchaos.protocol.messages import Direction, Invalid, Kind, Message, error_response, parse
+from mcpchaos.protocol.oauth_rewrite import (
+    is_metadata_path,
+    rewrite_resource_metadata,
+    rewrite_www_authenticate,
+)
 from mcpchaos.protocol.sse import SseEvent, SseParser
 from mcpchaos.proxy import sessions as table
 from mcpchaos.proxy.breaker import CircuitBreaker
@@ -159,13 +164,53 @@ class HttpProxy:
             self.relay(request, writer)
 
     def relay(self, request: Request, writer: ResponseWriter, on_status: StatusHook | None = None) -> None:
-        """Relay a request that carries no MCP messages, untouched (same path and query upstream)."""
-        relay = RawRelay(writer, request, on_status)
+        """Relay a request that carries no MCP messages, untouched (same path and query upstream),
+        but for the OAuth resource URLs, which name the proxy instead of the upstream."""
+        metadata = is_metadata_path(request.path.decode("latin-1"))
+        relay = RawRelay(writer, request, on_status, self.auth_headers, self._metadata if metadata else None)
         headers = request_block(request.headers, request.index)
         body = request.body if request.body or request.index.get(b"content-length") else None
         relay.call = self.upstream.call(
-            request.method, request.target, headers, body, relay, self.options.upstream_timeout
+            request.method,
+            request.target,
+            headers,
+            body,
+            relay,
+            self.options.upstream_timeout,
+            self.host_for(request),
         )
+
+    def host_for(self, request: Request) -> str | None:
+        """The Host to send upstream: the client's with ``forward_host``, else the upstream's."""
+        return request.header(b"host") if self.options.forward_host else None
+
+    # ---- OAuth: the protected resource is the proxy (RFC 9728 metadata, WWW-Authenticate) ----
+
+    def _proxy_origin(self, request: Request) -> str:
+        """The proxy's origin as this client reached it."""
+        return "http://" + (request.header(b"host") or f"127.0.0.1:{self.port}")
+
+    def auth_headers(self, request: Request, status: int, headers: Headers) -> Headers:
+        """An upstream answer's headers with any ``resource_metadata`` URL moved to the proxy."""
+        if status != 401 and status != 403:
+            return headers
+        origin = self._proxy_origin(request)
+        return [
+            (
+                name,
+                rewrite_www_authenticate(value.decode("latin-1"), self.upstream.origin, origin).encode(
+                    "latin-1"
+                ),
+            )
+            if name.lower() == b"www-authenticate"
+            else (name, value)
+            for name, value in headers
+        ]
+
+    def _metadata(self, request: Request, body: bytes) -> bytes:
+        """Protected Resource Metadata naming the upstream as the resource: the proxy's instead."""
+        changed = rewrite_resource_metadata(body, self.upstream.origin, self._proxy_origin(request))
+        return body if changed is None else changed
 
     def _deleted(self, request: Request, status: int) -> None:
         session_id = request.header(_SESSION)
@@ -309,7 +354,13 @@ class Exchange:
         body = message.wire if message is not None else None
         headers = self._headers_for(message, primary)
         leg.call = proxy.upstream.call(
-            method, self.request.target, headers, body, leg, proxy.options.upstream_timeout
+            method,
+            self.request.target,
+            headers,
+            body,
+            leg,
+            proxy.options.upstream_timeout,
+            proxy.host_for(self.request),
         )
 
     # ---- how it ends ---------------------------------------------------------------------------
@@ -388,7 +439,7 @@ class _Leg:
     def head(self, status: int, headers: Headers) -> bool:
         exchange = self.exchange
         self._status = status
-        self.headers = headers
+        self.headers = headers = exchange.proxy.auth_headers(exchange.request, status, headers)
         self._mode = mode = media_type(find(headers, b"content-type"))
         if self.primary:
             self._session_news(status, headers)

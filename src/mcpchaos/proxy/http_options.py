@@ -43,6 +43,13 @@ class HttpOptions:
     """A connection over the limit gets ``503`` (a JSON-RPC error body) or ``reset``."""
     max_upstream_connections: int = 0
     """Connections to the upstream at most (0: no limit); requests beyond it wait their turn."""
+    allowed_hosts: tuple[str, ...] | None = None
+    """Host values the listener accepts (None: loopback names on a loopback listener)."""
+    allowed_origins: tuple[str, ...] | None = None
+    """Origin values the listener accepts (a request without Origin always is)."""
+    forward_host: bool = False
+    """Send the client's Host upstream instead of the upstream's own address (so an upstream's
+    own Host checks see what the client sent)."""
 
     def front_limits(self) -> FrontLimits:
         return FrontLimits(
@@ -52,4 +59,6 @@ class HttpOptions:
             idle_timeout=self.idle_timeout,
             max_connections=self.max_connections,
             over_limit=self.over_limit,
+            allowed_hosts=self.allowed_hosts,
+            allowed_origins=self.allowed_origins,
         )

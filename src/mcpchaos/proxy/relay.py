@@ -16,6 +16,10 @@ log = logging.getLogger("mcpchaos.http")
 
 StatusHook = Callable[[Request, int], None]
 """Told the upstream's status for a relayed request (a DELETE ends a session on 2xx)."""
+HeadersHook = Callable[[Request, int, Headers], Headers]
+"""Changes the upstream's response headers before they are relayed."""
+BodyHook = Callable[[Request, bytes], bytes]
+"""Changes a whole (buffered) response body before it is relayed."""
 _BUFFERED = 1024 * 1024
 """An answer of a known length up to this is sent whole (Content-Length kept); larger or
 unknown-length ones are streamed."""
@@ -24,12 +28,31 @@ unknown-length ones are streamed."""
 class RawRelay:
     """The pool's sink for one relayed request."""
 
-    __slots__ = ("_buffer", "_head", "_request", "_status_hook", "_writer", "call")
+    __slots__ = (
+        "_body_hook",
+        "_buffer",
+        "_head",
+        "_headers_hook",
+        "_request",
+        "_status_hook",
+        "_writer",
+        "call",
+    )
 
-    def __init__(self, writer: ResponseWriter, request: Request, on_status: StatusHook | None) -> None:
+    def __init__(
+        self,
+        writer: ResponseWriter,
+        request: Request,
+        on_status: StatusHook | None = None,
+        headers_hook: HeadersHook | None = None,
+        body_hook: BodyHook | None = None,
+    ) -> None:
         self._writer = writer
         self._request = request
         self._status_hook = on_status
+        self._headers_hook = headers_hook
+        self._body_hook = body_hook
+        """Set: the body is read whole (whatever its size, within the upstream's) and changed."""
         self._buffer: list[bytes] | None = None
         self.call: UpstreamCall | None = None
         writer.on_lost(self._client_gone)
@@ -38,13 +61,16 @@ class RawRelay:
     def head(self, status: int, headers: Headers) -> bool:
         if self._status_hook is not None:
             self._status_hook(self._request, status)
+        if self._headers_hook is not None:
+            headers = self._headers_hook(self._request, status, headers)
         length = find(headers, b"content-length")
         block = response_block(headers)
         if self._request.method == "HEAD":  # headers only, the length of a body not sent kept
             kept = b"Content-Length: " + length + b"\r\n" if length is not None else b""
             self._writer.send(status, block + kept, framed=True)
             return True
-        if status in (204, 304) or (length is not None and length.isdigit() and int(length) <= _BUFFERED):
+        small = length is not None and length.isdigit() and int(length) <= _BUFFERED
+        if status in (204, 304) or small or self._body_hook is not None:
             self._buffer = []
             self._head = (status, block)
         else:
@@ -67,7 +93,10 @@ class RawRelay:
         if writer.state is State.DONE:
             return
         if self._buffer is not None:
-            writer.send(self._head[0], self._head[1], b"".join(self._buffer))
+            body = b"".join(self._buffer)
+            if self._body_hook is not None:
+                body = self._body_hook(self._request, body)
+            writer.send(self._head[0], self._head[1], body)
         elif writer.state is State.STREAMING:
             writer.end()
 

@@ -115,19 +115,24 @@ class GuardedUpstream:
         log.warning("circuit breaker toward %s: %s → %s", self.url, before.value, after.value)
         notify(self._observers, "breaker_transition", before.value, after.value)
 
-    def head(self, method: str, target: bytes, headers: bytes, body: bytes | None) -> bytes:
-        """A request head toward the upstream."""
-        return request_head(method, target, self.pool.authority, headers, None if body is None else len(body))
-
     def call(
-        self, method: str, target: bytes, headers: bytes, body: bytes | None, sink: CallSink, timeout: float
+        self,
+        method: str,
+        target: bytes,
+        headers: bytes,
+        body: bytes | None,
+        sink: CallSink,
+        timeout: float,
+        authority: str | None = None,
     ) -> UpstreamCall | None:
-        """Send a request, unless the breaker is open (then ``sink.failed`` at once, None)."""
+        """Send a request, unless the breaker is open (then ``sink.failed`` at once, None).
+        ``authority`` is the Host to send (default: the upstream's own address)."""
         breaker = self.breaker
         if breaker is not None and not breaker.allow(self.pool.loop.time()):
             sink.failed(CircuitOpenError("the circuit breaker toward the upstream is open; failing fast"))
             return None
-        head = self.head(method, target, headers, body)
+        length = None if body is None else len(body)
+        head = request_head(method, target, authority or self.pool.authority, headers, length)
         return self.pool.request(head, body or b"", _Guarded(self, sink), timeout)
 
     def failure(self, error: UpstreamError) -> None:

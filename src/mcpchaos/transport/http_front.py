@@ -12,6 +12,7 @@ from typing import Any
 
 from mcpchaos.errors import ConfigError
 from mcpchaos.protocol import codes
+from mcpchaos.protocol.host_check import HostPolicy, for_listener
 from mcpchaos.protocol.messages import Invalid, Message, MessageId, error_response, parse
 from mcpchaos.transport.http import JSON, media_type
 from mcpchaos.transport.http_server import Handler, Request, ResponseWriter, ServerConnection, ServerLimits
@@ -32,6 +33,11 @@ class FrontLimits:
     idle_timeout: float = 75.0
     max_connections: int = 0
     over_limit: str = "503"
+    allowed_hosts: tuple[str, ...] | None = None
+    """Host values the listener accepts (None: loopback names on a loopback listener, anything
+    elsewhere); DNS-rebinding protection as the official SDK does it."""
+    allowed_origins: tuple[str, ...] | None = None
+    """Origin values accepted (a request without Origin always is)."""
 
 
 def error_bytes(status: int, code: int, text: str, request_id: MessageId | None = None) -> bytes:
@@ -80,7 +86,8 @@ def read_message(request: Request) -> Message | tuple[int, Message]:
     item = parse(request.body)
     if isinstance(item, Invalid):
         log.warning("invalid message from an HTTP client: %s: %r", item.reason, request.body[:200])
-        return 400, error_response(item.id if item.is_request else None, item.code, item.reason)
+        # Answered with the request's id whenever it could be read (docs/protocol.md).
+        return 400, error_response(item.echo_id if item.is_request else None, item.code, item.reason)
     return item
 
 
@@ -90,6 +97,8 @@ class HttpFront:
 
     def __init__(self, handler: Handler, limits: FrontLimits, observers: list[Any] | None = None) -> None:
         self._handler = handler
+        self._front_limits = limits
+        self._policy: HostPolicy | None = None
         # Head timeouts are the connection's own (every request's head, not only the first).
         self.limiter = ConnectionLimiter(limits.max_connections, limits.over_limit, 0.0)
         self._limits = ServerLimits(
@@ -109,11 +118,23 @@ class HttpFront:
         self.limiter.slow_closed += 1
 
     def _connection(self) -> ServerConnection:
-        conn = _TrackedConnection(self._handler, self._limits, self._connections)
-        return conn
+        handler = self._handler if self._policy is None else self._checked
+        return _TrackedConnection(handler, self._limits, self._connections)
+
+    def _checked(self, request: Request, writer: ResponseWriter) -> None:
+        """The Host and Origin check in front of the handler (421 / 403, a JSON-RPC error body)."""
+        assert self._policy is not None
+        rejection = self._policy.check(request.header(b"host"), request.header(b"origin"))
+        if rejection is None:
+            self._handler(request, writer)
+        else:
+            log.warning("refused a request: %s", rejection.message)
+            send_message(writer, rejection.status, rejection.response())
 
     async def start(self, host: str, port: int) -> int:
         """Listen; returns the port (useful with port 0). A port in use is a ConfigError."""
+        limits = self._front_limits
+        self._policy = for_listener(host, limits.allowed_hosts, limits.allowed_origins)
         loop = asyncio.get_running_loop()
         try:
             self._server = await loop.create_server(
