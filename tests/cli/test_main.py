@@ -88,7 +88,7 @@ def test_the_proxy_works_with_files_as_stdin_and_stdout(tmp_path: Path) -> None:
     output = tmp_path / "responses.jsonl"
     with requests.open("rb") as stdin, output.open("wb") as stdout:
         result = subprocess.run(
-            [*MCPCHAOS, "proxy", "--", *MCPCHAOS, "demo-server"],
+            [*MCPCHAOS, "proxy", "--shutdown-grace", "20", "--", *MCPCHAOS, "demo-server"],
             stdin=stdin,
             stdout=stdout,
             stderr=subprocess.PIPE,
@@ -211,7 +211,7 @@ def test_shorthand_fault_flags_inject_and_log(tmp_path: Path) -> None:
 def test_the_proxy_accepts_dev_null_as_stdin_and_stdout() -> None:
     with open(os.devnull, "rb") as stdin, open(os.devnull, "wb") as stdout:
         result = subprocess.run(
-            [*MCPCHAOS, "proxy", "--", *MCPCHAOS, "demo-server"],
+            [*MCPCHAOS, "proxy", "--shutdown-grace", "20", "--", *MCPCHAOS, "demo-server"],
             stdin=stdin,
             stdout=stdout,
             stderr=subprocess.PIPE,

@@ -18,7 +18,7 @@ from mcpchaos.intercept.effects import Disconnect, Effects, EndStream, HttpReply
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.messages import Message, error_response
 from mcpchaos.protocol.sse import SseEvent, SseParser
-from mcpchaos.proxy import http as http_proxy
+from mcpchaos.proxy import exchange
 from mcpchaos.proxy.http import HttpOptions, HttpProxy
 from tests.http.mcp import HEADERS
 
@@ -351,7 +351,7 @@ async def test_a_real_failure_in_a_handler_is_still_logged_as_an_error(
         raise RuntimeError("a real bug")
 
     proxy = await proxy_to(upstream.url)
-    monkeypatch.setattr(http_proxy.Exchange, "start", broken)
+    monkeypatch.setattr(exchange.Exchange, "start", broken)
     try:
         async with (
             aiohttp.ClientSession() as http,

@@ -32,7 +32,7 @@ from mcpchaos.protocol.messages import Message, MessageId, error_response
 from mcpchaos.protocol.sse import encode_event
 from mcpchaos.transport.http import block
 from mcpchaos.transport.http_front import JSON_HEADER
-from mcpchaos.transport.http_server import ResponseWriter, State
+from mcpchaos.transport.http_message import ResponseWriter, State
 
 log = logging.getLogger("mcpchaos.http")
 
@@ -41,6 +41,8 @@ SESSION_GONE = "Session not found (ended by the proxy: initialize again)"
 """The error message of a request whose session the proxy evicted or expired."""
 
 HEAD_NONE, HEAD_JSON, HEAD_SSE = "none", "json", "sse"
+LONG_LIVED = frozenset({"subscriptions/listen"})
+"""Requests whose stream stays open until either side ends it: no idle deadline."""
 
 
 class ClientReply:
@@ -240,4 +242,4 @@ class ClientReply:
             callback()
 
 
-__all__ = ["HEAD_JSON", "HEAD_NONE", "HEAD_SSE", "SESSION_GONE", "SSE_HEADERS", "ClientReply"]
+__all__ = ["HEAD_JSON", "HEAD_NONE", "HEAD_SSE", "LONG_LIVED", "SESSION_GONE", "SSE_HEADERS", "ClientReply"]

@@ -26,7 +26,6 @@ is the process's stdin and whose client side routes each message to the right
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import uuid
@@ -38,27 +37,19 @@ from mcpchaos.errors import UpstreamStartError
 from mcpchaos.events import notify
 from mcpchaos.intercept.chain import InterceptorChain
 from mcpchaos.intercept.context import Session
-from mcpchaos.intercept.effects import Disconnect, EndStream, HttpReply
 from mcpchaos.protocol import codes
-from mcpchaos.protocol.messages import Direction, Kind, Message, MessageId, error_response
-from mcpchaos.protocol.ndjson import NdjsonFramer
-from mcpchaos.proxy import sessions as table
-from mcpchaos.proxy.http import LONG_LIVED, SESSION_HEADER
+from mcpchaos.protocol.messages import Direction, Kind, Message
 from mcpchaos.proxy.http_options import HttpOptions
-from mcpchaos.proxy.http_reply import HEAD_SSE, SESSION_GONE, ClientReply
+from mcpchaos.proxy.http_reply import HEAD_SSE, LONG_LIVED, SESSION_GONE, ClientReply
 from mcpchaos.proxy.lifecycle import serve_until_stopped, sweep
-from mcpchaos.proxy.pump import Pump
-from mcpchaos.proxy.sessions import SessionTable
+from mcpchaos.proxy.sessions import SESSION_HEADER, SESSION_KEY, SessionTable
+from mcpchaos.proxy.stdio_upstream import StdioUpstream, Stream
 from mcpchaos.transport.http import SSE, block
 from mcpchaos.transport.http_front import HttpFront, read_message, send_error, send_message
-from mcpchaos.transport.http_server import Request, ResponseWriter, State
-from mcpchaos.transport.stdio import ChildProcess, NdjsonEndpoint, exit_status, read_frames
+from mcpchaos.transport.http_message import Request, ResponseWriter, State
+from mcpchaos.transport.stdio import ChildProcess
 
 log = logging.getLogger("mcpchaos.bridge")
-
-_SESSION = b"mcp-session-id"
-SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
-"""The ``_meta`` key tagging each notification of a ``subscriptions/listen`` stream."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,224 +64,7 @@ class BridgeOptions:
     """Seconds a process gets to exit after its stdin closes, before SIGTERM."""
 
 
-class _Stream:
-    """One client HTTP request waiting on a server process: where its messages go."""
-
-    __slots__ = ("original_id", "reply", "request_id", "token_map")
-
-    def __init__(self, reply: ClientReply, request_id: MessageId | None) -> None:
-        self.reply = reply
-        self.request_id = request_id
-        """The id the request travels under upstream (proxy-unique when rewritten)."""
-        self.original_id = request_id
-        """The id the client used, restored on the way out."""
-        self.token_map: dict[Any, Any] = {}
-
-
-class _Router:
-    """The pump's client side: sends each server message to the stream it belongs to."""
-
-    def __init__(self, upstream: _StdioUpstream) -> None:
-        self._upstream = upstream
-
-    def send(self, message: Message) -> bool:
-        upstream = self._upstream
-        stream = upstream.route(message)
-        if stream is None:
-            log.info("no open stream for %r (session %s)", message, upstream.session.id)
-            if message.kind is Kind.REQUEST:
-                # The server waits for an answer no client can give: say so, do not leave it hanging.
-                error = error_response(
-                    message.id,
-                    codes.UPSTREAM_UNAVAILABLE,
-                    "mcpchaos: no client stream is open to carry this request",
-                )
-                upstream.pump.receive(Direction.CLIENT_TO_SERVER, error)
-            return True
-        stream.reply.send(upstream.restore(message, stream))
-        return True
-
-    def close(self) -> None:
-        return None
-
-    def transport_effect(self, effect: HttpReply | EndStream | Disconnect) -> bool:
-        stream = self._upstream.current
-        return stream.reply.transport_effect(effect) if stream is not None else False
-
-
-class _StdioUpstream:
-    """One server process, its pump, and the client streams waiting on it."""
-
-    def __init__(
-        self, session: Session, child: ChildProcess, chain: InterceptorChain, rewrite_ids: bool
-    ) -> None:
-        self.session = session
-        self.child = child
-        self.rewrite_ids = rewrite_ids
-        self.streams_by_id: dict[MessageId, _Stream] = {}
-        self.streams_by_token: dict[Any, _Stream] = {}
-        self.open_streams: list[_Stream] = []
-        self.get_stream: _Stream | None = None
-        self.current: _Stream | None = None
-        """The stream of the message being handled (transport effects answer it)."""
-        self.pump = Pump(session, chain, _Router(self), NdjsonEndpoint(child.sink, "server"))
-        self._ids = itertools.count(1)
-        self.dead = False
-        self.reader: asyncio.Task[None] | None = None
-        self.exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def start(self, max_message_bytes: int) -> None:
-        self.reader = asyncio.create_task(self._read(max_message_bytes))
-
-    async def _read(self, max_message_bytes: int) -> None:
-        framer = NdjsonFramer(max_message_bytes)
-
-        def deliver(frame: Any) -> None:
-            self.current = self.route(frame) if isinstance(frame, Message) else None
-            self.pump.receive(Direction.SERVER_TO_CLIENT, frame)
-            self.current = None
-
-        try:
-            await read_frames(self.child.source, framer, deliver)
-            await self.child.wait_exit()
-            code = await self.child.reap()
-            status = exit_status(code) if code is not None else 1
-            self.dead = True
-            log.warning(
-                "server process %d of session %s exited with status %d",
-                self.child.pid,
-                self.session.id,
-                status,
-            )
-            self.pump.fail_pending(
-                Direction.CLIENT_TO_SERVER,
-                codes.UPSTREAM_UNAVAILABLE,
-                f"mcpchaos: the upstream server exited (status {status}) before answering",
-            )
-            for stream in self.all_streams():
-                reply = stream.reply
-                if reply.writer.state is State.WAITING and stream.request_id is not None:
-                    reply.fail(502, codes.UPSTREAM_UNAVAILABLE, "mcpchaos: the upstream server exited")
-                else:
-                    reply.end()
-        finally:
-            self.dead = True
-            if not self.exited.done():
-                self.exited.set_result(None)
-
-    def all_streams(self) -> list[_Stream]:
-        return list(self.open_streams) + ([self.get_stream] if self.get_stream is not None else [])
-
-    # ---- routing ----------------------------------------------------------------------------
-
-    def route(self, message: Message) -> _Stream | None:
-        if message.kind.is_response and message.id is not None:
-            stream = self.streams_by_id.get(message.id)
-            if stream is not None:
-                return stream
-        params = message.params if isinstance(message.params, dict) else {}
-        token = params.get("progressToken")
-        if token is not None and token in self.streams_by_token:
-            return self.streams_by_token[token]
-        subscription = _subscription_id(message)
-        if subscription is not None and subscription in self.streams_by_id:
-            return self.streams_by_id[subscription]  # a subscriptions/listen stream's notification
-        if message.kind is Kind.REQUEST and self.get_stream is not None:
-            return self.get_stream
-        if self.open_streams:
-            return self.open_streams[-1]
-        return self.get_stream
-
-    def restore(self, message: Message, stream: _Stream) -> Message:
-        """Undo the id and token rewriting for the client that owns ``stream``."""
-        if not self.rewrite_ids:
-            return message
-        if message.kind.is_response and message.id == stream.request_id:
-            return message.replace(id=stream.original_id)
-        params = message.params
-        if isinstance(params, dict) and params.get("progressToken") in stream.token_map:
-            changed = dict(params)
-            changed["progressToken"] = stream.token_map[params["progressToken"]]
-            return message.replace(params=changed)
-        if stream.request_id is not None and _subscription_id(message) == stream.request_id:
-            changed = dict(params)
-            changed["_meta"] = {**params["_meta"], SUBSCRIPTION_ID: stream.original_id}
-            return message.replace(params=changed)
-        return message
-
-    def open(self, reply: ClientReply, message: Message | None) -> tuple[_Stream, Message | None]:
-        """Register a stream for ``message`` (None: the GET stream); returns the message as
-        it travels upstream (with a proxy-unique id and token when rewriting)."""
-        original_id = message.id if message is not None and message.kind is Kind.REQUEST else None
-        stream = _Stream(reply, original_id)
-        if message is not None and message.kind is Kind.REQUEST and self.rewrite_ids:
-            unique = next(self._ids)
-            stream.request_id = unique
-            message = message.replace(id=unique)
-            message = self._rewrite_token(message, stream, unique)
-        if stream.request_id is not None:
-            self.streams_by_id[stream.request_id] = stream
-        token = _progress_token(message) if message is not None else None
-        if token is not None:
-            self.streams_by_token[token] = stream
-        if message is None:
-            self.get_stream = stream
-        else:
-            self.open_streams.append(stream)
-        table.enter(self.session)
-        return stream, message
-
-    def _rewrite_token(self, message: Message, stream: _Stream, unique: int) -> Message:
-        token = _progress_token(message)
-        if token is None:
-            return message
-        new_token = f"mcpchaos-{unique}"
-        stream.token_map[new_token] = token
-        params = dict(message.params)
-        params["_meta"] = {**params["_meta"], "progressToken": new_token}
-        return message.replace(params=params)
-
-    def close_stream(self, stream: _Stream) -> None:
-        if stream.request_id is not None:
-            self.streams_by_id.pop(stream.request_id, None)
-            self.session.tracker.forget(Direction.CLIENT_TO_SERVER, stream.request_id)
-        for token in [t for t, s in self.streams_by_token.items() if s is stream]:
-            del self.streams_by_token[token]
-        if stream in self.open_streams:
-            self.open_streams.remove(stream)
-        if self.get_stream is stream:
-            self.get_stream = None
-        table.leave(self.session)
-
-    async def stop(self, grace: float) -> None:
-        self.pump.close()
-        await self.child.stop(grace, 1.0)
-        if self.reader is not None:
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self.reader, 2.0)
-        await self.child.reap()
-
-
-def _subscription_id(message: Message) -> Any:
-    """The ``subscriptions/listen`` request a notification belongs to (2026-07-28), if any."""
-    params = message.params
-    if isinstance(params, dict):
-        meta = params.get("_meta")
-        if isinstance(meta, dict):
-            return meta.get(SUBSCRIPTION_ID)
-    return None
-
-
-def _progress_token(message: Message) -> Any:
-    params = message.params
-    if isinstance(params, dict):
-        meta = params.get("_meta")
-        if isinstance(meta, dict):
-            return meta.get("progressToken")
-    return None
-
-
-def _session_of(upstream: _StdioUpstream) -> Session:
+def _session_of(upstream: StdioUpstream) -> Session:
     return upstream.session
 
 
@@ -309,7 +83,7 @@ class HttpToStdioBridge:
         self.options = options if options is not None else HttpOptions()
         self.bridge = bridge if bridge is not None else BridgeOptions()
         self._target = self.bridge.path.encode()
-        self.sessions: SessionTable[_StdioUpstream] = SessionTable(
+        self.sessions: SessionTable[StdioUpstream] = SessionTable(
             self.bridge.max_sessions,
             _session_of,
             self._session_gone,
@@ -317,7 +91,7 @@ class HttpToStdioBridge:
             self.options.session_idle_timeout,
             self.options.session_max_age,
         )
-        self._sessionless: _StdioUpstream | None = None
+        self._sessionless: StdioUpstream | None = None
         self._sessionless_lock = asyncio.Lock()
         self._ordinals = itertools.count(1)
         self.front = HttpFront(self.handle, self.options.front_limits(), self.chain.observers)
@@ -375,7 +149,7 @@ class HttpToStdioBridge:
                 writer, 404, codes.INVALID_REQUEST, "Not Found: the MCP endpoint is " + self.bridge.path
             )
             return
-        session_id = request.header(_SESSION)
+        session_id = request.header(SESSION_KEY)
         method = request.method
         if method == "DELETE":
             upstream = self.sessions.remove(session_id or "")
@@ -412,11 +186,11 @@ class HttpToStdioBridge:
         else:
             self._serve(request, writer, self._sessionless, item)
 
-    def _live(self, session_id: str) -> _StdioUpstream | None:
+    def _live(self, session_id: str) -> StdioUpstream | None:
         upstream = self.sessions.get(session_id)
         return None if upstream is None or upstream.dead else upstream
 
-    async def _stop_then_answer(self, upstream: _StdioUpstream, writer: ResponseWriter) -> None:
+    async def _stop_then_answer(self, upstream: StdioUpstream, writer: ResponseWriter) -> None:
         await upstream.stop(self.bridge.shutdown_grace)
         writer.send(200, b"")
 
@@ -443,17 +217,17 @@ class HttpToStdioBridge:
             return
         self._serve(request, writer, upstream, item, session_id)
 
-    async def _spawn(self, session_id: str | None) -> _StdioUpstream:
+    async def _spawn(self, session_id: str | None) -> StdioUpstream:
         ordinal = next(self._ordinals)
         session = Session(id=session_id or f"sessionless-{ordinal}", ordinal=ordinal, transport="http")
         child = await ChildProcess.spawn(self.command)
-        upstream = _StdioUpstream(session, child, self.chain, rewrite_ids=session_id is None)
+        upstream = StdioUpstream(session, child, self.chain, rewrite_ids=session_id is None)
         upstream.start(self.options.max_message_bytes)
         notify(self.chain.observers, "session_started", session)
         log.info("started server pid %d for session %s", child.pid, session.id)
         return upstream
 
-    def _watch(self, session_id: str, upstream: _StdioUpstream) -> None:
+    def _watch(self, session_id: str, upstream: StdioUpstream) -> None:
         """A session whose process dies is forgotten: it answers 404 and frees its slot."""
 
         def exited(_: object) -> None:
@@ -462,7 +236,7 @@ class HttpToStdioBridge:
 
         upstream.exited.add_done_callback(exited)
 
-    def _session_gone(self, session_id: str, upstream: _StdioUpstream, end_process: bool) -> None:
+    def _session_gone(self, session_id: str, upstream: StdioUpstream, end_process: bool) -> None:
         """Evicted, expired or lost: its process is stopped (in the background)."""
         if end_process:
             log.info("stopping server process %d of session %s", upstream.child.pid, session_id)
@@ -477,7 +251,7 @@ class HttpToStdioBridge:
         self,
         request: Request,
         writer: ResponseWriter,
-        upstream: _StdioUpstream,
+        upstream: StdioUpstream,
         item: Message | None,
         new_session_id: str | None = None,
     ) -> None:
@@ -489,7 +263,7 @@ class HttpToStdioBridge:
             return
         answer_needed = item is not None and item.kind is Kind.REQUEST
         accepts_sse = SSE in request.index.get(b"accept", b"")
-        stream: _Stream | None = None
+        stream: Stream | None = None
 
         def finished() -> None:
             if stream is None:

@@ -10,7 +10,7 @@ from mcpchaos.errors import UpstreamError
 from mcpchaos.transport.http import Headers, find, response_block
 from mcpchaos.transport.http_client import UpstreamCall
 from mcpchaos.transport.http_front import send_error
-from mcpchaos.transport.http_server import Request, ResponseWriter, State
+from mcpchaos.transport.http_message import Request, ResponseWriter, State
 
 log = logging.getLogger("mcpchaos.http")
 

@@ -23,6 +23,9 @@ from mcpchaos.intercept.context import Session
 
 log = logging.getLogger("mcpchaos.sessions")
 
+SESSION_HEADER = "Mcp-Session-Id"
+SESSION_KEY = b"mcp-session-id"
+"""The header as the HTTP core indexes it (lower case)."""
 IN_FLIGHT = "http.in_flight"
 """Session attribute: how many of its requests and streams are open now (not idle while > 0)."""
 ENDED = "ended"
@@ -201,4 +204,4 @@ class SessionTable(Generic[Entry]):
         return session_id in self._entries
 
 
-__all__ = ["ENDED", "IN_FLIGHT", "SessionTable", "busy", "enter", "leave"]
+__all__ = ["ENDED", "IN_FLIGHT", "SESSION_HEADER", "SESSION_KEY", "SessionTable", "busy", "enter", "leave"]

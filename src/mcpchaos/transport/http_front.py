@@ -15,7 +15,8 @@ from mcpchaos.protocol import codes
 from mcpchaos.protocol.host_check import HostPolicy, for_listener
 from mcpchaos.protocol.messages import Invalid, Message, MessageId, error_response, parse
 from mcpchaos.transport.http import JSON, media_type
-from mcpchaos.transport.http_server import Handler, Request, ResponseWriter, ServerConnection, ServerLimits
+from mcpchaos.transport.http_message import Request, ResponseWriter, status_line
+from mcpchaos.transport.http_server import Handler, ServerConnection, ServerLimits
 from mcpchaos.transport.limits import ConnectionLimiter
 
 log = logging.getLogger("mcpchaos.http")
@@ -42,8 +43,6 @@ class FrontLimits:
 
 def error_bytes(status: int, code: int, text: str, request_id: MessageId | None = None) -> bytes:
     """A whole HTTP response whose body is a JSON-RPC error; the connection closes after it."""
-    from mcpchaos.transport.http_server import status_line
-
     body = error_response(request_id, code, text).wire
     return (
         status_line(status)
