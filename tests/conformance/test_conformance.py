@@ -9,8 +9,8 @@ each scenario's test server and hands the client the proxy's URL instead.
 
 Each scenario on each path is its own test; through a path it passes when its verdict (every
 check's status but the INFO ones, see suite.Outcome) equals the direct one. The direct runs are
-tests too: they show the server and the client themselves conform. Differences known today are
-xfail (not strict) with the cause, so they turn into passes when the proxy is fixed.
+tests too: they show the server and the client themselves conform. A difference that is known
+and cannot be fixed goes into KNOWN as an xfail with its cause (there are none).
 docs/conformance.md has the measured table and how to run the suite by hand.
 """
 
@@ -61,36 +61,10 @@ CLIENT_SCENARIOS = (
 # each runs its one scenario directly and through the proxy.
 VARIANTS = {"host-check-only": "dns-rebinding-protection", "resumable-any-version": "server-sse-polling"}
 
-SSE_POLLING = (
-    "the issue saw server-sse-polling hang through the proxy (an upstream 200 text/event-stream with an "
-    "empty body leaves the client waiting); not seen with this server, which 0.1.16's scenario never makes "
-    "close a stream (it says protocol 2025-03-26) unless run with --resumable-any-version"
-)
-PRM_NAMES_UPSTREAM = (
-    "the OAuth protected-resource metadata, relayed unchanged, names the upstream URL as the resource; "
-    "the SDK's client refuses it for the proxy's URL ('Protected resource ... does not match expected ...') "
-    "and stops before the authorization flow the scenario checks"
-)
-# Known differences from the direct result: (kind, path, scenario) -> the cause.
-KNOWN: dict[tuple[str, str, str], str] = {
-    ("server", "proxy", "server-sse-polling"): SSE_POLLING,
-    ("server", "bridge", "server-sse-polling"): SSE_POLLING,
-    ("resumable-any-version", "proxy", "server-sse-polling"): SSE_POLLING,
-    ("server", "bridge", "dns-rebinding-protection"): (
-        "the bridge is the HTTP server here and checks neither Host nor Origin: a request with Host and "
-        "Origin evil.example.com gets 200 (direct: 421)"
-    ),
-    ("host-check-only", "proxy", "dns-rebinding-protection"): (
-        "the proxy rewrites Host to the upstream's, so an upstream that checks only Host never sees "
-        "evil.example.com and answers 200 (direct: 421); an upstream that also checks Origin still rejects it"
-    ),
-    **{
-        ("client", "proxy", scenario): PRM_NAMES_UPSTREAM
-        for scenario in CLIENT_SCENARIOS
-        if scenario.startswith("auth/")
-        and scenario not in ("auth/resource-mismatch", *(s for s in CLIENT_SCENARIOS if "2025-03-26" in s))
-    },
-}
+# Known differences from the direct result: (kind, path, scenario) -> the cause. None today:
+# the proxy's own Host/Origin check, its OAuth resource rewriting and the empty-SSE answer made
+# every scenario come out through the proxy and the bridge as it does directly.
+KNOWN: dict[tuple[str, str, str], str] = {}
 # Scenarios that fail directly, for reasons outside mcpchaos: (kind, scenario) -> the cause.
 KNOWN_DIRECT: dict[tuple[str, str], str] = {
     ("client", "auth/2025-03-26-oauth-metadata-backcompat"): (

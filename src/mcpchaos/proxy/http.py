@@ -23,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import re
+from urllib.parse import urlsplit
 
 from mcpchaos.errors import ConfigError
 from mcpchaos.events import notify
@@ -53,6 +55,8 @@ from mcpchaos.transport.http_message import Request, ResponseWriter
 log = logging.getLogger("mcpchaos.http")
 
 
+_RESOURCE_METADATA = re.compile(r'resource_metadata\s*=\s*"?([^",\s]+)', re.IGNORECASE)
+
 __all__ = ["SESSION_HEADER", "HttpOptions", "HttpProxy", "parse_listen"]
 
 
@@ -77,6 +81,8 @@ class HttpProxy:
             self.options.session_max_age,
         )
         self._ordinals = itertools.count(1)
+        self._metadata_paths: set[str] = set()
+        """Paths a 401's ``resource_metadata`` named (besides the well-known ones)."""
         self._background: set[asyncio.Task[None]] = set()
         self.front = HttpFront(self.handle, self.options.front_limits(), self.chain.observers)
         self.limiter = self.front.limiter
@@ -142,7 +148,7 @@ class HttpProxy:
     def relay(self, request: Request, writer: ResponseWriter, on_status: StatusHook | None = None) -> None:
         """Relay a request that carries no MCP messages, untouched (same path and query upstream),
         but for the OAuth resource URLs, which name the proxy instead of the upstream."""
-        metadata = is_metadata_path(request.path.decode("latin-1"))
+        metadata = self._is_metadata(request.path.decode("latin-1"))
         relay = RawRelay(writer, request, on_status, self.auth_headers, self._metadata if metadata else None)
         headers = request_block(request.headers, request.index)
         body = request.body if request.body or request.index.get(b"content-length") else None
@@ -167,21 +173,27 @@ class HttpProxy:
         return "http://" + (request.header(b"host") or f"127.0.0.1:{self.port}")
 
     def auth_headers(self, request: Request, status: int, headers: Headers) -> Headers:
-        """An upstream answer's headers with any ``resource_metadata`` URL moved to the proxy."""
+        """An upstream answer's headers with any ``resource_metadata`` URL moved to the proxy;
+        a metadata document at a path of the upstream's choosing is rewritten too from then on."""
         if status != 401 and status != 403:
             return headers
-        origin = self._proxy_origin(request)
-        return [
-            (
-                name,
-                rewrite_www_authenticate(value.decode("latin-1"), self.upstream.origin, origin).encode(
-                    "latin-1"
-                ),
-            )
-            if name.lower() == b"www-authenticate"
-            else (name, value)
-            for name, value in headers
-        ]
+        proxy, upstream = self._proxy_origin(request), self.upstream.origin
+        changed: Headers = []
+        for name, value in headers:
+            if name.lower() == b"www-authenticate":
+                text = rewrite_www_authenticate(value.decode("latin-1"), upstream, proxy)
+                self._learn_metadata_path(text)
+                value = text.encode("latin-1")
+            changed.append((name, value))
+        return changed
+
+    def _learn_metadata_path(self, challenge: str) -> None:
+        found = _RESOURCE_METADATA.search(challenge)
+        if found is not None and len(self._metadata_paths) < 64:
+            self._metadata_paths.add(urlsplit(found.group(1)).path)
+
+    def _is_metadata(self, path: str) -> bool:
+        return is_metadata_path(path) or path in self._metadata_paths
 
     def _metadata(self, request: Request, body: bytes) -> bytes:
         """Protected Resource Metadata naming the upstream as the resource: the proxy's instead."""
