@@ -56,3 +56,24 @@ async def test_one_long_request_does_not_keep_every_later_deadline_in_memory() -
     assert len(deadlines) < 2_100
     deadlines.leave(head)
     assert len(deadlines) == 0
+
+
+async def test_callback_deadlines_call_the_overdue_and_never_the_ones_that_left() -> None:
+    loop = asyncio.get_running_loop()
+    deadlines = Deadlines(0.05)
+    fired: list[str] = []
+    all_done = asyncio.Event()
+
+    def on(name: str) -> None:
+        fired.append(name)
+        if name == "late":
+            # A callback may enter a new deadline (the queue is read anew after it).
+            deadlines.call_later(loop, lambda: (fired.append("again"), all_done.set()))
+
+    deadlines.call_later(loop, lambda: on("late"))
+    left = deadlines.call_later(loop, lambda: on("left"))
+    deadlines.leave(left)
+    async with asyncio.timeout(5):
+        await all_done.wait()
+    assert fired == ["late", "again"]
+    assert len(deadlines) == 0

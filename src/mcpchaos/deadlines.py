@@ -12,24 +12,33 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 
 
 class Deadline:
-    """One request's deadline; ``expired`` once the request was cancelled for it."""
+    """One request's deadline; ``expired`` once the request was cancelled (or its callback
+    called) for it."""
 
-    __slots__ = ("at", "cancelling", "done", "expired", "task")
+    __slots__ = ("at", "callback", "cancelling", "done", "expired", "task")
 
-    def __init__(self, at: float, task: asyncio.Task[object], cancelling: int) -> None:
+    def __init__(
+        self,
+        at: float,
+        task: asyncio.Task[object] | None,
+        cancelling: int,
+        callback: Callable[[], None] | None = None,
+    ) -> None:
         self.at = at
         self.task = task
         self.cancelling = cancelling
+        self.callback = callback
         self.done = False
         self.expired = False
 
     def cancelled_it(self) -> bool:
         """After a CancelledError in the request: True if the deadline (not someone else)
         cancelled it, in which case that cancellation is withdrawn (as ``asyncio.timeout`` does)."""
-        return self.expired and self.task.uncancel() <= self.cancelling
+        return self.expired and self.task is not None and self.task.uncancel() <= self.cancelling
 
 
 class Deadlines:
@@ -48,6 +57,15 @@ class Deadlines:
         assert task is not None, "Deadlines.enter() outside a task"
         loop = task.get_loop()
         entry = Deadline(loop.time() + self.seconds, task, task.cancelling())
+        self._queue.append(entry)
+        if self._timer is None:
+            self._timer = loop.call_at(entry.at, self._fire, loop)
+        return entry
+
+    def call_later(self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> Deadline:
+        """Call ``callback`` ``seconds`` from now unless :meth:`leave` comes first: the
+        callback-driven HTTP core's deadlines, on one timer as the tasks' are."""
+        entry = Deadline(loop.time() + self.seconds, None, 0, callback)
         self._queue.append(entry)
         if self._timer is None:
             self._timer = loop.call_at(entry.at, self._fire, loop)
@@ -73,19 +91,24 @@ class Deadlines:
 
     def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
         self._timer = None
-        queue = self._queue
         now = loop.time()
-        while queue:
+        # ``self._queue`` is read anew each turn: a callback may leave (and compact) or enter.
+        while self._queue:
+            queue = self._queue
             head = queue[0]
             if head.done:
                 queue.popleft()
             elif head.at > now:
-                self._timer = loop.call_at(head.at, self._fire, loop)
+                if self._timer is None:
+                    self._timer = loop.call_at(head.at, self._fire, loop)
                 return
             else:
                 queue.popleft()
                 head.expired = True
-                head.task.cancel()
+                if head.callback is not None:
+                    head.callback()
+                elif head.task is not None:
+                    head.task.cancel()
 
     def __len__(self) -> int:
         return len(self._queue)

@@ -84,7 +84,7 @@ class Exchange:
         self.pump = Pump(session, proxy.chain, self.reply, self)
         self.pump.after_timer = self.check_settled
         self.legs: list[_Leg] = []
-        self.primary_head: tuple[int, bytes] | None = None
+        self.primary_head: tuple[int, Headers] | None = None
         """The primary leg's status and headers (all of them), once it answered."""
         self._primary_claimed = False
         self._headers: bytes | None = None
@@ -177,13 +177,14 @@ class Exchange:
             reply.end()
         elif reply.request_id is None:
             # A notification or response: the upstream's status if it answered, else 202.
-            status, headers = self.primary_head if self.primary_head is not None else (202, b"")
-            reply.send_whole(status, headers, b"")
+            if self.primary_head is None:
+                reply.send_whole(202, b"", b"")
+            else:
+                reply.send_whole(self.primary_head[0], response_block(self.primary_head[1]), b"")
         elif self.primary_head is not None and self.pump.stats.dropped == 0:
             # The upstream ended its answer with no message in it (an empty SSE body): the
             # client gets just that, as it would directly. (A dropped answer is held instead.)
-            status, headers = self.primary_head
-            reply.send_whole(status, headers, b"")
+            reply.send_whole(self.primary_head[0], response_block(self.primary_head[1]), b"")
         # else: a request nothing will answer (a dropped message): held until the idle timer.
 
     def _close(self) -> None:
@@ -237,7 +238,7 @@ class _Leg:
         self._mode = mode = media_type(find(headers, b"content-type"))
         if self.primary:
             self._session_news(status, headers)
-            exchange.primary_head = (status, response_block(headers))
+            exchange.primary_head = (status, headers)
             if mode == SSE:  # the stream's own Content-Type and Cache-Control are the reply's
                 relayed = response_block(headers, (b"content-type", b"cache-control"))
                 exchange.reply.set_head(HEAD_SSE, status, relayed)

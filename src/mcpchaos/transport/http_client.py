@@ -23,6 +23,7 @@ from typing import Protocol, cast
 
 import httptools
 
+from mcpchaos.deadlines import Deadline, Deadlines
 from mcpchaos.errors import (
     UpstreamError,
     UpstreamTimeoutError,
@@ -80,7 +81,7 @@ class UpstreamCall:
         self.sink = sink
         self.head_timeout = head_timeout
         self._conn: _Connection | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: Deadline | None = None
         self.finished = False
         self.retried = False
         self._kept: list[bytes] = []
@@ -126,15 +127,17 @@ class UpstreamCall:
     def arm(self, seconds: float) -> None:
         self._disarm()
         if seconds > 0:
-            self._timer = self._pool.loop.call_later(seconds, self._timed_out, seconds)
+            self._timer = self._pool.deadlines(seconds).call_later(self._pool.loop, self._timed_out)
 
     def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        timer = self._timer
+        if timer is not None:
             self._timer = None
+            self._pool.deadlines(self.head_timeout).leave(timer)
 
-    def _timed_out(self, seconds: float) -> None:
+    def _timed_out(self) -> None:
         self._timer = None
+        seconds = self.head_timeout
         if self.finished:
             return
         conn = self._conn
@@ -299,6 +302,14 @@ class UpstreamPool:
         self._connecting: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self._deadlines: dict[float, Deadlines] = {}
+        """Response deadlines, one timer per length (a FIFO needs one length)."""
+
+    def deadlines(self, seconds: float) -> Deadlines:
+        deadlines = self._deadlines.get(seconds)
+        if deadlines is None:
+            deadlines = self._deadlines[seconds] = Deadlines(seconds)
+        return deadlines
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:

@@ -89,6 +89,9 @@ class ServerConnection(asyncio.Protocol):
         """Whole requests waiting for the one being answered."""
         self._answering: ResponseWriter | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._deadline: float | None = None
+        self._why = ""
         self._read_paused = False
         self._closing = False
         self._idle = False
@@ -117,7 +120,7 @@ class ServerConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
-        self._disarm()
+        self._stop_timer()
         self._ready.clear()
         answering, self._answering = self._answering, None
         if answering is not None:
@@ -239,13 +242,13 @@ class ServerConnection(asyncio.Protocol):
 
     def abort(self) -> None:
         self._closing = True
-        self._disarm()
+        self._stop_timer()
         if self._transport is not None:
             self._transport.abort()
 
     def _close(self) -> None:
         self._closing = True
-        self._disarm()
+        self._stop_timer()
         if self._transport is not None:
             self._transport.close()
 
@@ -257,23 +260,47 @@ class ServerConnection(asyncio.Protocol):
             self._transport.write(self._limits.reject(status, text))
         self._close()
 
-    # ---- the one timer of a connection (head, body or idle) ----------------------------
+    # ---- the one deadline of a connection (head, body or idle) -------------------------
+    # Moving a deadline is a float assignment; the one timer behind it is re-armed only when
+    # it would fire too late (and, when it fires early, for what is left): a request no longer
+    # pays a timer's arm and cancel three times over.
 
     def _arm(self, seconds: float, why: str) -> None:
-        self._disarm()
         self._idle = False
-        if seconds > 0:
-            self._timer = self._loop.call_later(seconds, self._expired, why)
+        if seconds <= 0:
+            self._deadline = None
+            return
+        at = self._loop.time() + seconds
+        self._deadline = at
+        self._why = why
+        if self._timer is None or self._timer_at > at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self._loop.call_at(at, self._expired)
+            self._timer_at = at
 
     def _disarm(self) -> None:
+        self._deadline = None  # the timer, if any, fires and finds nothing to do
+
+    def _stop_timer(self) -> None:
+        self._deadline = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
-    def _expired(self, why: str) -> None:
+    def _expired(self) -> None:
         self._timer = None
+        deadline = self._deadline
+        if deadline is None or self._closing:
+            return
+        if self._loop.time() < deadline:  # moved later since: wait for the rest
+            self._timer = self._loop.call_at(deadline, self._expired)
+            self._timer_at = deadline
+            return
+        self._deadline = None
         if self._answering is not None:
             return
+        why = self._why
         if why:
             log.info("closing a client connection: %s", why)
             if self._limits.on_too_slow is not None:
