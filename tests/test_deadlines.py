@@ -64,11 +64,15 @@ async def test_callback_deadlines_call_the_overdue_and_never_the_ones_that_left(
     fired: list[str] = []
     all_done = asyncio.Event()
 
+    def again() -> None:
+        fired.append("again")
+        all_done.set()
+
     def on(name: str) -> None:
         fired.append(name)
         if name == "late":
             # A callback may enter a new deadline (the queue is read anew after it).
-            deadlines.call_later(loop, lambda: (fired.append("again"), all_done.set()))
+            deadlines.call_later(loop, again)
 
     deadlines.call_later(loop, lambda: on("late"))
     left = deadlines.call_later(loop, lambda: on("left"))
