@@ -122,7 +122,8 @@ class Pump:
         self._loop = asyncio.get_running_loop()
         self.stats = PumpStats()
         self.closed = False
-        self._response_written = asyncio.Event()
+        self._response_written: asyncio.Event | None = None
+        """Made by the first :meth:`wait_answered` (an HTTP exchange's pump never waits)."""
         self.after_timer: Callable[[], None] | None = None
         """Told after a delayed or held message went out (an HTTP exchange re-checks whether
         anything more can happen)."""
@@ -393,7 +394,8 @@ class Pump:
             request = self.session.tracker.response_sent(direction, message)
             if request is not None:
                 waited = self._loop.time() - request.received_at
-            self._response_written.set()
+            if self._response_written is not None:
+                self._response_written.set()
         elif observers and message.kind is Kind.REQUEST and message.id is not None:
             self.session.tracker.request_forwarded(direction, message.id, self._loop.time())
         if endpoint.send(message):
@@ -413,6 +415,8 @@ class Pump:
         (callers bound it with a timeout)."""
         tracker = self.session.tracker
         while tracker.pending_count(direction) > 0 and not self.closed:
+            if self._response_written is None:
+                self._response_written = asyncio.Event()
             self._response_written.clear()
             await self._response_written.wait()
 
