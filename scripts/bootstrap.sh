@@ -38,8 +38,10 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "$want" > "$stamp"
 fi
 
-# tests/conformance runs the official MCP conformance suite: Node.js 22 and the suite under
-# .tools/ (a no-op when installed). Not fatal here: those tests install it again or fail alone.
-if [ "${MCPCHAOS_SKIP_CONFORMANCE_SETUP:-0}" != 1 ] && ! bash scripts/conformance-setup.sh; then
+# With --tests (scripts/test): tests/conformance runs the official MCP conformance suite, so
+# Node.js 22 and the suite go under .tools/ (a no-op when installed). Not fatal here: those
+# tests install it again or fail alone. The main job (scripts/demo) needs none of it.
+if [ "${1:-}" = --tests ] && [ "${MCPCHAOS_SKIP_CONFORMANCE_SETUP:-0}" != 1 ] \
+    && ! bash scripts/conformance-setup.sh; then
     echo "bootstrap: conformance-setup.sh failed; tests/conformance will try again" >&2
 fi
