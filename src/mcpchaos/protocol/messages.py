@@ -90,7 +90,7 @@ class Message:
     bytes at all for a framing-level corruption (see :meth:`with_wire_bytes`).
     """
 
-    __slots__ = ("_wire", "event_id", "kind", "payload")
+    __slots__ = ("_wire", "event_id", "id", "kind", "method", "payload")
 
     def __init__(
         self, kind: Kind, payload: dict[str, Any], wire: bytes | None = None, event_id: str | None = None
@@ -100,6 +100,16 @@ class Message:
         self._wire = wire
         self.event_id = event_id
         """The SSE event id the message arrived with (HTTP), kept so resumption still works."""
+        # Read once here: every layer asks for them, several times a message (plain slots,
+        # not properties: ≈ 11 lookups a proxied request).
+        value = payload.get("id")
+        self.id: MessageId | None = (
+            value if isinstance(value, int | str) and not isinstance(value, bool) else None
+        )
+        """The id of a request or response; None for a notification."""
+        method = payload.get("method")
+        self.method: str | None = method if isinstance(method, str) else None
+        """The method of a request or notification; None for a response."""
 
     @property
     def wire(self) -> bytes:
@@ -107,18 +117,6 @@ class Message:
         if self._wire is None:
             self._wire = _encode(self.payload)
         return self._wire
-
-    @property
-    def id(self) -> MessageId | None:
-        """The id of a request or response; None for a notification."""
-        value = self.payload.get("id")
-        return value if isinstance(value, int | str) and not isinstance(value, bool) else None
-
-    @property
-    def method(self) -> str | None:
-        """The method of a request or notification; None for a response."""
-        value = self.payload.get("method")
-        return value if isinstance(value, str) else None
 
     @property
     def params(self) -> Any:

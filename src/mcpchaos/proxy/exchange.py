@@ -130,7 +130,7 @@ class Exchange:
     def _headers_for(self, message: Message | None, primary: bool) -> bytes:
         request = self.request
         if self._headers is None:
-            self._headers = request_block(request.headers, request.index)
+            self._headers = request.forward_block()
         if message is None or message is self.original or b"mcp-method" not in request.index:
             return self._headers
         # A 2026-07-28 request changed by a fault, or an extra message: its mirrored headers

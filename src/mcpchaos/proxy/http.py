@@ -47,7 +47,6 @@ from mcpchaos.proxy.upstream import GuardedUpstream, StatusOnly
 from mcpchaos.transport.http import (
     Headers,
     block,
-    request_block,
 )
 from mcpchaos.transport.http_front import HttpFront, read_message, send_error, send_message
 from mcpchaos.transport.http_message import Request, ResponseWriter
@@ -150,7 +149,7 @@ class HttpProxy:
         but for the OAuth resource URLs, which name the proxy instead of the upstream."""
         metadata = self._is_metadata(request.path.decode("latin-1"))
         relay = RawRelay(writer, request, on_status, self.auth_headers, self._metadata if metadata else None)
-        headers = request_block(request.headers, request.index)
+        headers = request.forward_block()
         body = request.body if request.body or request.index.get(b"content-length") else None
         relay.call = self.upstream.call(
             request.method,

@@ -32,7 +32,7 @@ HOP_BY_HOP = frozenset(
 )
 # Asked of the upstream: identity encoding (bodies are parsed as they stream), and no
 # 100-continue (the proxy has the whole body already).
-_REQUEST_DROP = HOP_BY_HOP | {b"accept-encoding", b"expect"}
+REQUEST_DROP = HOP_BY_HOP | {b"accept-encoding", b"expect"}
 _RESPONSE_DROP = HOP_BY_HOP | {b"content-encoding"}
 
 JSON = b"application/json"
@@ -56,7 +56,7 @@ def _filtered(headers: Headers, drop: frozenset[bytes], connection: bytes | None
 
 def request_block(headers: Headers, index: dict[bytes, bytes], skip: Iterable[bytes] = ()) -> bytes:
     """The client's headers to send upstream: all but hop-by-hop ones (and ``skip``)."""
-    drop = _REQUEST_DROP | frozenset(skip) if skip else _REQUEST_DROP
+    drop = REQUEST_DROP | frozenset(skip) if skip else REQUEST_DROP
     return b"".join(_filtered(headers, drop, index.get(b"connection")))
 
 

@@ -175,6 +175,7 @@ class _Connection(asyncio.Protocol):
         self._reusable = True
         self._until_close = False
         self._head_only = False
+        self._body_clock = False
         self.used = 0
         self.closed = False
 
@@ -183,7 +184,7 @@ class _Connection(asyncio.Protocol):
         self.call = call
         call._conn = self
         self._headers = []
-        self.head_seen = self._received = self._until_close = False
+        self.head_seen = self._received = self._until_close = self._body_clock = False
         self._head_only = call.request.startswith(b"HEAD ")
         self.used += 1
         call.arm(call.head_timeout)
@@ -211,6 +212,11 @@ class _Connection(asyncio.Protocol):
             if call is not None:
                 call.fail(UpstreamUnavailableError(f"the upstream sent a malformed HTTP response: {exc}"))
             self.drop()
+            return
+        if self._body_clock and self.call is not None:
+            # A bounded body that did not come with its head: it gets the timeout anew.
+            self._body_clock = False
+            self.call.arm(self.call.head_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -251,7 +257,7 @@ class _Connection(asyncio.Protocol):
         if call.finished:
             return
         if bounded:
-            call.arm(call.head_timeout)
+            self._body_clock = True  # re-armed only if the body is still to come (see above)
         else:
             call._disarm()
         if self._head_only:

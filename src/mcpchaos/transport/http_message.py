@@ -12,6 +12,8 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
+from mcpchaos.transport.http import REQUEST_DROP, request_block
+
 log = logging.getLogger("mcpchaos.http.server")
 
 _REASONS = {
@@ -48,7 +50,7 @@ def status_line(status: int) -> bytes:
 class Request:
     """One parsed request: its head, and its whole body (``b""`` if none)."""
 
-    __slots__ = ("body", "headers", "http10", "index", "keep_alive", "method", "target")
+    __slots__ = ("_forward", "body", "headers", "http10", "index", "keep_alive", "method", "target")
 
     def __init__(self) -> None:
         self.method = ""
@@ -61,6 +63,22 @@ class Request:
         self.body = b""
         self.keep_alive = True
         self.http10 = False
+        self._forward: list[bytes] = []
+        """The header lines to relay upstream, built as the head is parsed."""
+
+    def add_header(self, name: bytes, value: bytes) -> None:
+        """One header field as parsed (the connection calls it for each, in order)."""
+        self.headers.append((name, value))
+        lower = name.lower()
+        self.index[lower] = value
+        if lower not in REQUEST_DROP:
+            self._forward.append(name + b": " + value + b"\r\n")
+
+    def forward_block(self) -> bytes:
+        """The headers to send upstream: all but the hop-by-hop ones (see transport.http)."""
+        if b"connection" in self.index:  # it may name more hop-by-hop fields
+            return request_block(self.headers, self.index)
+        return b"".join(self._forward)
 
     def header(self, name: bytes) -> str | None:
         """The value of header ``name`` (lower-case bytes), or None."""

@@ -154,8 +154,7 @@ class ServerConnection(asyncio.Protocol):
         if self._head_size > _MAX_HEAD_BYTES:
             self._refuse(431, "the request head is too large")
             raise httptools.HttpParserCallbackError("head too large")
-        request.headers.append((name, value))
-        request.index[name.lower()] = value
+        request.add_header(name, value)
 
     def on_headers_complete(self) -> None:
         request = self._current
