@@ -38,9 +38,10 @@ class Session:
         return ordinal
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Context:
-    """Where and when a message was seen."""
+    """Where and when a message was seen. Read-only by contract (not ``frozen``: a frozen
+    dataclass costs ≈ 1.5 µs more to build, and the pump builds one per message)."""
 
     session: Session
     direction: Direction

@@ -31,7 +31,7 @@ class Phase(enum.Enum):
     """Handshake complete, or a sessionless (2026-07-28) exchange under way."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PendingRequest:
     """A request forwarded or received that has not been answered yet."""
 

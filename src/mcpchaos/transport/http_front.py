@@ -116,9 +116,11 @@ class HttpFront:
     def _too_slow(self) -> None:
         self.limiter.slow_closed += 1
 
-    def _connection(self) -> ServerConnection:
+    def _connection(self) -> asyncio.BaseProtocol:
+        if not self.limiter.admit():
+            return self.limiter.refusal()
         handler = self._handler if self._policy is None else self._checked
-        return _TrackedConnection(handler, self._limits, self._connections)
+        return _TrackedConnection(handler, self._limits, self._connections, self.limiter)
 
     def _checked(self, request: Request, writer: ResponseWriter) -> None:
         """The Host and Origin check in front of the handler (421 / 403, a JSON-RPC error body)."""
@@ -136,9 +138,7 @@ class HttpFront:
         self._policy = for_listener(host, limits.allowed_hosts, limits.allowed_origins)
         loop = asyncio.get_running_loop()
         try:
-            self._server = await loop.create_server(
-                self.limiter.factory(self._connection), host, port, backlog=1024
-            )
+            self._server = await loop.create_server(self._connection, host, port, backlog=1024)
         except OSError as exc:
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         self.port = self._server.sockets[0].getsockname()[1]
@@ -154,15 +154,23 @@ class HttpFront:
 
 
 class _TrackedConnection(ServerConnection):
-    """A connection the front can close when it stops."""
+    """A connection the front counts (no wrapper in the data path) and can close when it stops."""
 
-    def __init__(self, handler: Handler, limits: ServerLimits, registry: set[ServerConnection]) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        limits: ServerLimits,
+        registry: set[ServerConnection],
+        limiter: ConnectionLimiter,
+    ) -> None:
         super().__init__(handler, limits)
         self._registry = registry
+        self._limiter = limiter
         registry.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._registry.discard(self)
+        self._limiter.release()
         super().connection_lost(exc)
 
 

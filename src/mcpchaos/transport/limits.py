@@ -86,8 +86,7 @@ class _Counted(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._head_timer is not None:
             self._head_timer.cancel()
-        self._limiter.active -= 1
-        notify(self._limiter.observers, "connection_closed")
+        self._limiter.release()
         self._inner.connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -131,15 +130,32 @@ class ConnectionLimiter:
         """A protocol factory: counted connections of ``inner``, or rejected ones."""
 
         def make() -> asyncio.BaseProtocol:
-            if self.limit and self.active >= self.limit:
+            if not self.admit():
                 return _Rejected(self)
-            self.active += 1
-            self.accepted += 1
-            self.peak = max(self.peak, self.active)
-            notify(self.observers, "connection_accepted")
             return _Counted(inner(), self)
 
         return make
+
+    def admit(self) -> bool:
+        """A connection arrives: count it, or False when it is over the limit (the caller
+        then serves it the :meth:`refusal` protocol). A protocol that counts itself (the HTTP
+        front's) calls :meth:`release` when it closes, instead of being wrapped."""
+        if self.limit and self.active >= self.limit:
+            return False
+        self.active += 1
+        self.accepted += 1
+        self.peak = max(self.peak, self.active)
+        notify(self.observers, "connection_accepted")
+        return True
+
+    def release(self) -> None:
+        """An admitted connection closed."""
+        self.active -= 1
+        notify(self.observers, "connection_closed")
+
+    def refusal(self) -> asyncio.BaseProtocol:
+        """The protocol for a connection over the limit (answered at once and closed)."""
+        return _Rejected(self)
 
     def as_dict(self) -> dict[str, int]:
         return {
