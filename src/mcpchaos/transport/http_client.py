@@ -34,6 +34,9 @@ from mcpchaos.errors import (
 log = logging.getLogger("mcpchaos.http.client")
 
 Headers = list[tuple[bytes, bytes]]
+IDLE_KEEPALIVE = 15.0
+"""Seconds an upstream connection is kept unused before it is closed (aiohttp's default):
+servers close idle connections themselves, and one closed under a request costs a retry."""
 
 
 class ResponseSink(Protocol):
@@ -177,6 +180,7 @@ class _Connection(asyncio.Protocol):
         self._head_only = False
         self._body_clock = False
         self.used = 0
+        self.idle_since = 0.0
         self.closed = False
 
     def start(self, call: UpstreamCall) -> None:
@@ -302,6 +306,7 @@ class UpstreamPool:
         self._connect_timeout = connect_timeout
         self._max = max_connections
         self._max_idle = max_idle
+        self._sweeper: asyncio.TimerHandle | None = None
         self._idle: list[_Connection] = []
         self._open = 0
         self._waiting: deque[UpstreamCall] = deque()
@@ -375,9 +380,26 @@ class UpstreamPool:
         if self._waiting:
             conn.start(self._waiting.popleft())
         elif len(self._idle) < self._max_idle and not self._closed:
+            conn.idle_since = self.loop.time()
             self._idle.append(conn)
+            if self._sweeper is None:
+                self._sweeper = self.loop.call_later(IDLE_KEEPALIVE / 2, self._sweep)
         else:
             conn.drop()
+
+    def _sweep(self) -> None:
+        """Close connections idle for longer than IDLE_KEEPALIVE (oldest are first in the list:
+        connections are taken from its end)."""
+        self._sweeper = None
+        cutoff = self.loop.time() - IDLE_KEEPALIVE
+        stale = 0
+        while stale < len(self._idle) and self._idle[stale].idle_since < cutoff:
+            stale += 1
+        for conn in self._idle[:stale]:
+            conn.drop()
+        del self._idle[:stale]
+        if self._idle and not self._closed:
+            self._sweeper = self.loop.call_later(IDLE_KEEPALIVE / 2, self._sweep)
 
     def lost(self, conn: _Connection) -> None:
         self._open -= 1
@@ -408,6 +430,9 @@ class UpstreamPool:
         await asyncio.gather(*self._connecting, return_exceptions=True)
         while self._waiting:
             self._waiting.popleft().fail(UpstreamUnavailableError("the proxy is stopping"))
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         for conn in self._idle:
             conn.drop()
         self._idle.clear()
