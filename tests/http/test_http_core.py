@@ -417,3 +417,23 @@ async def test_a_request_with_a_fractional_id_is_answered_with_that_id(proxy: Ht
     error = json.loads(answer)
     assert error["id"] == 4.0
     assert error["error"]["code"] == codes.INVALID_REQUEST
+
+
+async def test_an_idle_upstream_connection_is_closed_after_the_keepalive(
+    upstream: RecordingUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcpchaos.transport import http_client
+
+    monkeypatch.setattr(http_client, "IDLE_KEEPALIVE", 0.2)
+    server = HttpProxy(upstream.url)
+    await server.start("127.0.0.1", 0)
+    try:
+        assert (await raw_exchange(server.port, post_bytes(rpc("ping", 1))))[0] == 200
+        pool = server.upstream.pool
+        assert pool.open_connections == 1  # kept alive for the next request
+        with anyio.fail_after(10):
+            while pool.open_connections:  # noqa: ASYNC110 - bounded wait for the sweep
+                await asyncio.sleep(0.05)
+        assert (await raw_exchange(server.port, post_bytes(rpc("ping", 2))))[0] == 200  # reconnects
+    finally:
+        await server.stop()
