@@ -6,6 +6,7 @@ import pytest
 
 from mcpchaos.proxy.http import HttpOptions, HttpProxy
 
+from .recording_upstream import RecordingUpstream
 from .servers import demo_http_server
 
 SERVER_MODES = {"sse": (), "stateless": ("--stateless",), "json": ("--json-response",)}
@@ -35,3 +36,14 @@ async def proxy_for(upstream_url: str) -> AsyncIterator[HttpProxy]:
 
 def url_of(proxy: HttpProxy) -> str:
     return f"http://127.0.0.1:{proxy.port}{proxy.mcp_path}"
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[RecordingUpstream]:
+    """The scripted upstream that records what reaches it (tests/http/recording_upstream.py)."""
+    server = RecordingUpstream()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()

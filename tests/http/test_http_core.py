@@ -29,16 +29,6 @@ DEMO = [sys.executable, "-m", "mcpchaos", "demo-server"]
 
 
 @pytest.fixture
-async def upstream() -> AsyncIterator[RecordingUpstream]:
-    server = RecordingUpstream()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
 async def proxy(upstream: RecordingUpstream) -> AsyncIterator[HttpProxy]:
     server = HttpProxy(upstream.url, None, HttpOptions(max_message_bytes=1_000_000))
     await server.start("127.0.0.1", 0)

@@ -27,16 +27,6 @@ from .recording_upstream import FLOOD_EVENTS, RecordingUpstream
 from .servers import free_port
 
 
-@pytest.fixture
-async def upstream() -> AsyncIterator[RecordingUpstream]:
-    server = RecordingUpstream()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
 async def proxy_to(url: str, chain: InterceptorChain | None = None, **options: Any) -> HttpProxy:
     proxy = HttpProxy(url, chain, HttpOptions(**options))
     await proxy.start("127.0.0.1", 0)

@@ -6,25 +6,15 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
 
 import aiohttp
 import orjson
-import pytest
 
 from mcpchaos.protocol import codes
 from mcpchaos.proxy.http import HttpOptions, HttpProxy
 from tests.http.mcp import HEADERS
 
 from .recording_upstream import RecordingUpstream
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[RecordingUpstream]:
-    server = RecordingUpstream()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def fds() -> int:
