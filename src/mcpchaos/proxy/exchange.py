@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from mcpchaos.errors import CircuitOpenError, UpstreamError
 from mcpchaos.intercept.context import Session
 from mcpchaos.protocol.http_headers import routing_headers
-from mcpchaos.protocol.messages import Direction, Invalid, Kind, Message, error_response, parse
+from mcpchaos.protocol.messages import Direction, Invalid, Kind, Message, parse
 from mcpchaos.protocol.sse import SseEvent, SseParser
 from mcpchaos.proxy import sessions as table
 from mcpchaos.proxy.http_reply import HEAD_JSON, HEAD_SSE, LONG_LIVED, ClientReply
@@ -127,7 +127,7 @@ class Exchange:
         self._primary_claimed = claims
         return claims
 
-    def _headers_for(self, message: Message | None, primary: bool) -> bytes:
+    def _headers_for(self, message: Message | None) -> bytes:
         request = self.request
         if self._headers is None:
             self._headers = request.forward_block()
@@ -145,7 +145,7 @@ class Exchange:
         leg = _Leg(self, primary, message)
         self.legs.append(leg)
         body = message.wire if message is not None else None
-        headers = self._headers_for(message, primary)
+        headers = self._headers_for(message)
         leg.call = proxy.upstream.call(
             method,
             self.request.target,
@@ -329,10 +329,7 @@ class _Leg:
             log.debug("session %s ended under a request: %s", exchange.session.id, error)
             counts = False
         elif self.primary:
-            request_id = exchange.reply.request_id
-            if request_id is not None:
-                error_message = error_response(request_id, error.rpc_code, f"mcpchaos: {error}")
-                exchange.session.tracker.response_sent(Direction.SERVER_TO_CLIENT, error_message)
+            # The reply ends the exchange, which forgets the request in the tracker.
             exchange.reply.fail(error.http_status, error.rpc_code, f"mcpchaos: {error}")
         else:
             log.info("an extra upstream call failed (session %s): %s", exchange.session.id, error)

@@ -22,8 +22,8 @@ from mcpchaos.intercept.chain import InterceptorChain
 from mcpchaos.intercept.context import Session
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.http_headers import routing_headers
-from mcpchaos.protocol.messages import Direction, Kind, Message, error_response, parse
-from mcpchaos.protocol.ndjson import NdjsonFramer
+from mcpchaos.protocol.messages import Direction, Invalid, Kind, Message, MessageId, error_response, parse
+from mcpchaos.protocol.ndjson import NdjsonFramer, OversizedLine
 from mcpchaos.protocol.sse import SseEvent, SseParser
 from mcpchaos.proxy.breaker import CircuitBreaker
 from mcpchaos.proxy.http_options import HttpOptions
@@ -71,7 +71,7 @@ class _Answer:
         self.answered = False
 
     @property
-    def _wanted(self) -> object:
+    def _wanted(self) -> MessageId | None:
         message = self.message
         return message.id if message is not None and message.kind is Kind.REQUEST else None
 
@@ -104,7 +104,7 @@ class _Answer:
                 self.call.keep(chunk, bridge.options.max_message_bytes)
             return
         wanted = self._wanted
-        for frame in sse_frames(self._parser, chunk, wanted):  # type: ignore[arg-type]
+        for frame in sse_frames(self._parser, chunk, wanted):
             if isinstance(frame, SseEvent):
                 continue  # comments and priming events mean nothing on stdio
             if isinstance(frame, Message) and frame.kind.is_response and frame.id == wanted:
@@ -161,17 +161,10 @@ class StdioToHttpBridge:
         self._answers: set[_Answer] = set()
         self._get_stream_opened = False
         self.pump: Pump | None = None
-        self._upstream: GuardedUpstream | None = None
-        self._check = GuardedUpstream(upstream_url, self.options, self.chain.observers)  # validates the URL
-        self.breaker: CircuitBreaker | None = self._check.breaker
-
-    @property
-    def upstream(self) -> GuardedUpstream:
-        assert self._upstream is not None, "StdioToHttpBridge.run() was not called"
-        return self._upstream
+        self.upstream = GuardedUpstream(upstream_url, self.options, self.chain.observers)  # validates the URL
+        self.breaker: CircuitBreaker | None = self.upstream.breaker
 
     async def run(self) -> int:
-        self._upstream = self._check  # made in __init__ so the breaker is visible before run()
         source = await open_source(self._fds[0])
         sink = await open_sink(self._fds[1])
         self.pump = Pump(self.session, self.chain, NdjsonEndpoint(sink, "client"), _HttpUpstream(self))
@@ -225,9 +218,9 @@ class StdioToHttpBridge:
             self.options.upstream_timeout,
         )
 
-    def deliver(self, frame: object) -> None:
+    def deliver(self, frame: Message | Invalid | OversizedLine) -> None:
         if self.pump is not None and not self.closing:
-            self.pump.receive(Direction.SERVER_TO_CLIENT, frame)  # type: ignore[arg-type]
+            self.pump.receive(Direction.SERVER_TO_CLIENT, frame)
 
     def finished(self, answer: _Answer) -> None:
         self._answers.discard(answer)

@@ -121,9 +121,7 @@ class UpstreamCall:
         """Give the request up: its connection is closed (never reused mid-answer)."""
         if self.finished:
             return
-        self.finished = True
-        self._disarm()
-        conn, self._conn = self._conn, None
+        conn = self._end()
         if conn is not None:
             conn.drop()
         else:
@@ -131,10 +129,12 @@ class UpstreamCall:
 
     # -- used by the pool and the connection --
 
-    def arm(self, seconds: float) -> None:
+    def arm(self) -> None:
+        """Start (or restart) the ``head_timeout`` clock of this call."""
         self._disarm()
-        if seconds > 0:
-            self._timer = self._pool.deadlines(seconds).call_later(self._pool.loop, self._timed_out)
+        if self.head_timeout > 0:
+            deadlines = self._pool.deadlines(self.head_timeout)
+            self._timer = deadlines.call_later(self._pool.loop, self._timed_out)
 
     def _disarm(self) -> None:
         timer = self._timer
@@ -154,18 +154,21 @@ class UpstreamCall:
     def fail(self, error: UpstreamError) -> None:
         if self.finished:
             return
-        self.finished = True
-        self._disarm()
-        conn, self._conn = self._conn, None
+        conn = self._end()
         if conn is not None:
             conn.drop()
         self.sink.failed(error)
 
     def complete(self) -> None:
+        self._end()
+        self.sink.done()
+
+    def _end(self) -> _Connection | None:
+        """The call is over: no clock, no connection; returns the connection it had."""
         self.finished = True
         self._disarm()
-        self._conn = None
-        self.sink.done()
+        conn, self._conn = self._conn, None
+        return conn
 
 
 class _Connection(asyncio.Protocol):
@@ -195,7 +198,7 @@ class _Connection(asyncio.Protocol):
         self.head_seen = self._received = self._until_close = self._body_clock = False
         self._head_only = call.request.startswith(b"HEAD ")
         self.used += 1
-        call.arm(call.head_timeout)
+        call.arm()
         self.transport.write(call.request + call.body if call.body else call.request)
 
     def drop(self) -> None:
@@ -224,7 +227,7 @@ class _Connection(asyncio.Protocol):
         if self._body_clock and self.call is not None:
             # A bounded body that did not come with its head: it gets the timeout anew.
             self._body_clock = False
-            self.call.arm(self.call.head_timeout)
+            self.call.arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True

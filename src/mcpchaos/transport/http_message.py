@@ -129,11 +129,12 @@ class Connection(Protocol):
 class ResponseWriter:
     """The response to one request. Writes go straight to the transport (no buffering here)."""
 
-    __slots__ = ("_conn", "_drained", "_keep_alive", "_on_lost", "chunked", "state", "status")
+    __slots__ = ("_conn", "_drained", "_on_lost", "chunked", "keep_alive", "state", "status")
 
     def __init__(self, conn: Connection, keep_alive: bool, chunked: bool) -> None:
         self._conn = conn
-        self._keep_alive = keep_alive
+        self.keep_alive = keep_alive
+        """The connection stays open after this response (its next request may follow)."""
         self.chunked = chunked
         """Streams use chunked encoding (HTTP/1.1); an HTTP/1.0 stream ends with the connection."""
         self.state = State.WAITING
@@ -151,7 +152,7 @@ class ResponseWriter:
         return True
 
     def _head(self, status: int, headers: bytes, extra: bytes) -> bytes:
-        connection = b"" if self._keep_alive else b"Connection: close\r\n"
+        connection = b"" if self.keep_alive else b"Connection: close\r\n"
         return status_line(status) + headers + extra + connection + b"\r\n"
 
     def send(self, status: int, headers: bytes, body: bytes = b"", framed: bool = False) -> None:
@@ -174,7 +175,7 @@ class ResponseWriter:
             return
         self.status = status
         if not self.chunked:
-            self._keep_alive = False
+            self.keep_alive = False
         extra = b"Transfer-Encoding: chunked\r\n" if self.chunked else b""
         self._conn.write(self._head(status, headers, extra))
 

@@ -220,7 +220,7 @@ class ServerConnection(asyncio.Protocol):
         self._answering = None
         if self._closing or self._transport is None:
             return
-        if not writer._keep_alive:
+        if not writer.keep_alive:
             self._close()
             return
         if self._ready:
