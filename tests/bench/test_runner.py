@@ -124,3 +124,16 @@ def test_the_headline_figure_runs_with_wrk() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "-t1 -c16" in done.stdout
     assert "| proxy |" in done.stdout
+
+
+def test_the_in_process_hot_path_runs_both_ways_and_counts() -> None:
+    """bench.hot_path wires a real proxy to stand-in transports: it must keep working (it
+    raises if the proxy sent nothing upstream or the client got no 200)."""
+    import uvloop
+
+    from bench import hot_path
+
+    for relay in (False, True):
+        result = uvloop.run(hot_path.measure(relay, exchanges=50, count=True))
+        assert result["cpu_us"] > 0
+        assert result["calls"] > 10 and result["opcodes"] > result["calls"]
