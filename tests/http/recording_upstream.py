@@ -8,6 +8,7 @@ the proxy forwarded.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 from dataclasses import dataclass, field
 
@@ -58,11 +59,20 @@ class RecordingUpstream:
         if request.path.startswith("/.well-known/oauth-protected-resource/"):
             metadata = {"resource": self.url, "authorization_servers": ["http://auth.example"]}
             return web.json_response(metadata)
+        if request.path == "/gzipped":  # compressed whatever the request asked (RFC 9110 allows it)
+            return web.Response(
+                body=gzip.compress(b"plain /gzipped" * 10), headers={"Content-Encoding": "gzip"}
+            )
         if request.path != "/mcp":
             return web.Response(text=f"plain {request.path}", headers={"X-Upstream": "yes"})
         if request.method == "GET":
             after = request.headers.get("Last-Event-ID", "")
             resumed = {"jsonrpc": "2.0", "method": "notifications/resumed", "params": {"after": after}}
+            if request.headers.get("X-Test-Quiet-Stream"):  # the head at once, an event much later
+                response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+                await response.prepare(request)
+                await asyncio.sleep(30)
+                return response
             return await self.stream(request, [encode_event(json.dumps(resumed), event_id="ev-10")])
         if request.method == "DELETE":
             return web.Response(status=204)
@@ -125,6 +135,17 @@ class RecordingUpstream:
         if method == "huge":
             payload = {"jsonrpc": "2.0", "id": request_id, "result": {"blob": "x" * 2_000_000}}
             return web.json_response(payload)
+        if method == "missing-session":  # the SDK's answer to a request without its session id
+            error = {
+                "jsonrpc": "2.0",
+                "id": request_id,
+                "error": {"code": -32600, "message": "Missing session ID"},
+            }
+            return web.json_response(error, status=400, headers={"Mcp-Session-Id": f"fresh-{len(self.seen)}"})
+        if method == "gzipped-json":
+            answer = json.dumps({"jsonrpc": "2.0", "id": request_id, "result": {}}).encode()
+            headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+            return web.Response(body=gzip.compress(answer), headers=headers)
         if method == "not-json":
             return web.Response(status=500, text="upstream exploded", content_type="text/plain")
         return web.json_response(

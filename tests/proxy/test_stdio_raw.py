@@ -221,3 +221,19 @@ def alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+async def test_a_request_still_pending_when_the_proxy_shuts_down_gets_an_error_not_silence() -> None:
+    # A server that reads and never answers: the client writes its request and closes stdin.
+    proxy = await RawProxy.start(["sh", "-c", "cat >/dev/null"], "--shutdown-grace", "0.3")
+    try:
+        await proxy.send({"jsonrpc": "2.0", "id": 1, "method": "ping"})
+        assert proxy.process.stdin is not None
+        proxy.process.stdin.close()
+        reply = await proxy.read(within=20)
+        assert reply["id"] == 1
+        assert reply["error"]["code"] == codes.UPSTREAM_UNAVAILABLE
+        assert "did not answer before the proxy shut down" in reply["error"]["message"]
+        assert await proxy.close(within=20) == 0
+    finally:
+        await proxy.kill()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from mcpchaos.errors import CircuitOpenError, UpstreamError
 from mcpchaos.intercept.context import Session
+from mcpchaos.protocol import codes
 from mcpchaos.protocol.http_headers import routing_headers
 from mcpchaos.protocol.messages import Direction, Invalid, Kind, Message, parse
 from mcpchaos.protocol.sse import SseEvent, SseParser
@@ -44,6 +45,8 @@ log = logging.getLogger("mcpchaos.http")
 
 _ROUTING = (b"mcp-method", b"mcp-name", b"mcp-protocol-version")
 """The mirrored headers of a 2026-07-28 request, written anew when its body changed."""
+_UNREADABLE = b"unreadable"
+"""A leg's mode when its JSON or SSE body came compressed (the proxy asks for identity)."""
 _ORPHAN_GRACE = 2.0
 """Seconds an upstream stream may go on after the client got its answer, so its connection
 can be reused; then it is cut."""
@@ -211,6 +214,7 @@ class _Leg:
     """One upstream request of an exchange, read as it arrives (the pool's sink)."""
 
     __slots__ = (
+        "_coding",
         "_mode",
         "_parser",
         "_status",
@@ -227,6 +231,7 @@ class _Leg:
         self.message = message
         self.call: UpstreamCall | None = None
         self._mode = b""
+        self._coding = ""
         self._parser: SseParser | None = None
         self._status = 0
         self.headers: Headers = []
@@ -236,12 +241,19 @@ class _Leg:
         self._status = status
         self.headers = headers = exchange.proxy.auth_headers(exchange.request, status, headers)
         self._mode = mode = media_type(find(headers, b"content-type"))
+        coding = find(headers, b"content-encoding")
+        if mode in (JSON, SSE) and coding is not None and coding.strip().lower() not in (b"", b"identity"):
+            # Asked for identity, sent compressed: the messages in it cannot be read (done() says so).
+            self._mode = mode = _UNREADABLE
+            self._coding = coding.decode("latin-1")
         if self.primary:
             self._session_news(status, headers)
             exchange.primary_head = (status, headers)
             if mode == SSE:  # the stream's own Content-Type and Cache-Control are the reply's
                 relayed = response_block(headers, (b"content-type", b"cache-control"))
                 exchange.reply.set_head(HEAD_SSE, status, relayed)
+                if exchange.original is None:  # a GET stream may stay quiet for long
+                    exchange.reply.open_stream()
         if mode == SSE:
             self._parser = SseParser(exchange.proxy.options.max_message_bytes)
             return False
@@ -296,6 +308,13 @@ class _Leg:
         raw = self.call.kept() if self.call is not None else b""
         status = self._status
         reply = exchange.reply
+        if self._mode == _UNREADABLE:
+            if self.primary:
+                text = (
+                    f"mcpchaos: the upstream sent a {self._coding}-encoded answer although asked for identity"
+                )
+                reply.fail(502, codes.UPSTREAM_INVALID_RESPONSE, text)
+            return
         if self._mode != JSON:
             if self.primary:
                 reply.send_whole(status, response_block(self.headers), raw)

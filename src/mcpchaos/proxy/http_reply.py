@@ -163,6 +163,12 @@ class ClientReply:
             self._start()
         self.writer.write(data)
 
+    def open_stream(self) -> None:
+        """Send the stream's head now, before any event (a GET stream: the client learns at
+        once that it is open, as it would directly)."""
+        if self.writer.open and self.writer.state is State.WAITING:
+            self._start()
+
     def _start(self) -> None:
         if self.head_kind == HEAD_SSE:
             self.writer.start(self.head_status, self.head_headers + self.extra_headers + SSE_HEADERS)

@@ -234,7 +234,22 @@ class StdioProxy:
         log.info("received %s; stopping the server", signal.Signals(received).name)
         await child.stop(self.options.shutdown_grace, self.options.kill_after)
         await child.reap()
-        return self._give_up(child, 128 + received)  # requests queued for a restart get -32010
+        status = self._give_up(child, 128 + received)  # requests queued for a restart get -32010
+        self._answer_pending(f"before the proxy was stopped by {signal.Signals(received).name}")
+        return status
+
+    def _answer_pending(self, why: str) -> None:
+        """The proxy gives up on the server: every request it still owes an answer gets
+        -32010 (as on a crash), never silence (the run's end drains them to the client)."""
+        assert self.pump is not None
+        text = f"mcpchaos: the upstream server did not answer {why}"
+        answered = self.pump.fail_pending(Direction.CLIENT_TO_SERVER, codes.UPSTREAM_UNAVAILABLE, text)
+        if answered:
+            log.warning(
+                "answered %d request(s) still pending at shutdown with %d",
+                answered,
+                codes.UPSTREAM_UNAVAILABLE,
+            )
 
     def _give_up(self, child: ChildProcess, status: int) -> int:
         """End for good: requests still queued for a server that will not come get -32010."""
@@ -327,6 +342,8 @@ class StdioProxy:
         # Whatever the server wrote before exiting still reaches the client.
         with contextlib.suppress(Exception):
             await asyncio.wait_for(server_task, 0.5)
+        grace = self.options.shutdown_grace
+        self._answer_pending(f"before the proxy shut down (shutdown grace {grace:g}s)")
         code = await child.reap()
         if code is None:
             return 1

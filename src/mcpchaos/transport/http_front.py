@@ -75,12 +75,18 @@ def send_message(writer: ResponseWriter, status: int, message: Message, headers:
 
 def read_message(request: Request) -> Message | tuple[int, Message]:
     """The JSON-RPC message a client POSTed, or (status, error) to answer instead: 415 for
-    another Content-Type, 400 for bytes that are not a JSON-RPC message (413 and 408 come from
+    another Content-Type or a compressed body (the proxy reads every message; MCP bodies are
+    not compressed), 400 for bytes that are not a JSON-RPC message (413 and 408 come from
     the connection itself, before the body is read)."""
     content_type = media_type(request.index.get(b"content-type"))
     if content_type != JSON:
         shown = content_type.decode("latin-1") if content_type else ""
         text = f"Unsupported Media Type: Content-Type must be application/json, got {shown!r}"
+        return 415, error_response(None, codes.UNSUPPORTED_MEDIA_TYPE, text)
+    coding = request.index.get(b"content-encoding")
+    if coding is not None and coding.strip().lower() not in (b"", b"identity"):
+        shown = coding.decode("latin-1")
+        text = f"Unsupported Media Type: Content-Encoding {shown!r}; send the JSON-RPC body uncompressed"
         return 415, error_response(None, codes.UNSUPPORTED_MEDIA_TYPE, text)
     item = parse(request.body)
     if isinstance(item, Invalid):
