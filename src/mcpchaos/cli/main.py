@@ -486,18 +486,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return asyncio.run(link_command.serve(args))
         if args.command_name == "demo-server":
+            from mcpchaos.config.addresses import naming
             from mcpchaos.demo.server import run
 
-            run(
-                args.transport,
-                args.host,
-                args.port,
-                args.stateless,
-                args.json_response,
-                downstream=args.downstream,
-                workers=args.workers,
-                fragile=frozenset(args.fragile),
-            )
+            with naming("--port"):
+                run(
+                    args.transport,
+                    args.host,
+                    args.port,
+                    args.stateless,
+                    args.json_response,
+                    downstream=args.downstream,
+                    workers=args.workers,
+                    fragile=frozenset(args.fragile),
+                )
             return EXIT_OK
         if args.command_name == "demo":
             from mcpchaos.demo.session import run_demo
