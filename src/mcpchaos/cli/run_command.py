@@ -18,6 +18,7 @@ from mcpchaos.errors import ConfigError
 
 if TYPE_CHECKING:
     from mcpchaos.harness.scenario import Scenario
+    from mcpchaos.harness.stack import TargetSpec
 
 SUITE = "suite"
 
@@ -154,6 +155,11 @@ def run_chaos(args: argparse.Namespace) -> int:
 
     target = TargetSpec.parse(args.target, args.attach, args.control_token)
     chosen = plan(args.scenario, _read_params(args.params), args.quick, str(args.params or "parameters"))
+    # A target that is not there fails now, in seconds, not after every scenario (exit 2).
+    protocols = sorted(
+        {instance.params_from(params, args.quick).load.protocol for instance, params in chosen}
+    )
+    asyncio.run(_check_target(target, protocols))
     out: Path = args.out
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -180,3 +186,10 @@ def run_chaos(args: argparse.Namespace) -> int:
         "[green]all verdicts passed[/green]" if journal.passed else "[red]some verdicts failed[/red]"
     )
     return 0 if journal.passed else 1
+
+
+async def _check_target(target: TargetSpec, protocols: list[str]) -> None:
+    from mcpchaos.harness.preflight import check_target
+
+    for protocol in protocols:
+        await check_target(target, protocol)
