@@ -59,13 +59,13 @@ class ListenError(ConfigError):
 def _listen_reason(error: OSError, option: str | None) -> str:
     with_option = f" with {option}" if option else ""
     if isinstance(error, socket.gaierror):
-        return f"unknown host (give{' ' + option if option else ''} an IP address or a name that resolves)"
+        return "unknown host (give an IP address, or a name that resolves)"
     if error.errno == errno.EADDRINUSE:
         return f"address already in use (another process is using it; pick another port{with_option})"
     if error.errno == errno.EACCES:
         return f"permission denied (ports below 1024 need privileges; pick a port above 1024{with_option})"
     if error.errno == errno.EADDRNOTAVAIL:
-        return f"no such address on this machine (listen on 127.0.0.1 or 0.0.0.0{with_option})"
+        return "no such address on this machine (listen on 127.0.0.1, or 0.0.0.0 for every address)"
     reason = os.strerror(error.errno) if error.errno else str(error)
     return reason[:1].lower() + reason[1:]
 

@@ -97,14 +97,11 @@ def list_scenarios(args: argparse.Namespace) -> int:
 
 
 def _read_params(path: Path | None) -> dict[str, Any]:
+    from mcpchaos.config.load import read_yaml
+
     if path is None:
         return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    data = read_yaml(path)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -126,7 +123,9 @@ def plan(
         unknown = set(raw) - set(SCENARIOS) - {"defaults"}
         if unknown:
             raise ConfigError(
-                f"{source}: unknown scenario(s) {', '.join(sorted(unknown))}; known: {', '.join(SCENARIOS)}"
+                f"{source}: for the suite, the parameters map a scenario's name to its parameters "
+                f"('defaults' applies to all); unknown scenario(s) {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(SCENARIOS)}"
             )
         defaults = raw.get("defaults") or {}
         chosen: list[tuple[Scenario, dict[str, Any] | None]] = [
