@@ -64,10 +64,13 @@ def host_port(
             return LOOPBACK, port
         raise ConfigError(f"{option} {value} has no host; did you mean {option} {_join(LOOPBACK, port)}?")
     host, sep, port_text = text.rpartition(":")
-    if not sep or not host.strip("[]"):
+    if not sep:
         shown = value or "''"
         raise ConfigError(f"{option} {shown} has no port; give HOST:PORT, e.g. {option} {example}")
-    return host.strip("[]"), _port(port_text, option, value)
+    port = _port(port_text, option, value)
+    if not host.strip("[]"):
+        raise ConfigError(f"{option} {value} has no host; did you mean {option} {_join(LOOPBACK, port)}?")
+    return host.strip("[]"), port
 
 
 def http_url(value: str, option: str = "--upstream") -> HttpUrl:
