@@ -286,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     http.add_argument(
         "--listen",
         metavar="HOST:PORT",
-        help="serve MCP over Streamable HTTP here (e.g. 127.0.0.1:8080) instead of stdio",
+        help="serve MCP over Streamable HTTP here (e.g. 127.0.0.1:8080; PORT alone: on 127.0.0.1) "
+        "instead of stdio",
     )
     http.add_argument(
         "--upstream",
@@ -426,7 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: mcpchaos link --listen 127.0.0.1:9000 --upstream 127.0.0.1:8000 --latency-ms 50; "
         "mcpchaos link --control 8474 serves only the Toxiproxy-compatible API (links made through it)",
     )
-    link.add_argument("--listen", metavar="HOST:PORT", help="where clients connect")
+    link.add_argument(
+        "--listen", metavar="HOST:PORT", help="where clients connect (PORT alone: on 127.0.0.1)"
+    )
     link.add_argument("--upstream", metavar="HOST:PORT", help="the real service")
     link.add_argument("--config", metavar="FILE", help="several links: a YAML file with 'links: [...]'")
     _add_network_arguments(link)
