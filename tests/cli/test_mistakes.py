@@ -95,6 +95,24 @@ def test_a_port_in_use_is_one_line_naming_the_option_and_exit_2(
     )
 
 
+def test_a_port_in_use_by_a_link_from_a_file_names_the_field_in_the_file(
+    tmp_path: Path, taken_port: int
+) -> None:
+    config = tmp_path / "links.yaml"
+    config.write_text(
+        "links:\n"
+        "  - {listen: '127.0.0.1:0', upstream: '127.0.0.1:9'}\n"
+        f"  - {{listen: '127.0.0.1:{taken_port}', upstream: '127.0.0.1:9'}}\n"
+    )
+    result = mcpchaos("link", "--config", str(config))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"mcpchaos: error: cannot listen on 127.0.0.1:{taken_port}: address already in use "
+        f"(another process is using it; pick another port with links.1.listen in {config})"
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
