@@ -4,6 +4,7 @@
 
     McpChaosError                 base: anything mcpchaos raises on purpose
     ├── ConfigError               a configuration or command line that cannot work (exit 2)
+    │   └── ListenError           a listener could not bind its address (in use, no permission)
     ├── ClientAbortedError        a Disconnect effect cut the client's HTTP connection (intended)
     └── UpstreamError             the real server cannot be reached or started
         ├── UpstreamStartError    the server command could not be started (exit 126/127)
@@ -21,6 +22,10 @@ failed), so every shape (HTTP→HTTP, stdio→HTTP) answers the same failure the
 
 from __future__ import annotations
 
+import errno
+import os
+import socket
+
 from mcpchaos.protocol import codes
 
 
@@ -34,6 +39,35 @@ class ConfigError(McpChaosError):
     """A configuration or command line that cannot work; the message says how to fix it."""
 
     exit_code = 2
+
+
+class ListenError(ConfigError):
+    """A listener could not bind ``host:port``; ``option`` (when the command line knows it) is
+    the option to change. Listeners raise it at their start (the foreign ``OSError`` translated
+    where it happens); the command line names the option with :meth:`for_option`."""
+
+    def __init__(self, host: str, port: int, error: OSError, option: str | None = None) -> None:
+        self.host, self.port, self.error, self.option = host, port, error, option
+        shown = f"[{host}]" if ":" in host else host
+        super().__init__(f"cannot listen on {shown}:{port}: {_listen_reason(error, option)}")
+
+    def for_option(self, option: str) -> ListenError:
+        """The same failure, its message naming ``option`` as the thing to change."""
+        return ListenError(self.host, self.port, self.error, option)
+
+
+def _listen_reason(error: OSError, option: str | None) -> str:
+    with_option = f" with {option}" if option else ""
+    if isinstance(error, socket.gaierror):
+        return "unknown host (give an IP address, or a name that resolves)"
+    if error.errno == errno.EADDRINUSE:
+        return f"address already in use (another process is using it; pick another port{with_option})"
+    if error.errno == errno.EACCES:
+        return f"permission denied (ports below 1024 need privileges; pick a port above 1024{with_option})"
+    if error.errno == errno.EADDRNOTAVAIL:
+        return "no such address on this machine (listen on 127.0.0.1, or 0.0.0.0 for every address)"
+    reason = os.strerror(error.errno) if error.errno else str(error)
+    return reason[:1].lower() + reason[1:]
 
 
 class ClientAbortedError(McpChaosError):

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from mcpchaos.cli import options
+from mcpchaos.config.addresses import host_port, naming
 from mcpchaos.config.load import load_file
 from mcpchaos.config.network import LinkConfig, LinksFile, NetworkConfig
 from mcpchaos.errors import ConfigError
@@ -16,7 +17,7 @@ from mcpchaos.observe.control import ControlServer, ControlTargets
 from mcpchaos.observe.metrics import Metrics
 from mcpchaos.observe.toxiproxy_api import Proxy as ToxiProxy
 from mcpchaos.proxy.lifecycle import wait_for_stop_signal
-from mcpchaos.transport.tcp_link import TcpLink, parse_host_port
+from mcpchaos.transport.tcp_link import TcpLink
 
 
 async def serve(args: argparse.Namespace) -> int:
@@ -42,19 +43,22 @@ async def serve(args: argparse.Namespace) -> int:
     control = options.control_address(args.control)
     if control is not None and len(links) > 1:
         raise ConfigError("--control works with one link; run one 'mcpchaos link' per link to control each")
+    # Every address is checked before anything listens.
+    addresses = [_addresses(args, index, config) for index, config in enumerate(links)]
 
     running: list[TcpLink] = []
     server: ControlServer | None = None
     try:
-        for index, config in enumerate(links):
+        for config, (listen_name, listen_at, upstream) in zip(links, addresses, strict=True):
             link = TcpLink(
-                parse_host_port(config.listen, f"links.{index}.listen"),
-                parse_host_port(config.upstream, f"links.{index}.upstream"),
+                listen_at,
+                upstream,
                 NetworkController(config.network),
                 config.name,
                 max_connections=max(args.max_connections, 0),
             )
-            port = await link.start()
+            with naming(listen_name):
+                port = await link.start()
             running.append(link)
             print(
                 f"mcpchaos: link {link.name}: {link.listen[0]}:{port} → {config.upstream}",
@@ -63,7 +67,8 @@ async def serve(args: argparse.Namespace) -> int:
             )
         if control is not None and not running:
             server = ControlServer(ControlTargets(Metrics()), control[0], control[1], args.control_token)
-            port = await server.start()
+            with naming("--control"):
+                port = await server.start()
             print(f"mcpchaos: control API on http://{control[0]}:{port}", file=sys.stderr, flush=True)
         elif control is not None:
             link = running[0]
@@ -89,7 +94,8 @@ async def serve(args: argparse.Namespace) -> int:
             link.listen = (link.listen[0], link.port or 0)
             targets.toxiproxy.register(ToxiProxy(link.name, listen, links[0].upstream, link.controller, link))
             server = ControlServer(targets, control[0], control[1], args.control_token)
-            port = await server.start()
+            with naming("--control"):
+                port = await server.start()
             print(f"mcpchaos: control API on http://{control[0]}:{port}", file=sys.stderr, flush=True)
         await wait_for_stop_signal()
         return 0
@@ -97,3 +103,17 @@ async def serve(args: argparse.Namespace) -> int:
         if server is not None:
             await server.stop()
         await asyncio.gather(*(link.stop() for link in running), return_exceptions=True)
+
+
+def _addresses(
+    args: argparse.Namespace, index: int, config: LinkConfig
+) -> tuple[str, tuple[str, int], tuple[str, int]]:
+    """A link's listen address as messages name it (the flag, or the --config file's field),
+    and its listen and upstream addresses."""
+    listen_name, upstream_name = "--listen", "--upstream"
+    if args.config:
+        listen_name = f"links.{index}.listen in {args.config}"
+        upstream_name = f"links.{index}.upstream in {args.config}"
+    listen = host_port(config.listen, listen_name)
+    upstream = host_port(config.upstream, upstream_name, port_alone=False, example="127.0.0.1:8000")
+    return listen_name, listen, upstream

@@ -36,6 +36,12 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (a number from 0 to 65535)")
+    return int(text)
+
+
 def _size(text: str) -> int:
     """Sizes like 1048576, 512KiB, 16MiB, 1GiB."""
     units = {"kib": 1024, "mib": 1024**2, "gib": 1024**3, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "b": 1}
@@ -280,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     http.add_argument(
         "--listen",
         metavar="HOST:PORT",
-        help="serve MCP over Streamable HTTP here (e.g. 127.0.0.1:8080) instead of stdio",
+        help="serve MCP over Streamable HTTP here (e.g. 127.0.0.1:8080; PORT alone: on 127.0.0.1) "
+        "instead of stdio",
     )
     http.add_argument(
         "--upstream",
@@ -387,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo_server.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     demo_server.add_argument("--host", default="127.0.0.1", help="HTTP only (default: 127.0.0.1)")
-    demo_server.add_argument("--port", type=int, default=8000, help="HTTP only (default: 8000)")
+    demo_server.add_argument("--port", type=_port, default=8000, help="HTTP only (default: 8000)")
     demo_server.add_argument("--stateless", action="store_true", help="HTTP only: no sessions")
     demo_server.add_argument("--json-response", action="store_true", help="HTTP only: JSON bodies, not SSE")
     demo_server.add_argument(
@@ -420,7 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: mcpchaos link --listen 127.0.0.1:9000 --upstream 127.0.0.1:8000 --latency-ms 50; "
         "mcpchaos link --control 8474 serves only the Toxiproxy-compatible API (links made through it)",
     )
-    link.add_argument("--listen", metavar="HOST:PORT", help="where clients connect")
+    link.add_argument(
+        "--listen", metavar="HOST:PORT", help="where clients connect (PORT alone: on 127.0.0.1)"
+    )
     link.add_argument("--upstream", metavar="HOST:PORT", help="the real service")
     link.add_argument("--config", metavar="FILE", help="several links: a YAML file with 'links: [...]'")
     _add_network_arguments(link)
@@ -486,18 +495,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return asyncio.run(link_command.serve(args))
         if args.command_name == "demo-server":
+            from mcpchaos.config.addresses import http_url, naming
             from mcpchaos.demo.server import run
 
-            run(
-                args.transport,
-                args.host,
-                args.port,
-                args.stateless,
-                args.json_response,
-                downstream=args.downstream,
-                workers=args.workers,
-                fragile=frozenset(args.fragile),
-            )
+            if args.downstream is not None:
+                http_url(args.downstream, "--downstream")
+            with naming("--port"):
+                run(
+                    args.transport,
+                    args.host,
+                    args.port,
+                    args.stateless,
+                    args.json_response,
+                    downstream=args.downstream,
+                    workers=args.workers,
+                    fragile=frozenset(args.fragile),
+                )
             return EXIT_OK
         if args.command_name == "demo":
             from mcpchaos.demo.session import run_demo

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from mcpchaos.config.addresses import host_port
 from mcpchaos.config.faults import FaultConfig, FaultType
 from mcpchaos.config.load import load_file, validate
 from mcpchaos.config.network import NetworkConfig
@@ -121,11 +122,9 @@ def restart_policy(args: argparse.Namespace) -> RestartPolicy:
 
 def control_address(value: str | None) -> tuple[str, int] | None:
     """``--control HOST:PORT`` (or just ``PORT``, on 127.0.0.1)."""
-    if value is None:
-        return None
-    if value.isdigit():
-        return "127.0.0.1", int(value)
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        raise ConfigError(f"--control must be HOST:PORT or PORT (e.g. 127.0.0.1:9900), got {value!r}")
-    return host.strip("[]"), int(port)
+    return None if value is None else host_port(value, "--control", example="127.0.0.1:9900")
+
+
+def listen_address(value: str | None) -> tuple[str, int] | None:
+    """``--listen HOST:PORT`` (or just ``PORT``, on 127.0.0.1)."""
+    return None if value is None else host_port(value, "--listen")

@@ -18,6 +18,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from mcpchaos.cli import options
+from mcpchaos.config import addresses
+from mcpchaos.config.addresses import HttpUrl
 from mcpchaos.config.faults import FaultConfig
 from mcpchaos.config.network import NetworkConfig
 from mcpchaos.errors import ConfigError
@@ -63,6 +65,8 @@ async def serve(args: argparse.Namespace) -> int:
             "--restart works on the stdio → stdio proxy (a server command, no --listen/--upstream)"
         )
     control = options.control_address(args.control)
+    listen = options.listen_address(args.listen)
+    upstream = addresses.http_url(args.upstream) if args.upstream else None
 
     interceptors: list[Interceptor] = []
     if args.trace:
@@ -110,13 +114,15 @@ async def serve(args: argparse.Namespace) -> int:
                 ToxiProxy("mcpchaos", args.listen or "stdio", args.upstream or " ".join(command), network)
             )
         server = ControlServer(targets, control[0], control[1], args.control_token)
-        port = await server.start()
+        with addresses.naming("--control"):
+            port = await server.start()
         print(f"mcpchaos: control API on http://{control[0]}:{port}", file=sys.stderr, flush=True)
     watcher = (
         asyncio.create_task(watch_faults(args, injector)) if args.watch and injector is not None else None
     )
     try:
-        return await _run(args, shape, command, chain, network, sessions, targets)
+        with addresses.naming("--listen"):
+            return await _run(args, shape, command, chain, network, sessions, targets, listen, upstream)
     finally:
         if watcher is not None:
             watcher.cancel()
@@ -176,6 +182,8 @@ async def _run(
     network: NetworkController | None,
     sessions: list[Callable[[], list[dict[str, Any]]]],
     targets: ControlTargets | None,
+    listen: tuple[str, int] | None,
+    upstream: HttpUrl | None,
 ) -> int:
     if shape == "stdio":
         from mcpchaos.proxy.stdio import StdioOptions, StdioProxy
@@ -189,12 +197,14 @@ async def _run(
         sessions.append(lambda: [describe(proxy.session)])
         return await proxy.run(handle_signals=True)
     if shape == "http":
-        return await _run_http(args, chain, network, sessions, targets)
+        assert listen is not None
+        assert upstream is not None
+        return await _run_http(args, chain, network, sessions, listen, upstream, targets)
     if shape == "http-to-stdio":
-        from mcpchaos.proxy.http import parse_listen
         from mcpchaos.proxy.http_to_stdio import BridgeOptions, HttpToStdioBridge
 
-        host, port = parse_listen(args.listen)
+        assert listen is not None
+        host, port = listen
         bridge = HttpToStdioBridge(
             command,
             chain,
@@ -223,27 +233,24 @@ async def _run_http(
     chain: InterceptorChain,
     network: NetworkController | None,
     sessions: list[Callable[[], list[dict[str, Any]]]],
+    listen: tuple[str, int],
+    upstream: HttpUrl,
     breaker_slot: ControlTargets | None = None,
 ) -> int:
-    from mcpchaos.proxy.http import HttpProxy, parse_listen
+    from mcpchaos.proxy.http import HttpProxy
     from mcpchaos.transport.tcp_link import TcpLink
 
-    host, port = parse_listen(args.listen)
-    upstream = args.upstream
+    host, port = listen
+    url = args.upstream
     link = None
     if network is not None:
         # The simulated network sits between the proxy and the upstream: a TCP link on a
         # loopback port that the proxy talks to the upstream through.
-        parts = urlsplit(args.upstream)
-        if parts.hostname is None:
-            raise ConfigError(f"--upstream must name a host, got {args.upstream!r}")
-        upstream_port = parts.port or (443 if parts.scheme == "https" else 80)
-        link = TcpLink(("127.0.0.1", 0), (parts.hostname, upstream_port), network, "upstream")
+        link = TcpLink(("127.0.0.1", 0), (upstream.host, upstream.port), network, "upstream")
         link_port = await link.start()
-        upstream = urlunsplit(
-            (parts.scheme, f"127.0.0.1:{link_port}", parts.path, parts.query, parts.fragment)
-        )
-    proxy = HttpProxy(upstream, chain, options.http_options(args))
+        parts = urlsplit(args.upstream)
+        url = urlunsplit((parts.scheme, f"127.0.0.1:{link_port}", parts.path, parts.query, parts.fragment))
+    proxy = HttpProxy(url, chain, options.http_options(args))
     sessions.append(lambda: [describe(session) for session in proxy.sessions.entries()])
     if breaker_slot is not None:
         breaker_slot.breaker = proxy.breaker

@@ -18,6 +18,7 @@ from mcpchaos.errors import ConfigError
 
 if TYPE_CHECKING:
     from mcpchaos.harness.scenario import Scenario
+    from mcpchaos.harness.stack import TargetSpec
 
 SUITE = "suite"
 
@@ -96,14 +97,11 @@ def list_scenarios(args: argparse.Namespace) -> int:
 
 
 def _read_params(path: Path | None) -> dict[str, Any]:
+    from mcpchaos.config.load import read_yaml
+
     if path is None:
         return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    data = read_yaml(path)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -125,7 +123,9 @@ def plan(
         unknown = set(raw) - set(SCENARIOS) - {"defaults"}
         if unknown:
             raise ConfigError(
-                f"{source}: unknown scenario(s) {', '.join(sorted(unknown))}; known: {', '.join(SCENARIOS)}"
+                f"{source}: for the suite, the parameters map a scenario's name to its parameters "
+                f"('defaults' applies to all); unknown scenario(s) {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(SCENARIOS)}"
             )
         defaults = raw.get("defaults") or {}
         chosen: list[tuple[Scenario, dict[str, Any] | None]] = [
@@ -154,6 +154,11 @@ def run_chaos(args: argparse.Namespace) -> int:
 
     target = TargetSpec.parse(args.target, args.attach, args.control_token)
     chosen = plan(args.scenario, _read_params(args.params), args.quick, str(args.params or "parameters"))
+    # A target that is not there fails now, in seconds, not after every scenario (exit 2).
+    protocols = sorted(
+        {instance.params_from(params, args.quick).load.protocol for instance, params in chosen}
+    )
+    asyncio.run(_check_target(target, protocols))
     out: Path = args.out
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -180,3 +185,10 @@ def run_chaos(args: argparse.Namespace) -> int:
         "[green]all verdicts passed[/green]" if journal.passed else "[red]some verdicts failed[/red]"
     )
     return 0 if journal.passed else 1
+
+
+async def _check_target(target: TargetSpec, protocols: list[str]) -> None:
+    from mcpchaos.harness.preflight import check_target
+
+    for protocol in protocols:
+        await check_target(target, protocol)

@@ -35,15 +35,32 @@ def validate(model: type[ModelT], data: object, source: str = "configuration") -
         raise ConfigError(describe_validation_error(exc, source)) from None
 
 
-def load_file(model: type[ModelT], path: str | Path) -> ModelT:
-    """Read a YAML (or JSON, a subset of YAML) file into ``model``."""
+def describe_yaml_error(error: yaml.YAMLError, source: str) -> str:
+    """One line: where the text stops being YAML, and why."""
+    if not isinstance(error, yaml.MarkedYAMLError) or error.problem is None:
+        return f"{source}: not valid YAML/JSON: {' '.join(str(error).split())}"
+    mark = error.problem_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    context = f" ({error.context})" if error.context else ""
+    return f"{source}: not valid YAML/JSON{where}: {error.problem}{context}"
+
+
+def read_yaml(path: str | Path) -> object:
+    """The data in a YAML (or JSON, a subset of YAML) file; ConfigError, one line, if it
+    cannot be read or parsed."""
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {file}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{file}: not a text file (not UTF-8): give a YAML or JSON file") from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{file}: not valid YAML/JSON: {exc}") from None
-    return validate(model, data, str(file))
+        raise ConfigError(describe_yaml_error(exc, str(file))) from None
+
+
+def load_file(model: type[ModelT], path: str | Path) -> ModelT:
+    """Read a YAML (or JSON, a subset of YAML) file into ``model``."""
+    return validate(model, read_yaml(path), str(path))

@@ -32,6 +32,8 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import SamplingMessage, TextContent
 from pydantic import BaseModel, Field
 
+from mcpchaos.errors import ListenError
+
 MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
 MAX_SLOW_SECONDS = 600.0
 
@@ -230,14 +232,30 @@ def run(
     workers: int = 0,
     fragile: frozenset[str] = frozenset(),
 ) -> None:
-    """Run the demo server until it is stopped."""
+    """Run the demo server until it is stopped. An HTTP address it cannot listen on is a
+    :class:`~mcpchaos.errors.ListenError` before anything starts (not uvicorn's log and exit 3)."""
     server = build_server(downstream, workers, fragile)
     if transport == "stdio":
         server.run("stdio")
     else:
+        _check_can_listen(host, port)
         server.run(
             "streamable-http", host=host, port=port, stateless_http=stateless, json_response=json_response
         )
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Bind ``host:port`` the way uvicorn will (SO_REUSEADDR), then let it go."""
+    import socket
+
+    try:
+        for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind(address)
+            return
+    except OSError as exc:
+        raise ListenError(host, port, exc) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

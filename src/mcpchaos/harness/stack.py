@@ -56,6 +56,21 @@ def free_port(host: str = "127.0.0.1") -> int:
     raise StackError("no free port on 127.0.0.1")
 
 
+def last_lines(output: bytes, limit: int = 2000) -> str:
+    """The end of a process's output, at most ``limit`` characters, starting where a line
+    starts (or, for one long line, a word: ``…`` marks the cut), never in the middle of one."""
+    kept = output[-4 * limit :]  # a character is at most 4 bytes
+    text = kept.decode(errors="replace").strip()
+    if len(text) <= limit and len(kept) == len(output):
+        return text
+    end = text[-limit:]
+    newline = end.find("\n")
+    if newline != -1:
+        return end[newline + 1 :]
+    space = end.find(" ")
+    return "…" + (end[space + 1 :] if space != -1 else end)
+
+
 async def wait_for_port(port: int, process: ManagedProcess | None, within_s: float = 20.0) -> None:
     """Bounded wait until 127.0.0.1:port accepts connections."""
     deadline = time.monotonic() + within_s
@@ -114,7 +129,7 @@ class ManagedProcess:
     def tail(self, limit: int = 2000) -> str:
         """The end of its stderr, for error messages."""
         try:
-            return self.stderr_path.read_bytes()[-limit:].decode(errors="replace").strip()
+            return last_lines(self.stderr_path.read_bytes(), limit)
         except OSError:
             return ""
 

@@ -38,7 +38,7 @@ from pydantic import BaseModel, ValidationError
 from mcpchaos import __version__
 from mcpchaos.config.faults import FaultConfig
 from mcpchaos.config.network import NetworkConfig
-from mcpchaos.errors import ConfigError
+from mcpchaos.errors import ConfigError, ListenError
 from mcpchaos.faults.injector import FaultInjector, FaultRecord
 from mcpchaos.netsim.controller import NetworkController
 from mcpchaos.observe.metrics import Metrics
@@ -160,7 +160,12 @@ class ControlServer:
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.requested_port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            self._runner = None
+            raise ListenError(self.host, self.requested_port, exc) from None
         sockets = getattr(site._server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else self.requested_port
         log.info("control API on http://%s:%s", self.host, self.port)

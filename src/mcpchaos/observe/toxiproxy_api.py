@@ -30,11 +30,12 @@ import orjson
 from aiohttp import web
 
 from mcpchaos import __version__
+from mcpchaos.config.addresses import host_port
 from mcpchaos.config.network import NetworkConfig
-from mcpchaos.errors import ConfigError
+from mcpchaos.errors import ConfigError, ListenError
 from mcpchaos.netsim.controller import NetworkController
 from mcpchaos.netsim.toxics import Toxic, ToxicError, network_config, parse_toxic, reaches
-from mcpchaos.transport.tcp_link import TcpLink, parse_host_port
+from mcpchaos.transport.tcp_link import TcpLink
 
 log = logging.getLogger("mcpchaos.toxiproxy")
 
@@ -189,7 +190,7 @@ class ToxiproxyApi:
         if not isinstance(value, str):
             raise ApiError(400, f"bad request body: {what} must be HOST:PORT")
         try:
-            return parse_host_port(value, what)
+            return host_port(value, what, port_alone=False, example="127.0.0.1:9000")
         except ConfigError as exc:
             raise ApiError(400, f"bad request body: {exc}") from exc
 
@@ -198,8 +199,8 @@ class ToxiproxyApi:
         assert proxy.link is not None
         try:
             port = await proxy.link.start()
-        except OSError as exc:
-            raise ApiError(500, f"cannot listen on {proxy.listen}: {exc}") from exc
+        except ListenError as exc:
+            raise ApiError(500, str(exc)) from exc
         # Keep the port picked for ":0", so disabling and enabling again keeps the address.
         proxy.link.listen = (proxy.link.listen[0], port)
         proxy.listen = _address(proxy.link.listen[0], port)

@@ -26,7 +26,6 @@ import logging
 import re
 from urllib.parse import urlsplit
 
-from mcpchaos.errors import ConfigError
 from mcpchaos.events import notify
 from mcpchaos.intercept.chain import InterceptorChain
 from mcpchaos.intercept.context import Session
@@ -56,7 +55,7 @@ log = logging.getLogger("mcpchaos.http")
 
 _RESOURCE_METADATA = re.compile(r'resource_metadata\s*=\s*"?([^",\s]+)', re.IGNORECASE)
 
-__all__ = ["SESSION_HEADER", "HttpOptions", "HttpProxy", "parse_listen"]
+__all__ = ["SESSION_HEADER", "HttpOptions", "HttpProxy"]
 
 
 class HttpProxy:
@@ -241,14 +240,3 @@ class HttpProxy:
 
 def _itself(session: Session) -> Session:
     return session
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) → (host, port); ConfigError if malformed."""
-    host, sep, port_text = value.rpartition(":")
-    if not sep or not port_text.isdigit() or not host:
-        raise ConfigError(f"--listen must be HOST:PORT (e.g. 127.0.0.1:8080), got {value!r}")
-    port = int(port_text)
-    if not 0 <= port <= 65535:
-        raise ConfigError(f"--listen port must be 0-65535, got {port}")
-    return host.strip("[]"), port

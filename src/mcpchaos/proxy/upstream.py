@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
-from mcpchaos.errors import CircuitOpenError, ConfigError, UpstreamError
+from mcpchaos.config.addresses import http_url
+from mcpchaos.errors import CircuitOpenError, UpstreamError
 from mcpchaos.events import notify
 from mcpchaos.proxy.breaker import BreakerState, CircuitBreaker
 from mcpchaos.proxy.http_options import HttpOptions
@@ -80,31 +80,20 @@ class StatusOnly:
         return False  # ending a session is not traffic the breaker judges
 
 
-def parse_upstream_url(url: str) -> tuple[str, str, int, str]:
-    """``http://host:port/path`` → (origin, host, port, path); ConfigError if it is not one."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"--upstream must be an http(s) URL like http://127.0.0.1:8000/mcp, got {url!r}")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise ConfigError(f"--upstream has an invalid port: {url!r}") from None
-    return f"{parts.scheme}://{parts.netloc}", parts.hostname, port, parts.path or "/"
-
-
 class GuardedUpstream:
     """Calls toward one upstream URL."""
 
     def __init__(self, url: str, options: HttpOptions, observers: list[Any]) -> None:
         self.url = url
-        self.origin, host, port, self.path = parse_upstream_url(url)
+        parsed = http_url(url)
+        self.origin, self.path = parsed.origin, parsed.path
         self.target = self.path.encode()
         self.pool = UpstreamPool(
-            host,
-            port,
+            parsed.host,
+            parsed.port,
             options.connect_timeout,
             options.max_upstream_connections,
-            tls=url.startswith("https:"),
+            tls=parsed.tls,
         )
         self._observers = observers
         self.breaker = CircuitBreaker(options.breaker) if options.breaker is not None else None
@@ -146,4 +135,4 @@ class GuardedUpstream:
         await self.pool.close()
 
 
-__all__ = ["CallSink", "GuardedUpstream", "StatusOnly", "parse_upstream_url"]
+__all__ = ["CallSink", "GuardedUpstream", "StatusOnly"]

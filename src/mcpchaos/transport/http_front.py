@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from mcpchaos.errors import ConfigError
+from mcpchaos.errors import ListenError
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.host_check import HostPolicy, for_listener
 from mcpchaos.protocol.messages import Invalid, Message, MessageId, error_response, parse
@@ -139,14 +139,14 @@ class HttpFront:
             send_message(writer, rejection.status, rejection.response())
 
     async def start(self, host: str, port: int) -> int:
-        """Listen; returns the port (useful with port 0). A port in use is a ConfigError."""
+        """Listen; returns the port (useful with port 0). A port in use is a ListenError."""
         limits = self._front_limits
         self._policy = for_listener(host, limits.allowed_hosts, limits.allowed_origins)
         loop = asyncio.get_running_loop()
         try:
             self._server = await loop.create_server(self._connection, host, port, backlog=1024)
         except OSError as exc:
-            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+            raise ListenError(host, port, exc) from None
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
 

@@ -15,6 +15,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
 
+from mcpchaos.errors import ListenError
 from mcpchaos.events import notify
 from mcpchaos.netsim.controller import NetworkController
 from mcpchaos.netsim.stream import ShapedSink
@@ -243,10 +244,13 @@ class TcpLink:
         self.port: int | None = None
 
     async def start(self) -> int:
+        """Listen; returns the port (useful with port 0). An address it cannot bind is a ListenError."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            self.limiter.factory(lambda: _Pair(self).client), self.listen[0], self.listen[1], backlog=1024
-        )
+        factory = self.limiter.factory(lambda: _Pair(self).client)
+        try:
+            self._server = await loop.create_server(factory, self.listen[0], self.listen[1], backlog=1024)
+        except OSError as exc:
+            raise ListenError(self.listen[0], self.listen[1], exc) from None
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("link %s: %s:%d → %s:%d", self.name, self.listen[0], self.port, *self.upstream)
         return self.port
@@ -333,13 +337,3 @@ class TcpLink:
             return
         if client.transport is not None and not client.transport.is_closing():
             client.transport.resume_reading()
-
-
-def parse_host_port(value: str, what: str) -> tuple[str, int]:
-    """``HOST:PORT`` → (host, port), with an error that names the option."""
-    from mcpchaos.errors import ConfigError
-
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"{what} must be HOST:PORT (e.g. 127.0.0.1:9000), got {value!r}")
-    return host.strip("[]"), int(port)

@@ -12,7 +12,7 @@ import contextlib
 import os
 import signal
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import IO, Any
 
 from mcpchaos.harness.load.fast_http import HandshakeRejectedError, RequestFailedError
 from mcpchaos.harness.load.recorder import Recorder, Ticket
@@ -105,8 +105,12 @@ class StdioClient:
         deadline_s: float | None,
         recorder: Recorder,
         on_session: Callable[[], None],
+        *,
+        stderr: int | IO[bytes] = asyncio.subprocess.DEVNULL,
     ) -> None:
+        """``stderr``: where the server processes' stderr goes (default: nowhere)."""
         self._command = list(command)
+        self._stderr = stderr
         self._env = dict(env) if env is not None else None
         self._protocol = protocol
         self._reinitialize = reinitialize
@@ -165,7 +169,7 @@ class StdioClient:
                 *self._command,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL,
+                stderr=self._stderr,
                 env=self._env,
                 start_new_session=True,  # its own process group: killing it takes its children too
             )
