@@ -237,3 +237,63 @@ async def test_a_request_still_pending_when_the_proxy_shuts_down_gets_an_error_n
         assert await proxy.close(within=20) == 0
     finally:
         await proxy.kill()
+
+
+def test_a_client_that_does_not_read_its_error_answers_stops_being_read_not_buffered() -> None:
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    import psutil
+
+    # A real pipe on the proxy's stdout that nobody reads (asyncio's subprocess pipes would read
+    # it eagerly into memory); the proxy itself answers each malformed line it gets.
+    proxy = subprocess.Popen(
+        [sys.executable, "-m", "mcpchaos", "proxy", "--", "sh", "-c", "cat >/dev/null"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proxy.stdin is not None
+    assert proxy.stdout is not None
+    try:
+        proxy.stdin.write(b"x\n")
+        proxy.stdin.flush()
+        assert b'"code":-32700' in proxy.stdout.readline()  # it is up
+        process = psutil.Process(proxy.pid)
+        baseline = process.memory_info().rss
+        # 100,000 malformed lines (2 MB), each answered with ~100 bytes: far more than the
+        # pipes and the write buffer on the way hold, so a proxy that read them all would queue MBs.
+        junk = (b"x" * 19 + b"\n") * 10_000
+        written = threading.Event()
+
+        def flood() -> None:
+            assert proxy.stdin is not None
+            for _ in range(10):
+                proxy.stdin.write(junk)
+                proxy.stdin.flush()
+            written.set()
+
+        threading.Thread(target=flood, daemon=True).start()
+        # Nobody reads the answers: the proxy must stop reading (our writes then block), which
+        # shows as its CPU time standing still while our writes are not done.
+        cpu, still_since, give_up = sum(process.cpu_times()[:2]), time.monotonic(), time.monotonic() + 90
+        while not written.wait(0.2) and time.monotonic() - still_since < 1.5:
+            assert time.monotonic() < give_up, "the proxy neither stopped reading nor read everything"
+            now = sum(process.cpu_times()[:2])
+            if now - cpu > 0.02:
+                cpu, still_since = now, time.monotonic()
+        assert not written.is_set(), "all 100,000 lines were read although no answer was"
+        assert process.memory_info().rss - baseline < 30 * 1024 * 1024
+        # Reading the answers lets the rest in; the session goes on.
+        while not written.is_set():
+            assert proxy.stdout.read1(1 << 20), "the proxy closed its stdout"
+        proxy.stdin.write(b'{"jsonrpc": "2.0", "id": "after", "method": 7}\n')
+        proxy.stdin.flush()
+        while b'"id":"after"' not in (line := proxy.stdout.readline()):
+            assert line, "the proxy closed its stdout"
+    finally:
+        proxy.kill()
+        proxy.wait(30)

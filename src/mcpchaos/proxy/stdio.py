@@ -125,7 +125,8 @@ class StdioProxy:
         restarting = self.options.restart.mode == "on-failure"
         from_client = self._from_client if restarting else partial(pump.receive, Direction.CLIENT_TO_SERVER)
         client_task = asyncio.create_task(
-            self._relay(client_source, from_client, self._drain_server), name="client-reader"
+            self._relay(client_source, from_client, partial(self._drain_both, client_sink)),
+            name="client-reader",
         )
         server_task = self._read_server(child, client_sink)
         exit_task = asyncio.create_task(child.wait_exit(), name="server-exit")
@@ -195,11 +196,15 @@ class StdioProxy:
         framer = NdjsonFramer(self.options.max_message_bytes)
         await read_frames(source, framer, deliver, after_chunk)
 
-    def _drain_server(self) -> object:
-        """Backpressure toward the running server; nothing to wait for during a restart
-        (the restart queue is bounded)."""
+    async def _drain_both(self, client_sink: ByteSink) -> None:
+        """Backpressure after a chunk from the client: toward the running server (nothing to
+        wait for during a restart: the restart queue is bounded), and toward the client itself,
+        which the proxy answers directly (a malformed line, an injected error): a client that
+        does not read its answers stops being read, as a server's full stdout would stop it."""
         sink = self.upstream.sink
-        return sink.drain() if sink is not None else None
+        if sink is not None:
+            await sink.drain()
+        await client_sink.drain()
 
     def _from_client(self, frame: Frame) -> None:
         """A client frame, when restarts are on: remember the handshake to replay it."""
