@@ -14,6 +14,7 @@ the field path named.
 from __future__ import annotations
 
 import enum
+import itertools
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -313,6 +314,31 @@ class FaultConfig(_Strict):
             if rule.error_config is None:
                 _error_types_needed(rule.enabled_faults, self.error_config, f"rules.{index}: ")
         return self
+
+    def rule_names(self) -> list[str]:
+        """Each rule's name as the fault log shows it (``rule-<index>`` for an unnamed one)."""
+        return [rule.name or f"rule-{index}" for index, rule in enumerate(self.rules)]
+
+    def with_rule(self, rule: Rule) -> FaultConfig:
+        """This configuration with ``rule`` tried first, before the rules already there (so a
+        rule added at run time is not shadowed by an older, broader one). A rule without a
+        name gets ``<kind>-<n>``; check a given name against :meth:`rule_names` first.
+        Validated again as a whole (pydantic's ValidationError)."""
+        if rule.name is None:
+            names = set(self.rule_names())
+            kind = "-".join(fault.value for fault in rule.enabled_faults.enabled()) or "rule"
+            number = next(n for n in itertools.count(1) if f"{kind}-{n}" not in names)
+            rule = rule.model_copy(update={"name": f"{kind}-{number}"})
+        rules = [rule, *self.rules]
+        return type(self).model_validate({**self.model_dump(), "rules": [r.model_dump() for r in rules]})
+
+    def without_rule(self, name: str) -> FaultConfig:
+        """This configuration without the rule called ``name``. KeyError when there is none."""
+        names = self.rule_names()
+        if name not in names:
+            raise KeyError(name)
+        kept = [rule for rule, rule_name in zip(self.rules, names, strict=True) if rule_name != name]
+        return self.model_copy(update={"rules": kept})
 
     def settings_for(self, rule: Rule | None) -> FaultSettings:
         """The per-kind settings in force for ``rule`` (its own, else the top level's)."""
