@@ -160,7 +160,7 @@ def test_fault_flags_with_mistakes_are_usage_errors_that_say_what_to_fix() -> No
     assert "fault_probability" in out_of_range.stderr
 
 
-def test_shorthand_fault_flags_inject_and_log(tmp_path: Path) -> None:
+def test_shorthand_fault_flags_inject_on_calls_not_the_handshake_and_log(tmp_path: Path) -> None:
     log = tmp_path / "faults.jsonl"
     requests = (
         b"\n".join(
@@ -193,6 +193,8 @@ def test_shorthand_fault_flags_inject_and_log(tmp_path: Path) -> None:
             "3",
             "--fault-log",
             str(log),
+            "--shutdown-grace",
+            "20",
             "--",
             *MCPCHAOS,
             "demo-server",
@@ -203,9 +205,11 @@ def test_shorthand_fault_flags_inject_and_log(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    replies = [orjson.loads(line) for line in result.stdout.splitlines()]
-    assert all(reply["error"]["data"]["mcpchaos"]["injected"] for reply in replies)
-    assert len(log.read_text().splitlines()) == 2
+    replies = {reply["id"]: reply for reply in map(orjson.loads, result.stdout.splitlines())}
+    initialized, listed = replies[1], replies[2]
+    assert "result" in initialized  # the handshake is left alone
+    assert listed["error"]["data"]["mcpchaos"]["injected"]
+    assert [orjson.loads(line)["method"] for line in log.read_text().splitlines()] == ["tools/list"]
 
 
 def test_the_proxy_accepts_dev_null_as_stdin_and_stdout() -> None:

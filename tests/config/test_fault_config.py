@@ -16,6 +16,12 @@ def test_the_default_config_injects_nothing() -> None:
     assert config.rules == []
 
 
+def test_by_default_the_top_level_and_rules_target_client_requests() -> None:
+    config = validate(FaultConfig, {"rules": [{"enabled_faults": {"drop": True}}]})
+    assert config.match.message_classes == ["client_request"]
+    assert config.rules[0].match.message_classes == ["client_request"]
+
+
 def test_defaults_follow_the_original_specification() -> None:
     config = FaultConfig()
     assert config.error_config.types == list(ErrorType)
@@ -48,6 +54,7 @@ def test_defaults_follow_the_original_specification() -> None:
             ["resource_exhaustion.memory_spike_mb", "1024"],
         ),
         ({"rules": [{"probability": 1.0}]}, ["rules.0", "no enabled_faults"]),
+        ({"match": {"message_classes": []}}, ["match", "at least one class", "[all]"]),
         (
             {"rules": [{"enabled_faults": {"error": True}, "error_config": {"types": []}}]},
             ["rules.0", "types is empty"],

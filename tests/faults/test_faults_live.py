@@ -3,6 +3,7 @@ stdio and on Streamable HTTP: what the client observes, and what the fault log s
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,8 @@ from mcpchaos.proxy.http import HttpProxy
 from tests.http.mcp import HEADERS
 
 DEMO = [sys.executable, "-m", "mcpchaos", "demo-server"]
+SDK_ENV = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else None
+"""The SDK starts a server with a minimal environment: keep the source tree under test."""
 Scenario = Callable[[Client], Awaitable[Any]]
 
 
@@ -67,6 +70,7 @@ async def on_stdio(
             "--",
             *DEMO,
         ],
+        env=SDK_ENV,
     )
     with anyio.fail_after(30):
         async with Client(params, mode="legacy") as client:
@@ -127,6 +131,32 @@ async def test_delay_holds_the_message_and_the_answer_still_comes(run: Any) -> N
     assert elapsed >= 0.3
     assert [r["fault"] for r in records] == ["delay"]
     assert records[0]["params"]["delay_ms"] == 300
+
+
+async def test_a_delay_of_d_makes_a_call_of_about_d_not_twice_d(run: Any) -> None:
+    # The top level at p = 1, no match: every call is delayed once (its request), not its answer.
+    delay = 0.4
+
+    async def scenario(client: Client) -> list[float]:
+        await client.list_tools()  # the SDK's own tools/list before a first call, out of the timing
+        took = []
+        for i in range(4):
+            started = time.monotonic()
+            await client.call_tool("echo", {"text": f"d{i}"})
+            took.append(time.monotonic() - started)
+        return took
+
+    config = {
+        "seed": 1,
+        "fault_probability": 1.0,
+        "enabled_faults": {"delay": True},
+        "delay_ms": {"min_ms": delay * 1000, "max_ms": delay * 1000},
+    }
+    took, records = await run(config, scenario)
+    assert all(delay <= t < 1.5 * delay + 0.15 for t in took), took
+    assert [(r["direction"], r["method"]) for r in records] == [("client_to_server", "tools/list")] + [
+        ("client_to_server", "tools/call")
+    ] * 4
 
 
 async def test_an_injected_error_reaches_the_client_marked_as_injected(run: Any) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import math
 import random
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -74,6 +75,152 @@ def test_each_fault_kind_gets_its_weighted_share() -> None:
     for kind, expected in (("delay", 0.5), ("drop", 0.25), ("duplicate", 0.25)):
         sigma = math.sqrt(n * expected * (1 - expected))
         assert abs(shares[kind] - n * expected) < 4 * sigma, shares
+
+
+def within_four_sigma(hits: int, n: int, p: float) -> bool:
+    return abs(hits - n * p) <= 4 * math.sqrt(n * p * (1 - p))
+
+
+def handshake(session: Session) -> list[tuple[Message, Direction, str | None]]:
+    """What a client and server exchange before the first call (both eras)."""
+    return [
+        (request(0, "server/discover"), C2S, None),
+        (result_response(0, {}), S2C, "server/discover"),
+        (request(1, "initialize", {"protocolVersion": "2025-11-25"}), C2S, None),
+        (result_response(1, {}), S2C, "initialize"),
+        (notification("notifications/initialized"), C2S, None),
+    ]
+
+
+def feed(
+    chosen: FaultInjector, session: Session, traffic: Sequence[tuple[Message, Direction, str | None]]
+) -> None:
+    ordinals: Counter[Direction] = Counter()
+    for message, direction, request_method in traffic:
+        chosen.intercept(
+            message,
+            ctx(direction, ordinal=ordinals[direction], session=session, request_method=request_method),
+        )
+        ordinals[direction] += 1
+
+
+def calls_with_answers(n: int) -> list[tuple[Message, Direction, str | None]]:
+    """n calls, each answered, with a progress notification and a log message between."""
+    traffic: list[tuple[Message, Direction, str | None]] = []
+    for i in range(10, 10 + n):
+        traffic.append((call(i), C2S, None))
+        traffic.append((notification("notifications/progress"), S2C, None))
+        traffic.append((result_response(i, {"content": []}), S2C, "tools/call"))
+        traffic.append((notification("notifications/message"), C2S, None))
+    return traffic
+
+
+def test_the_probability_is_per_call_so_each_call_gets_at_most_one_fault() -> None:
+    n, p = 4000, 0.3
+    chosen, records = injector(fault_probability=p, enabled_faults={"delay": True, "error": True}, seed=7)
+    session = Session("s", 1, "stdio")
+    feed(chosen, session, handshake(session) + calls_with_answers(n))
+    assert {(r.direction, r.method) for r in records} == {("client_to_server", "tools/call")}
+    faulted = Counter(r.message_id for r in records)
+    assert max(faulted.values()) == 1
+    assert within_four_sigma(len(records), n, p), len(records)
+
+
+def test_the_handshake_is_left_alone_even_when_every_message_is_targeted() -> None:
+    chosen, records = injector(
+        fault_probability=1.0,
+        enabled_faults={"error": True, "delay": True},
+        match={"message_classes": ["all"]},
+    )
+    session = Session("s", 1, "stdio")
+    feed(chosen, session, handshake(session))
+    assert records == []
+    globbed, globbed_records = injector(
+        fault_probability=1.0,
+        enabled_faults={"drop": True},
+        match={"message_classes": ["all"], "methods": ["*"]},
+    )
+    feed(globbed, Session("s", 1, "stdio"), handshake(session))
+    assert globbed_records == []  # a glob does not name the handshake
+
+
+def test_a_rule_that_names_a_handshake_method_reaches_it() -> None:
+    chosen, records = injector(
+        seed=1,
+        rules=[
+            {
+                "name": "slow-start",
+                "match": {
+                    "methods": ["initialize"],
+                    "message_classes": ["client_request", "server_response"],
+                },
+                "enabled_faults": {"delay": True},
+            }
+        ],
+    )
+    session = Session("s", 1, "stdio")
+    feed(chosen, session, handshake(session))
+    assert [(r.direction, r.method) for r in records] == [
+        ("client_to_server", "initialize"),
+        ("server_to_client", "initialize"),
+    ]
+
+
+def test_responses_notifications_and_server_requests_are_reached_through_message_classes() -> None:
+    traffic = [
+        (call(10), C2S, None),
+        (request(90, "sampling/createMessage"), S2C, None),
+        (result_response(90, {}), C2S, "sampling/createMessage"),
+        (notification("notifications/progress"), S2C, None),
+        (result_response(10, {}), S2C, "tools/call"),
+        (notification("notifications/cancelled"), C2S, None),
+    ]
+
+    def reached(classes: list[str]) -> list[tuple[str, Any]]:
+        chosen, records = injector(
+            fault_probability=1.0, enabled_faults={"duplicate": True}, match={"message_classes": classes}
+        )
+        feed(chosen, Session("s", 1, "stdio"), traffic)
+        return [(r.direction[0], r.method) for r in records]
+
+    assert reached(["client_request"]) == [("c", "tools/call")]
+    assert reached(["server_response"]) == [("s", "tools/call")]
+    assert reached(["notifications"]) == [("s", "notifications/progress"), ("c", "notifications/cancelled")]
+    assert reached(["server_request", "client_response"]) == [
+        ("s", "sampling/createMessage"),
+        ("c", "sampling/createMessage"),
+    ]
+    assert len(reached(["all"])) == len(traffic)
+
+
+def test_a_rules_own_probability_wins_over_the_top_level() -> None:
+    n = 2000
+    chosen, records = injector(
+        fault_probability=0.3,
+        enabled_faults={"delay": True},
+        seed=3,
+        rules=[
+            {
+                "name": "writes",
+                "match": {"tools": ["write_*"]},
+                "probability": 0.9,
+                "enabled_faults": {"error": True},
+            },
+            {
+                "name": "shield",
+                "match": {"tools": ["health"]},
+                "probability": 0.0,
+                "enabled_faults": {"error": True},
+            },
+        ],
+    )
+    session = Session("s", 1, "stdio")
+    traffic = [(call(i, ("write_file", "read_file", "health")[i % 3]), C2S, None) for i in range(3 * n)]
+    feed(chosen, session, traffic)
+    by_rule = Counter(r.rule for r in records)
+    assert within_four_sigma(by_rule["writes"], n, 0.9), by_rule
+    assert within_four_sigma(by_rule["default"], n, 0.3), by_rule
+    assert set(by_rule) == {"writes", "default"}  # probability 0 shields the health calls
 
 
 def run_sessions(seed: int, interleaving_seed: int) -> list[tuple[Any, ...]]:

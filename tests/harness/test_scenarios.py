@@ -31,11 +31,20 @@ async def test_every_scenario_passes_its_verdicts_against_the_demo_server(name: 
         assert with_breaker > without_breaker + 0.1, result.measurements
 
 
+BARE_ERRORS = {"enabled_faults": {"error": True}, "error_config": {"types": ["internal_error"]}}
+"""What a user writes: no match, so the default targeting (calls, not the handshake)."""
+
+
 @pytest.mark.timeout(120)
-async def test_the_collapse_point_of_error_faults_lands_where_theory_says(tmp_path: Path) -> None:
-    # Error faults on requests at probability p: success ≈ 1 − p. Levels 0, 0.2 … 1 and the
-    # collapse threshold at 30%, midway between 0.6 (40% left) and 0.8 (20% left): p = 0.8.
-    result = await run_quick("gradual_degradation", tmp_path, {"collapse_below": 0.3, "steps": 6})
+@pytest.mark.parametrize("fault_config", [None, BARE_ERRORS], ids=["generated", "bare-user-config"])
+async def test_the_collapse_point_of_error_faults_lands_where_theory_says(
+    tmp_path: Path, fault_config: dict[str, object] | None
+) -> None:
+    # The default semantics: p is the chance a call gets a fault (one draw per call, the
+    # handshake left alone), so error faults at p leave success ≈ 1 − p. Levels 0, 0.2 … 1 and
+    # the collapse threshold at 30%, midway between 0.6 (40% left) and 0.8 (20% left): p = 0.8.
+    params = {"collapse_below": 0.3, "steps": 6, "fault_config": fault_config}
+    result = await run_quick("gradual_degradation", tmp_path, params)
     assert not failed(result), failed(result)
     assert result.collapse_point == pytest.approx(0.8), result.collapse_point
     for phase in result.phases:

@@ -18,6 +18,7 @@ from mcpchaos.intercept.context import Context, Session
 from mcpchaos.netsim.controller import NetworkController
 from mcpchaos.observe.control import ControlServer, ControlTargets
 from mcpchaos.observe.metrics import Metrics
+from mcpchaos.observe.toxiproxy_api import Proxy as ToxiProxy
 from mcpchaos.protocol.messages import Direction, request
 
 
@@ -89,6 +90,56 @@ async def test_faults_put_patch_reset_and_log(control: tuple[ControlServer, str]
     status, data = await call("POST", f"{base}/faults/reset")
     assert injector.config.fault_probability == 0
     assert injector.config.seed == 3
+
+
+async def test_rules_are_added_first_and_removed_by_name(control: tuple[ControlServer, str]) -> None:
+    server, base = control
+    injector = server.targets.injector
+    assert injector is not None
+    rule = {"match": {"tools": ["write_*"]}, "probability": 0.3, "enabled_faults": {"error": True}}
+    status, data = await call("POST", f"{base}/faults/rules", {**rule, "name": "writes"})
+    assert status == 200
+    status, data = await call("POST", f"{base}/faults/rules", rule)  # no name: one is given
+    assert [r["name"] for r in data["config"]["rules"]] == ["error-1", "writes"]
+    assert injector.config.rule_names() == ["error-1", "writes"]
+    assert injector.seed == 3  # a rule change keeps the seed
+    status, data = await call("POST", f"{base}/faults/rules", {**rule, "name": "writes"})
+    assert (status, data["error"]) == (409, "a rule named 'writes' exists (rules: error-1, writes)")
+    status, data = await call("POST", f"{base}/faults/rules", {**rule, "probability": 2})
+    assert status == 422
+    assert "probability" in str(data)
+    status, data = await call("DELETE", f"{base}/faults/rules/writes")
+    assert [r["name"] for r in data["config"]["rules"]] == ["error-1"]
+    status, data = await call("DELETE", f"{base}/faults/rules/writes")
+    assert (status, data["error"]) == (404, "no rule named 'writes' (rules: error-1)")
+
+
+async def test_a_rule_that_does_not_fit_the_configuration_is_refused(
+    control: tuple[ControlServer, str],
+) -> None:
+    server, base = control
+    await call("PUT", f"{base}/faults", {"error_config": {"types": []}})
+    status, data = await call("POST", f"{base}/faults/rules", {"enabled_faults": {"error": True}})
+    assert status == 422
+    assert "types is empty" in str(data)
+    assert server.targets.injector is not None
+    assert server.targets.injector.config.rules == []
+
+
+async def test_network_reset_returns_to_the_start_up_network(control: tuple[ControlServer, str]) -> None:
+    server, base = control
+    network = server.targets.network
+    assert network is not None
+    server.targets.toxiproxy.register(ToxiProxy("mcpchaos", "stdio", "server", network))
+    toxic = {"type": "latency", "attributes": {"latency": 200}}
+    assert (await call("POST", f"{base}/proxies/mcpchaos/toxics", toxic))[0] == 200
+    await call("PATCH", f"{base}/network", {"upstream": {"limit_data": 10}})
+    await call("POST", f"{base}/network/partition")
+    status, data = await call("POST", f"{base}/network/reset")
+    assert status == 200
+    assert data == {"config": NetworkConfig().model_dump(mode="json"), "partitioned": False}
+    assert network.config == server.targets.startup_network
+    assert (await call("GET", f"{base}/proxies/mcpchaos/toxics"))[1] == []  # the toxics went too
 
 
 @pytest.mark.parametrize(

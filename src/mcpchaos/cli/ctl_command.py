@@ -1,9 +1,15 @@
 """``mcpchaos ctl``: the control API from the shell.
 
-mcpchaos ctl --control http://127.0.0.1:9900 status
-mcpchaos ctl faults set examples/flaky-tools.yaml        # or - for stdin
-mcpchaos ctl faults patch '{"fault_probability": 0.5}'
+mcpchaos ctl --control 9900 status                       # a port means 127.0.0.1:PORT
+mcpchaos ctl faults set examples/flaky-tools.yaml        # or - for stdin, or inline JSON
+mcpchaos ctl faults add error --probability 0.3 --tool 'write_*'
+mcpchaos ctl faults remove error-1
+mcpchaos ctl faults off                                  # no faults at all; 'reset': the start-up ones
 mcpchaos ctl log --follow
+
+The commands, their help and examples: :mod:`mcpchaos.cli.ctl_parser`. Usage mistakes (a
+bad address, a missing or unreadable configuration, a rule that does not validate) exit 2
+before anything is sent; an error answered by the API, or no API, exits 1.
 """
 
 from __future__ import annotations
@@ -11,60 +17,49 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import yaml
 
+from mcpchaos.cli.ctl_parser import add_parser
+from mcpchaos.cli.options import control_address
+from mcpchaos.config.faults import Rule
+from mcpchaos.config.load import validate
 from mcpchaos.errors import ConfigError, McpChaosError
+
+__all__ = ["ControlError", "add_parser", "control_url", "rule_from_args", "run"]
 
 
 class ControlError(McpChaosError):
     """The control API answered with an error, or could not be reached."""
 
 
-def add_parser(commands: Any) -> None:
-    ctl = commands.add_parser(
-        "ctl",
-        help="read and change a running proxy or link through its control API",
-        description="Talk to the control API of a running 'mcpchaos proxy --control ...' or 'mcpchaos link "
-        "--control ...'. Configurations may be given as a YAML/JSON file, '-' for stdin, or inline JSON.",
-    )
-    ctl.add_argument(
-        "--control",
-        metavar="URL",
-        default=os.environ.get("MCPCHAOS_CONTROL"),
-        help="the control API, e.g. http://127.0.0.1:9900 (default: $MCPCHAOS_CONTROL)",
-    )
-    ctl.add_argument(
-        "--token",
-        default=os.environ.get("MCPCHAOS_CONTROL_TOKEN"),
-        help="the control token, if the API needs one (default: $MCPCHAOS_CONTROL_TOKEN)",
-    )
-    sub = ctl.add_subparsers(dest="ctl_command", metavar="COMMAND", required=True)
-    sub.add_parser("status", help="health, sessions and faults injected so far")
-    faults = sub.add_parser("faults", help="show, set, patch or reset the fault configuration")
-    faults.add_argument("action", choices=["show", "set", "patch", "reset"])
-    faults.add_argument("config", nargs="?", help="for set/patch: a file, '-' or inline JSON")
-    network = sub.add_parser("network", help="show, set or patch the network configuration")
-    network.add_argument("action", choices=["show", "set", "patch"])
-    network.add_argument("config", nargs="?", help="for set/patch: a file, '-' or inline JSON")
-    partition = sub.add_parser("partition", help="start a network partition")
-    partition.add_argument("--duration-ms", type=float, help="heal by itself after this long")
-    sub.add_parser("heal", help="end a network partition")
-    log = sub.add_parser("log", help="the injected faults, as JSON lines")
-    log.add_argument("--since", type=int, default=0, help="only records after this sequence number")
-    log.add_argument("--follow", action="store_true", help="keep printing new records (Ctrl-C to stop)")
-    metrics = sub.add_parser("metrics", help="the metrics (Prometheus text, or --json)")
-    metrics.add_argument("--json", action="store_true")
+def control_url(value: str | None) -> str:
+    """``--control`` as ``proxy --control`` takes it (PORT, HOST:PORT) or a URL → a base URL."""
+    if not value:
+        raise ConfigError("give --control PORT (the proxy's --control address), or set MCPCHAOS_CONTROL")
+    if "://" in value:
+        url = urllib.parse.urlsplit(value)
+        try:
+            port_ok = url.port is None or url.port > 0
+        except ValueError:  # not a number, or out of range
+            port_ok = False
+        if url.scheme not in ("http", "https") or not url.hostname or not port_ok:
+            raise ConfigError(f"--control must be PORT, HOST:PORT or http://HOST:PORT, got {value!r}")
+        return value.rstrip("/")
+    address = control_address(value)
+    assert address is not None
+    host, port = address
+    if not 0 < port < 65536:
+        raise ConfigError(f"--control: port {port} is out of range (1-65535)")
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _config_body(value: str | None, action: str) -> Any:
-    if value is None:
-        raise ConfigError(f"'{action}' needs a configuration: a file, '-' for stdin, or inline JSON")
+def _config_body(value: str) -> Any:
     if value == "-":
         text = sys.stdin.read()
     elif value.lstrip().startswith("{"):
@@ -80,26 +75,100 @@ def _config_body(value: str | None, action: str) -> Any:
         raise ConfigError(f"{value}: not valid YAML/JSON: {exc}") from None
 
 
+def _delay(text: str) -> dict[str, float]:
+    low, _, high = text.partition("-")
+    try:
+        bounds = (float(low), float(high or low))
+    except ValueError:
+        raise ConfigError(
+            f"--delay-ms must be MS or MIN-MAX in milliseconds (e.g. 300 or 200-800), got {text!r}"
+        ) from None
+    return {"min_ms": bounds[0], "max_ms": bounds[1], "jitter": bounds[0] != bounds[1]}
+
+
+def rule_from_args(args: argparse.Namespace) -> Rule:
+    """The rule ``ctl faults add`` describes, validated here (a mistake is exit 2)."""
+    kind = args.kind
+    for option, value, fits in (
+        ("--delay-ms", args.delay_ms, "delay"),
+        ("--error-type", args.error_type, "error"),
+        ("--corruption-mode", args.corruption_mode, "corruption"),
+    ):
+        if value and kind != fits:
+            raise ConfigError(f"{option} is for '{fits}' rules, not '{kind}'")
+    match: dict[str, Any] = {
+        "tools": args.tool,
+        "methods": args.method,
+        "sessions": args.session,
+        "first_n": args.first_n,
+        "every_nth": args.every_nth,
+    }
+    if args.classes:
+        match["message_classes"] = args.classes
+    data: dict[str, Any] = {
+        "name": args.name,
+        "match": match,
+        "probability": args.probability,
+        "enabled_faults": {kind: True},
+    }
+    if args.delay_ms is not None:
+        data["delay_ms"] = _delay(args.delay_ms)
+    if args.error_type:
+        data["error_config"] = {"types": args.error_type}
+    if args.corruption_mode:
+        data["corruption_config"] = {"modes": args.corruption_mode}
+    return validate(Rule, data, "faults add")
+
+
 async def _call(args: argparse.Namespace, method: str, path: str, body: Any = None, raw: bool = False) -> Any:
-    if not args.control:
-        raise ConfigError("give --control URL (the proxy's --control address), or set MCPCHAOS_CONTROL")
-    base = args.control if "://" in args.control else f"http://{args.control}"
+    base = control_url(args.control)
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
     try:
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http,
-            http.request(method, base.rstrip("/") + path, json=body, headers=headers) as response,
+            http.request(method, base + path, json=body, headers=headers) as response,
         ):
             text = await response.text()
             if response.status >= 400:
                 raise ControlError(f"{method} {path}: HTTP {response.status}: {text.strip()}")
             return text if raw else json.loads(text)
+    except aiohttp.ClientConnectorError as exc:
+        reason = exc.os_error.strerror or str(exc.os_error)
+        raise ControlError(
+            f"cannot reach the control API at {base}: {reason} (is a proxy running with --control there?)"
+        ) from None
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise ControlError(f"cannot reach the control API at {base}: {exc}") from None
+        raise ControlError(f"cannot reach the control API at {base}: {exc or type(exc).__name__}") from None
 
 
 def _print(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+async def _faults(args: argparse.Namespace) -> Any:
+    action = args.action
+    if action == "show":
+        return await _call(args, "GET", "/faults")
+    if action == "reset":
+        return await _call(args, "POST", "/faults/reset")
+    if action == "off":
+        return await _call(args, "PUT", "/faults", {})  # FaultConfig(): nothing; the seed is kept
+    if action == "add":
+        rule = rule_from_args(args)
+        return await _call(args, "POST", "/faults/rules", rule.model_dump(mode="json", exclude_unset=True))
+    if action == "remove":
+        return await _call(args, "DELETE", "/faults/rules/" + urllib.parse.quote(args.name, safe=""))
+    body = _config_body(args.config)
+    return await _call(args, "PUT" if action == "set" else "PATCH", "/faults", body)
+
+
+async def _network(args: argparse.Namespace) -> Any:
+    if args.action == "show":
+        return await _call(args, "GET", "/network")
+    if args.action == "reset":
+        return await _call(args, "POST", "/network/reset")
+    body = _config_body(args.config)
+    return await _call(args, "PUT" if args.action == "set" else "PATCH", "/network", body)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -117,19 +186,9 @@ async def run(args: argparse.Namespace) -> int:
             }
         )
     elif command == "faults":
-        if args.action == "show":
-            _print(await _call(args, "GET", "/faults"))
-        elif args.action == "reset":
-            _print(await _call(args, "POST", "/faults/reset"))
-        else:
-            method = "PUT" if args.action == "set" else "PATCH"
-            _print(await _call(args, method, "/faults", _config_body(args.config, args.action)))
+        _print(await _faults(args))
     elif command == "network":
-        if args.action == "show":
-            _print(await _call(args, "GET", "/network"))
-        else:
-            method = "PUT" if args.action == "set" else "PATCH"
-            _print(await _call(args, method, "/network", _config_body(args.config, args.action)))
+        _print(await _network(args))
     elif command == "partition":
         body = {"duration_ms": args.duration_ms} if args.duration_ms is not None else {}
         _print(await _call(args, "POST", "/network/partition", body))

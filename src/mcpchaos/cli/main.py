@@ -179,7 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--fault-probability",
         type=float,
         metavar="P",
-        help="chance (0-1) that a message gets a fault; overrides the file",
+        help="chance (0-1) that a call (a client request, not the handshake) gets a fault; "
+        "overrides the file",
     )
     faults.add_argument(
         "--faults-enabled",

@@ -2,7 +2,11 @@
 specification (``fault_probability``, ``enabled_faults``, ``delay_ms``, ``error_config``,
 ``corruption_config``, ``resource_exhaustion``), so profiles written for it keep working.
 
-``FaultConfig()`` injects nothing. Validation is strict: unknown fields, out-of-range values
+``FaultConfig()`` injects nothing. What a probability applies to, by default: a client's
+request (a call), once per call; the handshake (``initialize``, ``notifications/initialized``,
+``server/discover``) only when ``match.methods`` names it; responses, notifications and
+server→client messages only when ``match.message_classes`` names them (docs/faults.md has
+the table). Validation is strict: unknown fields, out-of-range values
 and contradictions (``min_ms > max_ms``, error enabled with no error types) are rejected with
 the field path named.
 """
@@ -10,6 +14,7 @@ the field path named.
 from __future__ import annotations
 
 import enum
+import itertools
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -86,6 +91,13 @@ class MessageClass(enum.StrEnum):
     SERVER_RESPONSE = "server_response"
     NOTIFICATIONS = "notifications"
     """Shorthand: notifications in either direction."""
+    ALL = "all"
+    """Shorthand: every message, both directions (the handshake still only when named)."""
+
+
+HANDSHAKE_METHODS = frozenset({"initialize", "notifications/initialized", "server/discover"})
+"""Left alone unless a ``match.methods`` entry names one of them exactly (a glob such as
+``*`` does not): a fault there stops a client from connecting at all, not one call."""
 
 
 class EnabledFaults(_Strict):
@@ -195,13 +207,17 @@ class ResourceExhaustionConfig(_Strict):
 
 
 class MatchConfig(_Strict):
-    """Which messages a rule (or the top-level config) applies to. Empty lists match all."""
+    """Which messages a rule (or the top-level config) applies to. By default: client
+    requests (calls) other than the handshake. The other lists, empty, match all."""
 
-    message_classes: list[MessageClass] = Field(default_factory=list)
-    """E.g. ``[client_request]``; empty: every kind and direction."""
+    message_classes: list[MessageClass] = Field(default_factory=lambda: [MessageClass.CLIENT_REQUEST])
+    """What kinds of message, which way: ``client_request`` (the default: each call is drawn
+    for once), or add ``server_response``, ``notifications``, ``server_request``... (``all``:
+    every message both ways; a call then has a draw for its request and one for its answer)."""
     methods: list[str] = Field(default_factory=list)
     """Method globs, e.g. ``tools/call`` or ``resources/*``. A response matches by the method
-    of the request it answers."""
+    of the request it answers. The handshake methods are reached only when named exactly
+    (``methods: [initialize]``)."""
     tools: list[str] = Field(default_factory=list)
     """Tool name globs (``tools/call`` requests and their responses)."""
     arguments: dict[str, Any] = Field(default_factory=dict)
@@ -212,6 +228,15 @@ class MatchConfig(_Strict):
     """Only the first N matching messages of each session."""
     every_nth: int | None = Field(None, ge=1)
     """Only every Nth matching message of each session (the Nth, 2Nth...)."""
+
+    @model_validator(mode="after")
+    def _some_class(self) -> Self:
+        if not self.message_classes:
+            raise ValueError(
+                "message_classes must name at least one class "
+                "(default: [client_request]; every message: [all])"
+            )
+        return self
 
 
 class FaultSettings(_Strict):
@@ -238,7 +263,9 @@ class Rule(_Strict):
     """Shown in the fault log and metrics (default: ``rule-<index>``)."""
     match: MatchConfig = Field(default_factory=MatchConfig)
     probability: float = Field(1.0, ge=0.0, le=1.0)
-    """Chance that a matching message gets a fault."""
+    """Chance that a matching message (by default: a matching call) gets a fault. It wins over
+    the top-level ``fault_probability`` for what the rule matches (replaces it, is not
+    multiplied with it); 0 shields what the rule matches."""
     enabled_faults: EnabledFaults = Field(default_factory=EnabledFaults)
     delay_ms: DelayConfig | None = None
     error_config: ErrorConfig | None = None
@@ -257,13 +284,14 @@ class Rule(_Strict):
 class FaultConfig(_Strict):
     """The whole fault-injection configuration. ``FaultConfig()`` injects nothing.
 
-    Rules are tried in order; the first whose ``match`` matches decides for the message.
-    A message no rule matches falls to the top level (``fault_probability``,
-    ``enabled_faults``, ``match``).
+    Rules are tried in order; the first whose ``match`` matches decides for the message, with
+    its own probability. A message no rule matches falls to the top level
+    (``fault_probability``, ``enabled_faults``, ``match``).
     """
 
     fault_probability: float = Field(0.0, ge=0.0, le=1.0)
-    """Chance that a message (matching ``match``) gets a fault."""
+    """Chance that a client's request (a call) matching ``match`` gets a fault: one draw per
+    call, so at most one fault per call (a delay delays it once, an error fails it once)."""
     enabled_faults: EnabledFaults = Field(default_factory=EnabledFaults)
     delay_ms: DelayConfig = Field(default_factory=DelayConfig)
     error_config: ErrorConfig = Field(default_factory=ErrorConfig)
@@ -286,6 +314,31 @@ class FaultConfig(_Strict):
             if rule.error_config is None:
                 _error_types_needed(rule.enabled_faults, self.error_config, f"rules.{index}: ")
         return self
+
+    def rule_names(self) -> list[str]:
+        """Each rule's name as the fault log shows it (``rule-<index>`` for an unnamed one)."""
+        return [rule.name or f"rule-{index}" for index, rule in enumerate(self.rules)]
+
+    def with_rule(self, rule: Rule) -> FaultConfig:
+        """This configuration with ``rule`` tried first, before the rules already there (so a
+        rule added at run time is not shadowed by an older, broader one). A rule without a
+        name gets ``<kind>-<n>``; check a given name against :meth:`rule_names` first.
+        Validated again as a whole (pydantic's ValidationError)."""
+        if rule.name is None:
+            names = set(self.rule_names())
+            kind = "-".join(fault.value for fault in rule.enabled_faults.enabled()) or "rule"
+            number = next(n for n in itertools.count(1) if f"{kind}-{n}" not in names)
+            rule = rule.model_copy(update={"name": f"{kind}-{number}"})
+        rules = [rule, *self.rules]
+        return type(self).model_validate({**self.model_dump(), "rules": [r.model_dump() for r in rules]})
+
+    def without_rule(self, name: str) -> FaultConfig:
+        """This configuration without the rule called ``name``. KeyError when there is none."""
+        names = self.rule_names()
+        if name not in names:
+            raise KeyError(name)
+        kept = [rule for rule, rule_name in zip(self.rules, names, strict=True) if rule_name != name]
+        return self.model_copy(update={"rules": kept})
 
     def settings_for(self, rule: Rule | None) -> FaultSettings:
         """The per-kind settings in force for ``rule`` (its own, else the top level's)."""

@@ -1,8 +1,10 @@
 """The FaultInjector: an interceptor that decides, per message, whether and how to fail it.
 
-Per message: the first rule whose match matches decides (else the top level); a uniform draw
-keyed by (seed, session ordinal, direction, message ordinal) against its probability decides
-whether; a generator keyed the same way picks the fault kind (by weight, among the enabled
+Which messages are drawn for at all is the matchers' business (by default: client requests
+other than the handshake, so a probability is a chance per call). Per message: the first
+rule whose match matches decides (else the top level); a uniform draw keyed by (seed,
+session ordinal, direction, message ordinal) against its probability decides whether; a
+generator keyed the same way picks the fault kind (by weight, among the enabled
 kinds that fit the message) and its parameters. Every injected fault is announced to the
 listeners as a :class:`FaultRecord` (the fault log and metrics subscribe).
 
@@ -116,11 +118,7 @@ def _compile(config: FaultConfig, running_seed: int | None = None) -> _CompiledC
         for index, rule in enumerate(config.rules)
     )
     top = build("default", None, config.match, config.fault_probability, config.enabled_faults)
-    inert = (
-        top.probability <= 0
-        and all(rule.probability <= 0 for rule in rules)
-        and not any(not rule.matcher.matches_everything for rule in rules)
-    )
+    inert = top.probability <= 0 and all(rule.probability <= 0 for rule in rules)
     return _CompiledConfig(config, seed, rules, top, inert)
 
 

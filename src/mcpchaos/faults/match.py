@@ -1,8 +1,9 @@
 """Targeting: does a rule (or the top level) apply to this message? Compiled once per config.
 
-Globs are compiled to regular expressions up front; an empty list matches everything; the
-first-N and every-Nth counters are kept per session, so they do not depend on how sessions
-interleave.
+By default a matcher takes client requests (calls) only, and never the handshake
+(``HANDSHAKE_METHODS``) unless ``methods`` names it exactly. Globs are compiled to regular
+expressions up front; an empty glob list matches everything; the first-N and every-Nth
+counters are kept per session, so they do not depend on how sessions interleave.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import fnmatch
 import re
 from typing import Any
 
-from mcpchaos.config.faults import MatchConfig, MessageClass
+from mcpchaos.config.faults import HANDSHAKE_METHODS, MatchConfig, MessageClass
 from mcpchaos.intercept.context import Context
 from mcpchaos.protocol.messages import Direction, Kind, Message
 
@@ -27,11 +28,6 @@ _CLASS_OF = {
 }
 
 
-def message_class(message: Message, direction: Direction) -> MessageClass:
-    """What the message is, seen from the proxy."""
-    return _CLASS_OF[(direction, message.kind)]
-
-
 def _globs(patterns: list[str]) -> re.Pattern[str] | None:
     if not patterns:
         return None
@@ -43,21 +39,26 @@ class Matcher:
 
     __slots__ = (
         "_arguments",
-        "_classes",
         "_counter_key",
         "_every_nth",
         "_first_n",
+        "_handshake",
         "_methods",
         "_sessions",
+        "_shapes",
         "_tools",
-        "matches_everything",
     )
 
     def __init__(self, config: MatchConfig, counter_key: str) -> None:
         classes = set(config.message_classes)
+        if MessageClass.ALL in classes:
+            classes |= set(_CLASS_OF.values())
         if MessageClass.NOTIFICATIONS in classes:
             classes |= {MessageClass.CLIENT_NOTIFICATION, MessageClass.SERVER_NOTIFICATION}
-        self._classes = frozenset(classes)
+        self._shapes = frozenset(shape for shape, name in _CLASS_OF.items() if name in classes)
+        """The (direction, kind) pairs taken."""
+        self._handshake = HANDSHAKE_METHODS - set(config.methods)
+        """The handshake methods left alone (those ``methods`` does not name exactly)."""
         self._methods = _globs(config.methods)
         self._tools = _globs(config.tools)
         self._sessions = _globs(config.sessions)
@@ -68,27 +69,17 @@ class Matcher:
         self._first_n = config.first_n
         self._every_nth = config.every_nth
         self._counter_key = counter_key
-        self.matches_everything = not (
-            self._classes
-            or self._methods
-            or self._tools
-            or self._sessions
-            or self._arguments
-            or self._first_n
-            or self._every_nth
-        )
 
     def matches(self, message: Message, ctx: Context, tool: str | None, arguments: Any) -> bool:
         """Whether this message is targeted. Counts it for first-N / every-Nth when it is
         otherwise targeted (so call it once per message)."""
-        if self.matches_everything:
-            return True
-        if self._classes and message_class(message, ctx.direction) not in self._classes:
+        if (ctx.direction, message.kind) not in self._shapes:
             return False
-        if self._methods is not None:
-            method = message.method or ctx.request_method
-            if method is None or self._methods.match(method) is None:
-                return False
+        method = message.method or ctx.request_method
+        if method in self._handshake:
+            return False
+        if self._methods is not None and (method is None or self._methods.match(method) is None):
+            return False
         if self._tools is not None and (tool is None or self._tools.match(tool) is None):
             return False
         if self._sessions is not None and self._sessions.match(ctx.session.id) is None:

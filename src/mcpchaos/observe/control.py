@@ -9,13 +9,18 @@ work, so it answers while the proxy is under load (a stalled loop from a CPU-spi
     GET  /health                 GET /metrics (Prometheus)      GET /metrics.json
     GET  /faults                 PUT /faults (a whole FaultConfig; omitted fields take defaults)
     PATCH /faults (merged into the current one)                 POST /faults/reset
+    POST /faults/rules (a Rule, tried first)                    DELETE /faults/rules/{name}
     GET  /faults/log?since=N     (records after sequence number N; "next" to poll with)
-    GET  /network   PUT /network   PATCH /network   POST /network/partition   POST /network/heal
+    GET  /network   PUT /network   PATCH /network   POST /network/reset
+    POST /network/partition      POST /network/heal
     GET  /sessions               GET /breaker
     /proxies, /populate, /reset, /version: Toxiproxy's API (:mod:`mcpchaos.observe.toxiproxy_api`)
 
-Invalid JSON → 400; a body that does not validate → 422 with the errors, field paths named.
-Every change is logged.
+Invalid JSON → 400; a body that does not validate → 422 with the errors, field paths named;
+a rule name taken → 409, unknown → 404. Every change is logged.
+
+One module of a little over 400 lines: every route is a few lines over the same targets, and
+splitting them would scatter one API's table (the Toxiproxy routes already live apart).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from mcpchaos import __version__
-from mcpchaos.config.faults import FaultConfig
+from mcpchaos.config.faults import FaultConfig, Rule
 from mcpchaos.config.network import NetworkConfig
 from mcpchaos.errors import ConfigError, ListenError
 from mcpchaos.faults.injector import FaultInjector, FaultRecord
@@ -145,10 +150,13 @@ class ControlServer:
             ("PUT", "/faults", self._faults_put),
             ("PATCH", "/faults", self._faults_patch),
             ("POST", "/faults/reset", self._faults_reset),
+            ("POST", "/faults/rules", self._rule_add),
+            ("DELETE", "/faults/rules/{name}", self._rule_remove),
             ("GET", "/faults/log", self._faults_log),
             ("GET", "/network", self._network_get),
             ("PUT", "/network", self._network_put),
             ("PATCH", "/network", self._network_patch),
+            ("POST", "/network/reset", self._network_reset),
             ("POST", "/network/partition", self._partition),
             ("POST", "/network/heal", self._heal),
             ("GET", "/sessions", self._sessions),
@@ -270,6 +278,34 @@ class ControlServer:
         log.info("control: fault configuration reset to the start-up one")
         return await self._faults_get(request)
 
+    async def _rule_add(self, request: web.Request) -> web.Response:
+        injector = self._injector()
+        rule = await self._validated(request, Rule, None)
+        if isinstance(rule, web.Response):
+            return rule
+        names = injector.config.rule_names()
+        if rule.name in names:
+            return _problem(409, f"a rule named {rule.name!r} exists (rules: {', '.join(names)})")
+        try:
+            config = injector.config.with_rule(rule)
+        except ValidationError as exc:
+            return _problem(422, "the rule does not fit the configuration", _errors(exc))
+        injector.update_config(config)
+        log.info("control: fault rule %s added (POST /faults/rules)", config.rules[0].name)
+        return await self._faults_get(request)
+
+    async def _rule_remove(self, request: web.Request) -> web.Response:
+        injector = self._injector()
+        name = request.match_info["name"]
+        try:
+            config = injector.config.without_rule(name)
+        except KeyError:
+            names = ", ".join(injector.config.rule_names()) or "none"
+            return _problem(404, f"no rule named {name!r} (rules: {names})")
+        injector.update_config(config)
+        log.info("control: fault rule %s removed (DELETE /faults/rules)", name)
+        return await self._faults_get(request)
+
     async def _faults_log(self, request: web.Request) -> web.Response:
         try:
             since = int(request.query.get("since", "0"))
@@ -306,6 +342,18 @@ class ControlServer:
             return config
         network.update(config)
         log.info("control: network configuration patched (PATCH /network)")
+        return await self._network_get(request)
+
+    async def _network_reset(self, request: web.Request) -> web.Response:
+        network = self._network()
+        network.update(self.targets.startup_network)
+        if not self.targets.startup_network.partition.active:
+            network.heal()
+        for proxy in self.targets.toxiproxy.proxies.values():
+            if proxy.controller is network:  # its toxics were part of the network being reset
+                proxy.toxics.clear()
+                proxy.enabled = proxy.enabled or (proxy.link is None and not network.partitioned)
+        log.info("control: network reset to the start-up configuration")
         return await self._network_get(request)
 
     async def _partition(self, request: web.Request) -> web.Response:
@@ -347,11 +395,14 @@ class ControlServer:
         try:
             return model.model_validate(data)
         except ValidationError as exc:
-            errors = [
-                {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
-                for error in exc.errors()
-            ]
-            return _problem(422, "the configuration does not validate", errors)
+            return _problem(422, "the configuration does not validate", _errors(exc))
+
+
+def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+        for error in exc.errors()
+    ]
 
 
 def _host_of(host_header: str) -> str:

@@ -47,8 +47,8 @@ async def test_load_through_the_proxy_is_answered(stateful_url: str) -> None:
 
 async def test_injected_errors_through_the_proxy_count_as_errors_and_as_injected(stateful_url: str) -> None:
     with http_proxy(stateful_url, "--fault-probability", "1", "--faults-enabled", "error") as url:
-        # Every message gets an error fault, the handshake too. Most error types answer with
-        # a JSON-RPC error; "timeout" holds the request (deadline), "connection_refused" resets.
+        # Every call gets an error fault (the handshake is left alone). Most error types answer
+        # with a JSON-RPC error; "timeout" holds the request (deadline), "connection_refused" resets.
         recorder, _ = await drive(HttpTarget(url), LoadSettings(clients=2, deadline_s=0.5), requests=20)
     counts, _, accounting = recorder.totals()
     assert counts.ok == 0

@@ -45,7 +45,7 @@ class CpuExhaustion(Scenario):
             "fault_probability": p.fault_probability,
             "enabled_faults": {"resource_exhaustion": True},
             "resource_exhaustion": {"memory_spike": False, "cpu_spike": True, "cpu_spike_ms": p.cpu_spike_ms},
-            "match": {"message_classes": ["client_request"], "methods": LOAD_METHODS},
+            "match": {"methods": LOAD_METHODS},
         }
         await ctx.phase("exhaustion", p.exhaustion_s, faults=spikes, fault_probability=p.fault_probability)
         await ctx.phase("recovery", p.recovery_s, faults={}, note="spikes stopped")
