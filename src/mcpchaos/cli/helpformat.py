@@ -52,7 +52,11 @@ class HelpFormatter(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         help_text = action.help or ""
         default = action.default
-        shown = default not in (None, False, argparse.SUPPRESS, "") and default != []
+        # "Not given" is no default to show (identity: 0 is a default, False is not).
+        shown = not any(default is unset for unset in (None, False, argparse.SUPPRESS)) and default not in (
+            "",
+            [],
+        )
         if shown and action.option_strings and "default" not in help_text:
             help_text += " (default: %(default)s)"
         return help_text
