@@ -77,7 +77,7 @@ def piped_run(tmp_path_factory: pytest.TempPathFactory) -> PipedRun:
     out = tmp_path_factory.mktemp("run") / "report"
     command = [
         sys.executable, "-m", "mcpchaos", "run", "sudden_failure", "--quick", "--seed", "3",
-        "--clients", "2", "--duration", "2", "--out", str(out),
+        "--clients", "2", "--duration", "2", "--rate", "20", "--out", str(out),
     ]  # fmt: skip
     stderr = out.parent / "stderr.txt"
     script = f"set -o pipefail; {shlex.join(command)} 2>{shlex.quote(str(stderr))} | cat"
@@ -110,7 +110,7 @@ def test_the_verdict_table_goes_to_stdout_through_a_pipe_and_progress_to_stderr(
 
 
 @pytest.mark.timeout(120)
-def test_clients_and_duration_flags_make_that_many_clients_run_for_that_long(piped_run: PipedRun) -> None:
+def test_load_flags_make_that_many_clients_send_at_that_rate_for_that_long(piped_run: PipedRun) -> None:
     assert piped_run.returncode == 0, piped_run.stderr[-3000:]
     scenario = json.loads((piped_run.out / "journal.json").read_text())["scenarios"][0]
     assert scenario["params"]["load"]["clients"] == 2
@@ -119,10 +119,17 @@ def test_clients_and_duration_flags_make_that_many_clients_run_for_that_long(pip
         scenario["params"]["baseline_s"] + scenario["params"]["failure_s"] + scenario["params"]["recovery_s"]
     )
     assert timed == pytest.approx(2.0, abs=0.01)
-    # Phases end on the next tick of a 0.5 s loop after their time is up (later on a busy machine);
-    # without the flag the quick phases take 5.5 s.
+    # The harness's event loop times the phases, so they run a little over (more on a busy
+    # machine; 2.7 s measured under load); without the flag the quick phases take 5.5 s.
     ran = sum(phase["ended_s"] - phase["started_s"] for phase in scenario["phases"])
     assert 2.0 <= ran < 4.5, scenario["phases"]
+    load = scenario["params"]["load"]
+    assert (load["mode"], load["rate_per_s"]) == ("open", 20)
+    sent = sum(
+        sum(phase["outcomes"][kind] for kind in ("ok", "error", "transport", "deadline"))
+        for phase in scenario["phases"]
+    )
+    assert 0.5 * 20 * ran <= sent <= 1.3 * 20 * ran, (sent, ran)  # arrivals on a clock, not on answers
 
 
 @pytest.mark.parametrize(
