@@ -18,9 +18,9 @@ import yaml
 
 from mcpchaos.cli.helpformat import HelpFormatter
 from mcpchaos.errors import ConfigError
-from mcpchaos.harness.load_flags import LoadFlags
 
 if TYPE_CHECKING:
+    from mcpchaos.harness.load_flags import LoadFlags
     from mcpchaos.harness.scenario import Scenario
 
 SUITE = "suite"
@@ -231,6 +231,7 @@ def with_load_flags(
 def run_chaos(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from mcpchaos.harness.load_flags import LoadFlags
     from mcpchaos.harness.progress import TerminalProgress, summary_table
     from mcpchaos.harness.report import write_reports
     from mcpchaos.harness.runner import run_all
