@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from mcpchaos import __version__
 from mcpchaos.cli import report_command, run_command
+from mcpchaos.cli.helpformat import HelpFormatter
 from mcpchaos.errors import ConfigError, McpChaosError
 from mcpchaos.intercept.chain import FailurePolicy
 from mcpchaos.protocol.ndjson import DEFAULT_MAX_LINE_BYTES
@@ -24,6 +25,37 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 log = logging.getLogger("mcpchaos")
+
+PROXY_USAGE = """%(prog)s [OPTIONS] -- COMMAND [ARGS...]
+       %(prog)s [OPTIONS] --listen HOST:PORT --upstream URL
+       %(prog)s [OPTIONS] --listen HOST:PORT -- COMMAND [ARGS...]
+       %(prog)s [OPTIONS] --upstream URL"""
+
+PROXY_DESCRIPTION = """\
+Put mcpchaos between an MCP client and an MCP server: every message passes through the fault
+injector (and the simulated network), so you see what the client or the server does when calls
+fail, stall or come back wrong. The options choose one of four shapes:
+
+  stdio → stdio   the MCP client launches mcpchaos in place of the server command
+    mcpchaos proxy --fault-probability 0.2 --faults-enabled error -- python -m my_server
+  HTTP → HTTP     clients connect to --listen; mcpchaos relays to a Streamable HTTP server
+    mcpchaos proxy --listen 127.0.0.1:8080 --upstream http://127.0.0.1:8000/mcp
+  HTTP → stdio    a stdio server served over Streamable HTTP (one process per session)
+    mcpchaos proxy --listen 127.0.0.1:8080 -- python -m my_server
+  stdio → HTTP    a stdio MCP client reaches a Streamable HTTP server
+    mcpchaos proxy --upstream http://127.0.0.1:8000/mcp
+
+Add --control 9900 to read metrics and change faults and the network while it runs
+('mcpchaos ctl --control http://127.0.0.1:9900 ...')."""
+
+TOP_EPILOG = """\
+examples:
+  mcpchaos demo                          a short traced MCP session through the proxy
+  mcpchaos run suite --quick             every chaos scenario against the demo server, a report
+  mcpchaos proxy --fault-probability 0.2 --faults-enabled error -- python -m my_server
+  mcpchaos proxy --listen 127.0.0.1:8080 --upstream http://127.0.0.1:8000/mcp --control 9900
+
+Run 'mcpchaos COMMAND --help' for the options of one command."""
 
 
 def _positive_float(text: str) -> float:
@@ -122,14 +154,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mcpchaos",
         description="A fault-injecting proxy and chaos-testing harness for MCP servers and clients.",
-        epilog="Run 'mcpchaos COMMAND --help' for the options of one command.",
+        epilog=TOP_EPILOG,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"mcpchaos {__version__}")
     parser.add_argument(
         "--loop",
         choices=["auto", "asyncio", "uvloop"],
         default="auto",
-        help="event loop: uvloop when installed (auto, default), or the standard asyncio loop",
+        help="event loop: uvloop when installed (auto), or the standard asyncio loop (default: auto)",
     )
     parser.add_argument(
         "--log-level",
@@ -141,37 +174,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     proxy = commands.add_parser(
         "proxy",
-        help="run COMMAND as an MCP server behind the proxy (stdio)",
-        description=(
-            "Speak MCP over stdio to the client that launched us, run COMMAND as the real MCP server "
-            "and relay every message through the interceptor chain. Put this in an MCP client's "
-            "server configuration in place of the server command."
-        ),
-        epilog="example: mcpchaos proxy --trace -- python -m my_server --flag",
+        help="put the fault injector between an MCP client and server",
+        usage=PROXY_USAGE,
+        description=PROXY_DESCRIPTION,
+        epilog="Files: docs/faults.md, docs/network.md, docs/control.md; examples/ has fault profiles.",
+        formatter_class=HelpFormatter,
     )
-    proxy.add_argument(
+    # Groups in the order --help shows them (arguments are added to them further down).
+    shape = proxy.add_argument_group("what to relay (the shape)")
+    faults = proxy.add_argument_group("fault injection (see docs/faults.md)")
+    _add_network_arguments(proxy)
+    _add_control_arguments(proxy)
+    http = proxy.add_argument_group("Streamable HTTP (--listen, --upstream)")
+    _add_limit_arguments(proxy)
+    breaker = proxy.add_argument_group("circuit breaker (toward an HTTP upstream, --upstream)")
+    restart = proxy.add_argument_group("server restarts (stdio → stdio)")
+    general = proxy.add_argument_group("the proxy itself")
+    general.add_argument(
         "--max-message-bytes",
         type=_size,
         default=DEFAULT_MAX_LINE_BYTES,
         metavar="SIZE",
         help="longest message accepted from either side, e.g. 16MiB (default: 16MiB)",
     )
-    proxy.add_argument(
+    general.add_argument(
         "--shutdown-grace",
         type=_positive_float,
         default=1.5,
         metavar="SECONDS",
         help="after the client closes stdin, how long the server gets to exit before SIGTERM (default: 1.5)",
     )
-    proxy.add_argument(
+    general.add_argument(
         "--on-interceptor-error",
         choices=[p.value for p in FailurePolicy],
         default=FailurePolicy.FAIL_OPEN.value,
-        help="when an interceptor raises: forward the message unchanged (fail-open, default) or "
-        "answer -32603 (fail-closed)",
+        help="when an interceptor raises: forward the message unchanged (fail-open) or "
+        "answer -32603 (fail-closed) (default: fail-open)",
     )
-    proxy.add_argument("--trace", action="store_true", help="log every message that passes (on stderr)")
-    faults = proxy.add_argument_group("fault injection (see docs/faults.md)")
+    general.add_argument("--trace", action="store_true", help="log every message that passes (on stderr)")
     faults.add_argument(
         "--faults", metavar="FILE", help="a FaultConfig in YAML or JSON (examples/ has profiles)"
     )
@@ -185,8 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument(
         "--faults-enabled",
         metavar="LIST",
-        help="comma-separated fault kinds: delay,error,corruption,drop,duplicate,reorder,"
-        "resource_exhaustion; overrides the file",
+        help="comma-separated fault kinds (delay, error, corruption, drop, duplicate, reorder, "
+        "resource_exhaustion); overrides the file",
     )
     faults.add_argument("--seed", type=int, help="seed for reproducible faults; overrides the file")
     faults.add_argument(
@@ -197,10 +237,6 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument(
         "--fault-log", metavar="FILE", help="append every injected fault to FILE as JSON lines"
     )
-    _add_network_arguments(proxy)
-    _add_control_arguments(proxy)
-    _add_limit_arguments(proxy)
-    breaker = proxy.add_argument_group("circuit breaker (toward an HTTP upstream, --upstream)")
     breaker.add_argument(
         "--breaker",
         action="store_true",
@@ -241,7 +277,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="half-open probes; this many successes close it (default: 3)",
     )
-    restart = proxy.add_argument_group("server restarts (stdio → stdio)")
     restart.add_argument(
         "--restart",
         choices=["never", "on-failure"],
@@ -283,14 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="messages queued during a restart at most; beyond it requests get -32010 (default: 100)",
     )
-    http = proxy.add_argument_group("Streamable HTTP")
-    http.add_argument(
+    shape.add_argument(
         "--listen",
         metavar="HOST:PORT",
         help="serve MCP over Streamable HTTP here (e.g. 127.0.0.1:8080; PORT alone: on 127.0.0.1) "
         "instead of stdio",
     )
-    http.add_argument(
+    shape.add_argument(
         "--upstream",
         metavar="URL",
         help="the upstream MCP server's Streamable HTTP endpoint, e.g. http://127.0.0.1:8000/mcp",
@@ -381,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="send the client's Host header upstream instead of the upstream's own address "
         "(so the upstream's own Host checks see what the client sent)",
     )
-    proxy.add_argument(
+    shape.add_argument(
         "server_command",
         nargs=argparse.REMAINDER,
         metavar="-- COMMAND [ARGS...]",
@@ -390,10 +424,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo_server = commands.add_parser(
         "demo-server",
-        help="run the built-in demo MCP server",
+        help="run the built-in demo MCP server (stdio or HTTP)",
         description="The built-in demo MCP server (official MCP SDK) with tools made for chaos runs.",
+        epilog="examples:\n"
+        "  mcpchaos proxy -- mcpchaos demo-server\n"
+        "  mcpchaos demo-server --transport http --port 8000    # http://127.0.0.1:8000/mcp",
+        formatter_class=HelpFormatter,
     )
-    demo_server.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    demo_server.add_argument(
+        "--transport", choices=["stdio", "http"], default="stdio", help="how it speaks MCP"
+    )
     demo_server.add_argument("--host", default="127.0.0.1", help="HTTP only (default: 127.0.0.1)")
     demo_server.add_argument("--port", type=_port, default=8000, help="HTTP only (default: 8000)")
     demo_server.add_argument("--stateless", action="store_true", help="HTTP only: no sessions")
@@ -408,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         metavar="N",
-        help="at most N echo/relay calls at once, like a worker pool (default 0: no limit)",
+        help="at most N echo/relay calls at once, like a worker pool (0: no limit; default: 0)",
     )
     demo_server.add_argument(
         "--fragile",
@@ -422,16 +462,25 @@ def build_parser() -> argparse.ArgumentParser:
     link = commands.add_parser(
         "link",
         help="a TCP relay with a simulated network, for any TCP service",
+        usage="%(prog)s --listen HOST:PORT --upstream HOST:PORT [OPTIONS]\n"
+        "       %(prog)s --config FILE [OPTIONS]\n"
+        "       %(prog)s --control PORT [OPTIONS]",
         description="Relay TCP connections from --listen to --upstream through a simulated network "
-        "(latency, loss as resets, bandwidth, partitions, slicing, limit_data), or run several links "
-        "from --config FILE.",
-        epilog="example: mcpchaos link --listen 127.0.0.1:9000 --upstream 127.0.0.1:8000 --latency-ms 50; "
-        "mcpchaos link --control 8474 serves only the Toxiproxy-compatible API (links made through it)",
+        "(latency, loss as resets, bandwidth, partitions, slicing, limit_data), below any protocol: "
+        "MCP over HTTP, a database, anything on TCP. Three forms:\n"
+        "\n"
+        "  one link      mcpchaos link --listen 127.0.0.1:9000 --upstream 127.0.0.1:8000 --latency-ms 50\n"
+        "  several       mcpchaos link --config examples/links.yaml\n"
+        "  Toxiproxy     mcpchaos link --control 8474   (links created through its API)\n"
+        "\n"
+        "With --control and one link, 'mcpchaos ctl' and Toxiproxy clients change its network live.",
+        epilog="See docs/network.md.",
+        formatter_class=HelpFormatter,
     )
     link.add_argument(
         "--listen", metavar="HOST:PORT", help="where clients connect (PORT alone: on 127.0.0.1)"
     )
-    link.add_argument("--upstream", metavar="HOST:PORT", help="the real service")
+    link.add_argument("--upstream", metavar="HOST:PORT", help="the real service (a TCP address, no URL)")
     link.add_argument("--config", metavar="FILE", help="several links: a YAML file with 'links: [...]'")
     _add_network_arguments(link)
     _add_control_arguments(link)
@@ -445,7 +494,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser(
         "demo",
-        help="show a short MCP session with the demo server through the proxy",
+        help="show a short traced MCP session through the proxy",
+        formatter_class=HelpFormatter,
         description="Start the demo server behind 'mcpchaos proxy --trace' and drive a short session "
         "with the official MCP SDK client, printing what happens.",
     )

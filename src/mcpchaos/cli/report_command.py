@@ -9,6 +9,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from mcpchaos.cli.helpformat import HelpFormatter
+
 
 def add_parser(commands: Any) -> None:
     report = commands.add_parser(
@@ -16,7 +18,8 @@ def add_parser(commands: Any) -> None:
         help="rebuild report.html and findings.md from a run journal",
         description="Read the journal a chaos run wrote (journal.json) and write the HTML report and the "
         "Markdown findings again, e.g. after upgrading mcpchaos. Nothing is rerun.",
-        epilog="example: mcpchaos report runs/2026-11-28/journal.json --out /tmp/report",
+        epilog="example:\n  mcpchaos report runs/2026-11-28/journal.json --out /tmp/report",
+        formatter_class=HelpFormatter,
     )
     report.add_argument("journal", metavar="JOURNAL.json", type=Path, help="the journal of a run")
     report.add_argument(

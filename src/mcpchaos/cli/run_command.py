@@ -1,7 +1,9 @@
 """``mcpchaos run SCENARIO`` and ``mcpchaos scenarios``: the chaos harness from the shell.
 
-Exit status of ``run``: 0 when every verdict passed, 1 when one failed (or a scenario could
-not run), 2 for a usage or configuration error.
+``run`` shows its progress on stderr and writes its result (the verdict table, the report
+files, the overall line) on stdout, so it can be piped. Exit status of ``run``: 0 when every
+verdict passed, 1 when one failed (or a scenario could not run), 2 for a usage or
+configuration error.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from mcpchaos.cli.helpformat import HelpFormatter
 from mcpchaos.errors import ConfigError
 
 if TYPE_CHECKING:
+    from mcpchaos.harness.load_flags import LoadFlags
     from mcpchaos.harness.scenario import Scenario
     from mcpchaos.harness.stack import TargetSpec
 
@@ -27,16 +31,21 @@ def add_parser(commands: Any) -> None:
     run = commands.add_parser(
         "run",
         help="run a chaos scenario (or the whole suite) and write a report",
+        usage="%(prog)s SCENARIO [--quick] [--clients N] [--duration S] [--rate R] [OPTIONS]",
         description="Start the target behind an mcpchaos proxy, drive MCP load through it while faults, "
         "outages and storms come and go, judge the result (no exceptions, no hangs, graceful degradation, "
         "recovery, no leaks, metrics accurate, nothing lost) and write journal.json, report.html and "
-        "findings.md. 'mcpchaos scenarios' lists the scenarios and their parameters.",
+        "findings.md. Progress goes to stderr; the verdict table and the report files go to stdout. "
+        "'mcpchaos scenarios' lists the scenarios and their parameters.",
         epilog="examples:\n"
-        "  mcpchaos run suite --quick          # everything, CI-sized, against the demo server\n"
+        "  mcpchaos run suite --quick            # every scenario, CI-sized, against the demo server\n"
+        "  mcpchaos run sudden_failure --clients 2 --duration 10 --rate 20\n"
         "  mcpchaos run gradual_degradation --target 'python -m my_server' --out report/\n"
         "  mcpchaos run sudden_failure --target http://127.0.0.1:8000/mcp --params chaos.yaml\n"
-        "exit status: 0 all verdicts passed, 1 a verdict failed, 2 usage or configuration error",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "\n"
+        "exit status: 0 all verdicts passed, 1 a verdict failed, 2 usage or configuration error.\n"
+        "See docs/harness.md.",
+        formatter_class=HelpFormatter,
     )
     run.add_argument(
         "scenario", metavar="SCENARIO", help=f"a scenario name (see 'mcpchaos scenarios') or '{SUITE}'"
@@ -65,6 +74,29 @@ def add_parser(commands: Any) -> None:
         help="YAML parameters: for one scenario its parameters; for the suite a mapping from scenario "
         "name to parameters ('defaults' applies to all)",
     )
+    load = run.add_argument_group("load, Locust-style (over --params and --quick; each scenario of a suite)")
+    load.add_argument(
+        "--clients",
+        type=_at_least_one,
+        metavar="N",
+        help="concurrent clients, each its own MCP session (load.clients; cascading_failure: "
+        "relay_clients) (default: the scenario's own; 'mcpchaos scenarios NAME' shows it)",
+    )
+    load.add_argument(
+        "--duration",
+        type=_positive,
+        metavar="S",
+        help="seconds of load: the scenario's timed phases are scaled to add up to S, keeping their "
+        "proportions; a phase that lasts as long as its work takes (connection_storm's storm, "
+        "memory_pressure's pressure) stays, with a warning (default: the scenario's)",
+    )
+    load.add_argument(
+        "--rate",
+        type=_positive,
+        metavar="R",
+        help="open-loop load: R requests per second whatever the answers, sent on --clients sessions "
+        "(load.mode: open, load.rate_per_s) (default: closed loop, each client waits for its answer)",
+    )
     run.set_defaults(run_command=run_chaos)
 
     scenarios = commands.add_parser(
@@ -72,10 +104,34 @@ def add_parser(commands: Any) -> None:
         help="list the chaos scenarios and their parameters",
         description="List the scenarios 'mcpchaos run' knows; with a name, print its parameters with their "
         "defaults as YAML (a starting point for --params).",
+        epilog="examples:\n"
+        "  mcpchaos scenarios\n"
+        "  mcpchaos scenarios gradual_degradation --quick > chaos.yaml",
+        formatter_class=HelpFormatter,
     )
     scenarios.add_argument("name", nargs="?", help="show this scenario's parameters")
     scenarios.add_argument("--quick", action="store_true", help="show the --quick values")
     scenarios.set_defaults(run_command=list_scenarios)
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
+    return value
 
 
 def list_scenarios(args: argparse.Namespace) -> int:
@@ -145,7 +201,37 @@ def plan(
     return chosen
 
 
+def with_load_flags(
+    chosen: list[tuple[Any, dict[str, Any] | None]], flags: LoadFlags, quick: bool
+) -> list[tuple[Any, dict[str, Any] | None]]:
+    """The planned scenarios with ``--clients/--duration/--rate`` merged over their parameters
+    (validated again; warnings on stderr)."""
+    from pydantic import ValidationError
+
+    from mcpchaos.config.load import describe_validation_error
+    from mcpchaos.harness.load_flags import overrides
+    from mcpchaos.harness.scenario import deep_merge
+
+    out: list[tuple[Any, dict[str, Any] | None]] = []
+    for instance, params in chosen:
+        changes, warnings = overrides(instance, instance.params_from(params, quick), flags)
+        for warning in warnings:
+            print(f"mcpchaos: warning: {warning}", file=sys.stderr)
+        merged = deep_merge(params or {}, changes)
+        try:
+            instance.params_from(merged, quick)
+        except ValidationError as exc:
+            raise ConfigError(
+                describe_validation_error(exc, f"--clients/--duration/--rate ({instance.name})")
+            ) from None
+        out.append((instance, merged))
+    return out
+
+
 def run_chaos(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from mcpchaos.harness.load_flags import LoadFlags
     from mcpchaos.harness.progress import TerminalProgress, summary_table
     from mcpchaos.harness.report import write_reports
     from mcpchaos.harness.runner import run_all
@@ -154,6 +240,9 @@ def run_chaos(args: argparse.Namespace) -> int:
 
     target = TargetSpec.parse(args.target, args.attach, args.control_token)
     chosen = plan(args.scenario, _read_params(args.params), args.quick, str(args.params or "parameters"))
+    flags = LoadFlags(args.clients, args.duration, args.rate)
+    if flags.given():
+        chosen = with_load_flags(chosen, flags, args.quick)
     # A target that is not there fails now, in seconds, not after every scenario (exit 2).
     protocols = sorted(
         {instance.params_from(params, args.quick).load.protocol for instance, params in chosen}
@@ -179,9 +268,11 @@ def run_chaos(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     files = write_reports(journal, out)
-    progress.console.print(summary_table(journal.scenarios))
-    progress.console.print(f"journal: {files.journal}\nreport:  {files.html}\nfindings: {files.markdown}")
-    progress.console.print(
+    # The result goes to stdout (progress went to stderr), so `mcpchaos run ... | cat` has it all.
+    result = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    result.print(summary_table(journal.scenarios))
+    result.print(f"journal: {files.journal}\nreport:  {files.html}\nfindings: {files.markdown}")
+    result.print(
         "[green]all verdicts passed[/green]" if journal.passed else "[red]some verdicts failed[/red]"
     )
     return 0 if journal.passed else 1

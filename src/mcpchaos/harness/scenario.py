@@ -344,6 +344,18 @@ class Scenario(ABC):
     """Parameter overrides for ``--quick`` (CI-sized) over :data:`QUICK`, applied under the user's own."""
     verdict_names: ClassVar[tuple[str, ...]] = ()
     """The verdicts this scenario is judged by (in the report's order)."""
+    clients_param: ClassVar[str] = "load.clients"
+    """The parameter ``mcpchaos run --clients N`` sets: the main load's client count."""
+    untimed_phases: ClassVar[tuple[str, ...]] = ()
+    """Phases that last as long as their work takes, whatever ``--duration`` says."""
+    scaled_with_phases: ClassVar[tuple[str, ...]] = ()
+    """Times inside a phase that ``--duration`` scales with the phases (they are no phase of their own)."""
+
+    def timed_phases(self, params: ScenarioParams) -> dict[str, float]:
+        """The parameters that set how long the load runs, each with the seconds of load it gives
+        in all (a parameter used for several phases counts each time); ``--duration`` scales them.
+        Empty: the scenario does not say, and ``--duration`` leaves it alone (with a warning)."""
+        return {}
 
     def params_from(self, raw: dict[str, Any] | None, quick: bool) -> ScenarioParams:
         """Defaults, then quick sizes, then the user's YAML (nested objects merged)."""

@@ -60,6 +60,14 @@ class CascadingFailure(Scenario):
         "load": {"clients": 8},
     }
     verdict_names = (*COMMON, "recovery")
+    clients_param = "relay_clients"  # the main load's clients; independent_clients stays as it is
+    scaled_with_phases = ("isolation_grace_s",)  # a share of dependency_down, so it scales with it
+
+    def timed_phases(self, params: ScenarioParams) -> dict[str, float]:
+        p = params
+        assert isinstance(p, CascadeParams)
+        runs = 2 if p.compare else 1  # with the breaker and without (plus the fixed 1 s switch between)
+        return {name: getattr(p, name) * runs for name in ("baseline_s", "failure_s", "recovery_s")}
 
     def __init__(self) -> None:
         self.dependency: Stack | None = None

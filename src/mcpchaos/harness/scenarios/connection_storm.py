@@ -59,6 +59,12 @@ class ConnectionStorm(Scenario):
         "recovery_s": 2.5,
     }
     verdict_names = (*COMMON, "recovery")
+    untimed_phases = ("storm",)
+
+    def timed_phases(self, params: ScenarioParams) -> dict[str, float]:
+        p = params
+        assert isinstance(p, Params)
+        return {"baseline_s": p.baseline_s, "recovery_s": p.recovery_s}
 
     def __init__(self) -> None:
         self.tally: StormTally | None = None

@@ -36,6 +36,11 @@ class CpuExhaustion(Scenario):
     }
     verdict_names = (*COMMON, "recovery", "metrics_accurate")
 
+    def timed_phases(self, params: ScenarioParams) -> dict[str, float]:
+        p = params
+        assert isinstance(p, Params)
+        return {"baseline_s": p.baseline_s, "exhaustion_s": p.exhaustion_s, "recovery_s": p.recovery_s}
+
     async def run(self, ctx: ScenarioContext) -> None:
         p = ctx.params
         assert isinstance(p, Params)

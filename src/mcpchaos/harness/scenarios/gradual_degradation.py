@@ -42,6 +42,11 @@ class GradualDegradation(Scenario):
     }
     verdict_names = (*COMMON, "graceful_degradation", "recovery", "metrics_accurate")
 
+    def timed_phases(self, params: ScenarioParams) -> dict[str, float]:
+        p = params
+        assert isinstance(p, Params)
+        return {"baseline_s": p.baseline_s, "step_s": p.step_s * (p.steps - 1), "recovery_s": p.recovery_s}
+
     async def run(self, ctx: ScenarioContext) -> None:
         p = ctx.params
         assert isinstance(p, Params)

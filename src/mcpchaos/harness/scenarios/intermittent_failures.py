@@ -37,6 +37,11 @@ class IntermittentFailures(Scenario):
     }
     verdict_names = (*COMMON, "recovery", "metrics_accurate")
 
+    def timed_phases(self, params: ScenarioParams) -> dict[str, float]:
+        p = params
+        assert isinstance(p, Params)
+        return {"baseline_s": p.baseline_s, "on_s": p.on_s * p.cycles, "off_s": p.off_s * p.cycles}
+
     async def run(self, ctx: ScenarioContext) -> None:
         p = ctx.params
         assert isinstance(p, Params)

@@ -40,6 +40,12 @@ class MemoryPressure(Scenario):
         "recovery_s": 2.5,
     }
     verdict_names = (*COMMON, "recovery")
+    untimed_phases = ("pressure",)
+
+    def timed_phases(self, params: ScenarioParams) -> dict[str, float]:
+        p = params
+        assert isinstance(p, Params)
+        return {"baseline_s": p.baseline_s, "recovery_s": p.recovery_s}
 
     def proxy_args(self, params: ScenarioParams) -> list[str]:
         assert isinstance(params, Params)

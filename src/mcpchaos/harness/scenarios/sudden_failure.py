@@ -46,6 +46,11 @@ class SuddenFailure(Scenario):
     }
     verdict_names = (*COMMON, "recovery", "metrics_accurate")
 
+    def timed_phases(self, params: ScenarioParams) -> dict[str, float]:
+        p = params
+        assert isinstance(p, Params)
+        return {"baseline_s": p.baseline_s, "failure_s": p.failure_s, "recovery_s": p.recovery_s}
+
     def judge(self, ctx: ScenarioContext) -> list[Verdict]:
         names: tuple[str, ...] = self.verdict_names
         if isinstance(ctx.params, Params) and ctx.params.mode == "kill":

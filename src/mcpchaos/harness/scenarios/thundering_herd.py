@@ -31,6 +31,11 @@ class ThunderingHerd(Scenario):
     }
     verdict_names = (*COMMON, "recovery")
 
+    def timed_phases(self, params: ScenarioParams) -> dict[str, float]:
+        p = params
+        assert isinstance(p, Params)
+        return {"baseline_s": p.baseline_s, "outage_s": p.outage_s, "recovery_s": p.recovery_s}
+
     async def run(self, ctx: ScenarioContext) -> None:
         p = ctx.params
         assert isinstance(p, Params)
