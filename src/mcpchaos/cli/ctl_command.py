@@ -26,9 +26,9 @@ import aiohttp
 import yaml
 
 from mcpchaos.cli.ctl_parser import add_parser
-from mcpchaos.cli.options import control_address
+from mcpchaos.config import addresses
 from mcpchaos.config.faults import Rule
-from mcpchaos.config.load import validate
+from mcpchaos.config.load import describe_yaml_error, validate
 from mcpchaos.errors import ConfigError, McpChaosError
 
 __all__ = ["ControlError", "add_parser", "control_url", "rule_from_args", "run"]
@@ -42,21 +42,7 @@ def control_url(value: str | None) -> str:
     """``--control`` as ``proxy --control`` takes it (PORT, HOST:PORT) or a URL → a base URL."""
     if not value:
         raise ConfigError("give --control PORT (the proxy's --control address), or set MCPCHAOS_CONTROL")
-    if "://" in value:
-        url = urllib.parse.urlsplit(value)
-        try:
-            port_ok = url.port is None or url.port > 0
-        except ValueError:  # not a number, or out of range
-            port_ok = False
-        if url.scheme not in ("http", "https") or not url.hostname or not port_ok:
-            raise ConfigError(f"--control must be PORT, HOST:PORT or http://HOST:PORT, got {value!r}")
-        return value.rstrip("/")
-    address = control_address(value)
-    assert address is not None
-    host, port = address
-    if not 0 < port < 65536:
-        raise ConfigError(f"--control: port {port} is out of range (1-65535)")
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return addresses.control_url(value)
 
 
 def _config_body(value: str) -> Any:
@@ -72,7 +58,7 @@ def _config_body(value: str) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{value}: not valid YAML/JSON: {exc}") from None
+        raise ConfigError(describe_yaml_error(exc, value)) from None
 
 
 def _delay(text: str) -> dict[str, float]:
