@@ -61,6 +61,10 @@ EXPECTED = {
     # run against PROXY_WITH_CONTROL: errors only.
     "mcpchaos ctl --control 9900 faults patch "
     """'{"fault_probability": 0.3, "enabled_faults": {"error": true}}'""": Expect(faulted=0.3, failed=0.3),
+    # run against PROXY_WITH_CONTROL: a rule failing 30% of the demo's echo calls.
+    "mcpchaos ctl --control 9900 faults add error --probability 0.3 --tool echo": Expect(
+        faulted=0.3, failed=0.3
+    ),
 }
 
 
@@ -167,7 +171,9 @@ def within_four_sigma(hits: int, n: int, p: float) -> bool:
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("example", list(EXPECTED), ids=["shorthand-flags", "profile", "ctl-patch"])
+@pytest.mark.parametrize(
+    "example", list(EXPECTED), ids=["shorthand-flags", "profile", "ctl-patch", "ctl-add"]
+)
 async def test_a_readme_fault_example_does_what_the_readme_says(example: str, tmp_path: Path) -> None:
     assert shlex.join(shlex.split(example)) in readme_commands(), "the README changed: update EXPECTED"
     expect = EXPECTED[example]
