@@ -221,6 +221,19 @@ def test_valid_json_that_orjson_refuses_still_parses() -> None:
     assert message.params == {"t": "\ud800"}
 
 
+def test_bytes_that_are_not_utf8_are_a_parse_error_even_where_the_fallback_would_pass_them() -> None:
+    # An encoded lone surrogate (CESU-8) in a string id: the standard library's bytes decoding
+    # would let it through, and a server reading it strictly would answer an id never sent.
+    result = invalid(b'{"jsonrpc":"2.0","id":"\xed\xa0\x80","method":"ping"}')
+    assert result.code == codes.PARSE_ERROR
+    assert invalid(b'{"jsonrpc":"2.0","id":1,"method":"x","params":{"t":"\xff"}}').code == codes.PARSE_ERROR
+
+
+def test_an_integer_id_beyond_64_bits_is_kept_exactly() -> None:
+    message = parsed(b'{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"ping"}')
+    assert message.id == 123456789012345678901234567890
+
+
 def test_nan_literals_are_not_json() -> None:
     assert invalid(b'{"jsonrpc":"2.0","id":1,"method":"x","params":{"a":NaN}}').code == codes.PARSE_ERROR
 

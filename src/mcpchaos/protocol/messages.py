@@ -214,12 +214,16 @@ def _reject_constant(name: str) -> Any:
 
 def _decode(data: bytes) -> Any:
     """Decode JSON with orjson; fall back to the standard library for the rare valid JSON
-    orjson refuses (lone surrogate escapes, numbers beyond double range). Raises ValueError."""
+    orjson refuses (lone surrogate escapes, numbers beyond double range). Raises ValueError.
+
+    Bytes that are not UTF-8 stay refused: the standard library would read an encoded lone
+    surrogate (``\xed\xa0\x80``) through ``surrogatepass``, and a server reading the same
+    bytes strictly would answer an id the client never sent."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as first:
         try:
-            return json.loads(data, parse_constant=_reject_constant)
+            return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
         except (ValueError, UnicodeDecodeError, RecursionError):
             raise first from None
 
