@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import logging
+import sys
 import time
 
 import orjson
@@ -178,3 +179,56 @@ async def test_a_malformed_http_request_gets_a_json_rpc_400_and_no_error_log(
         assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
     finally:
         await proxy.stop()
+
+
+_CLOSING_UPSTREAM = r"""
+import asyncio, sys
+
+async def serve(reader, writer):
+    try:
+        while True:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 0.3)  # idle 0.3 s: closed
+            length = next((int(l.split(b":")[1]) for l in head.split(b"\r\n")
+                           if l.lower().startswith(b"content-length:")), 0)
+            await reader.readexactly(length)
+            body = b'{"jsonrpc":"2.0","id":1,"result":{}}'
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            await writer.drain()
+    except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+        writer.close()
+
+async def main():
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+
+asyncio.run(main())
+"""
+
+
+async def test_a_pooled_connection_the_upstream_closed_during_a_stall_is_retried_not_a_502() -> None:
+    upstream = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _CLOSING_UPSTREAM, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert upstream.stdout is not None
+        port = int(await asyncio.wait_for(upstream.stdout.readline(), 30))
+        proxy = HttpProxy(f"http://127.0.0.1:{port}/mcp", None, HttpOptions())
+        await proxy.start("127.0.0.1", 0)
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+            writer.write(post_bytes({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+            assert (await asyncio.wait_for(read_response(reader), 10))[0] == 200
+            # The event loop stalls (a CPU-bound moment) past the upstream's keep-alive: its
+            # close of the pooled connection is not seen before the next request reuses it.
+            time.sleep(1.0)  # noqa: ASYNC251 - the stall is the point: the loop must not run
+            writer.write(post_bytes({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+            status, _, body = await asyncio.wait_for(read_response(reader), 10)
+            writer.close()
+            assert status == 200, body
+        finally:
+            await proxy.stop()
+    finally:
+        upstream.kill()
+        await upstream.wait()
