@@ -62,6 +62,11 @@ def add_parser(commands: Any) -> None:
         help="drive a proxy that is already running (started with --control) instead of starting one",
     )
     run.add_argument("--control-token", metavar="TOKEN", help="with --attach: the control API's token")
+    run.add_argument(
+        "--allow-destructive",
+        action="store_true",
+        help="a --target's tools annotated destructiveHint may be in the request mix (default: left out)",
+    )
     run.add_argument("--quick", action="store_true", help="CI-sized: short phases, few clients")
     run.add_argument("--seed", type=int, default=1, help="seed for faults and the request mix (default: 1)")
     run.add_argument(
@@ -106,11 +111,20 @@ def add_parser(commands: Any) -> None:
         "defaults as YAML (a starting point for --params).",
         epilog="examples:\n"
         "  mcpchaos scenarios\n"
-        "  mcpchaos scenarios gradual_degradation --quick > chaos.yaml",
+        "  mcpchaos scenarios gradual_degradation --quick > chaos.yaml\n"
+        "  mcpchaos scenarios --target 'npx -y @modelcontextprotocol/server-everything'",
         formatter_class=HelpFormatter,
     )
     scenarios.add_argument("name", nargs="?", help="show this scenario's parameters")
     scenarios.add_argument("--quick", action="store_true", help="show the --quick values")
+    scenarios.add_argument(
+        "--target",
+        metavar="CMD|URL",
+        help="print the request mix a run against this server would use (built from its tools)",
+    )
+    scenarios.add_argument(
+        "--allow-destructive", action="store_true", help="with --target: destructive tools may be in it"
+    )
     scenarios.set_defaults(run_command=list_scenarios)
 
 
@@ -136,7 +150,22 @@ def _positive(text: str) -> float:
 
 def list_scenarios(args: argparse.Namespace) -> int:
     from mcpchaos.harness.scenarios import SCENARIOS
+    from mcpchaos.harness.stack import TargetSpec
+    from mcpchaos.harness.target_mix import discover
 
+    if args.target is not None:
+        target = TargetSpec.parse(args.target, None, None)
+        if target.kind not in ("command", "url"):
+            raise ConfigError("--target: give a server command or URL (the demo's mix is its echo tool)")
+        mix = asyncio.run(discover(target, args.allow_destructive))
+        print(f"# the request mix for {target.describe()} (load.mix in --params overrides it)")
+        print(
+            yaml.safe_dump({"load": {"mix": [op.model_dump() for op in mix.operations]}}, sort_keys=False),
+            end="",
+        )
+        for name, why in mix.left_out.items():
+            print(f"# left out: {name}: {why}")
+        return 0
     if args.name is None:
         width = max(len(name) for name in SCENARIOS)
         for name, cls in SCENARIOS.items():
@@ -248,6 +277,7 @@ def run_chaos(args: argparse.Namespace) -> int:
         {instance.params_from(params, args.quick).load.protocol for instance, params in chosen}
     )
     asyncio.run(_check_target(target, protocols))
+    chosen = _with_target_mix(chosen, target, args.allow_destructive)
     out: Path = args.out
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -276,6 +306,20 @@ def run_chaos(args: argparse.Namespace) -> int:
         "[green]all verdicts passed[/green]" if journal.passed else "[red]some verdicts failed[/red]"
     )
     return 0 if journal.passed else 1
+
+
+def _with_target_mix(
+    chosen: list[tuple[Any, dict[str, Any] | None]], target: TargetSpec, allow_destructive: bool
+) -> list[tuple[Any, dict[str, Any] | None]]:
+    """A real server's runs call its own tools (docs/harness.md): unless ``load.mix`` is given,
+    the mix is built from its tools, once, and said on stderr."""
+    from mcpchaos.harness.target_mix import discover, has_mix, with_mix
+
+    if target.kind not in ("command", "url") or all(has_mix(params) for _, params in chosen):
+        return chosen
+    mix = asyncio.run(discover(target, allow_destructive))
+    print(f"mcpchaos: the request mix, from the target's tools:\n{mix.describe()}", file=sys.stderr)
+    return [(instance, with_mix(params, mix)) for instance, params in chosen]
 
 
 async def _check_target(target: TargetSpec, protocols: list[str]) -> None:
