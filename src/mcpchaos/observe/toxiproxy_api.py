@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from pydantic import ValidationError
 
 from mcpchaos import __version__
 from mcpchaos.config.addresses import host_port
@@ -74,6 +75,19 @@ class Proxy:
             "enabled": self.enabled,
             "toxics": [toxic.as_json() for toxic in self.toxics.values()],
         }
+
+    def set_toxics(self, toxics: dict[str, Toxic]) -> None:
+        """Make ``toxics`` the proxy's, if the network they make together is one the simulator
+        takes (whatever their toxicity, so a later change of toxicity cannot fail); else an
+        :class:`ApiError` 400 and nothing changes."""
+        try:
+            network_config(self.base, toxics.values())
+        except ValidationError as exc:
+            reasons = "; ".join(f"{error['loc'][-1]}: {error['msg']}" for error in exc.errors())
+            message = f"this proxy's toxics would add up to more than the simulator takes ({reasons})"
+            raise ApiError(400, f"bad request body: {message}") from exc
+        self.toxics = toxics
+        self.apply_toxics()
 
     def apply_toxics(self) -> None:
         """Push the toxics to the network simulator (felt by open connections too)."""
@@ -322,8 +336,7 @@ class ToxiproxyApi:
             raise ApiError(400, f"bad request body: {exc}") from exc
         if toxic.name in proxy.toxics:
             raise ApiError(409, "toxic already exists")
-        proxy.toxics[toxic.name] = toxic
-        proxy.apply_toxics()
+        proxy.set_toxics({**proxy.toxics, toxic.name: toxic})
         log.info("toxiproxy API: toxic %s added to %s: %s", toxic.name, proxy.name, toxic.as_json())
         return _json(toxic.as_json())
 
@@ -337,8 +350,7 @@ class ToxiproxyApi:
             toxic = parse_toxic(body, current)
         except (ToxicError, ValueError) as exc:
             raise ApiError(400, f"bad request body: {exc}") from exc
-        proxy.toxics[toxic.name] = toxic
-        proxy.apply_toxics()
+        proxy.set_toxics({**proxy.toxics, toxic.name: toxic})
         log.info("toxiproxy API: toxic %s of %s updated: %s", toxic.name, proxy.name, toxic.as_json())
         return _json(toxic.as_json())
 
