@@ -194,9 +194,11 @@ class ControlServer:
         ):
             return _problem(415, "send the body as application/json")
         if self.token is not None:
-            given = request.headers.get("Authorization", "")
-            expected = f"Bearer {self.token}"
-            if not hmac.compare_digest(given.encode(), expected.encode()):
+            # The header's bytes as they came (aiohttp keeps bytes that are not UTF-8 as
+            # surrogates), against the token's UTF-8: any bytes compare, none raise.
+            given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+            expected = f"Bearer {self.token}".encode("utf-8", "surrogateescape")
+            if not hmac.compare_digest(given, expected):
                 return _problem(401, "missing or wrong token: send 'Authorization: Bearer TOKEN'")
         response: web.StreamResponse = await handler(request)
         return response
