@@ -174,7 +174,12 @@ def run_chaos(args: argparse.Namespace) -> int:
     )
     try:
         journal = asyncio.run(
-            run_all(chosen, settings, ["mcpchaos", *sys.argv[1:]], on_result=progress.scenario_done)
+            run_all(
+                chosen,
+                settings,
+                ["mcpchaos", *_redacted(sys.argv[1:], [args.control_token])],
+                on_result=progress.scenario_done,
+            )
         )
     finally:
         progress.close()
@@ -185,6 +190,15 @@ def run_chaos(args: argparse.Namespace) -> int:
         "[green]all verdicts passed[/green]" if journal.passed else "[red]some verdicts failed[/red]"
     )
     return 0 if journal.passed else 1
+
+
+def _redacted(argv: list[str], secrets: list[str | None]) -> list[str]:
+    """``argv`` with every secret in it shown as ``***``, however its option was spelled
+    (``--control-token X``, ``--control-token=X``, an abbreviation): the command is written to
+    the journal and the reports."""
+    for secret in filter(None, secrets):
+        argv = [arg.replace(secret, "***") for arg in argv]
+    return argv
 
 
 async def _check_target(target: TargetSpec, protocols: list[str]) -> None:
