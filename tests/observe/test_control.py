@@ -189,6 +189,20 @@ async def test_an_authorization_header_that_is_not_utf8_is_a_401_not_a_500(
         await server.stop()
 
 
+async def test_the_api_binds_loopback_by_default_and_takes_bodies_up_to_4_mib(
+    control: tuple[ControlServer, str],
+) -> None:
+    server, base = control
+    assert server._runner is not None
+    assert [address[0] for address in server._runner.addresses] == ["127.0.0.1"]
+    before = server.targets.injector.config if server.targets.injector else None
+    padded = b'{"seed": 4, "pad": "' + b"x" * (4 * 1024 * 1024) + b'"}'
+    status, _ = await call("PUT", f"{base}/faults", raw=padded, headers={"Content-Type": "application/json"})
+    assert status == 413
+    assert server.targets.injector is not None
+    assert server.targets.injector.config == before
+
+
 async def test_endpoints_for_absent_parts_say_so() -> None:
     server = ControlServer(ControlTargets(Metrics()))
     port = await server.start()
