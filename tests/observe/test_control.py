@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -202,6 +203,55 @@ async def test_with_a_token_every_call_must_present_it() -> None:
         assert (await call("GET", f"{base}/health", headers={"Authorization": "Bearer s3cret"}))[0] == 200
     finally:
         await server.stop()
+
+
+async def raw_status(port: int, authorization: bytes) -> bytes:
+    """The status line the API answers a GET /health whose Authorization is these raw bytes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(
+            b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: " + authorization + b"\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        async with asyncio.timeout(10):
+            return await reader.readline()
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    ("authorization", "status"),
+    [
+        (b"Bearer \xff\xfe\xed\xa0\x80", b"401"),  # not UTF-8
+        (b"Bearer s\xe9cret", b"401"),  # the token in Latin-1
+        (b"\x80", b"401"),
+        ("Bearer sécret".encode(), b"200"),  # the token in UTF-8
+    ],
+)
+async def test_an_authorization_header_that_is_not_utf8_is_a_401_not_a_500(
+    authorization: bytes, status: bytes
+) -> None:
+    server = ControlServer(ControlTargets(Metrics()), token="sécret")
+    port = await server.start()
+    try:
+        line = await raw_status(port, authorization)
+        assert line.split(b" ")[1] == status, line
+    finally:
+        await server.stop()
+
+
+async def test_the_api_binds_loopback_by_default_and_takes_bodies_up_to_4_mib(
+    control: tuple[ControlServer, str],
+) -> None:
+    server, base = control
+    assert server._runner is not None
+    assert [address[0] for address in server._runner.addresses] == ["127.0.0.1"]
+    before = server.targets.injector.config if server.targets.injector else None
+    padded = b'{"seed": 4, "pad": "' + b"x" * (4 * 1024 * 1024) + b'"}'
+    status, _ = await call("PUT", f"{base}/faults", raw=padded, headers={"Content-Type": "application/json"})
+    assert status == 413
+    assert server.targets.injector is not None
+    assert server.targets.injector.config == before
 
 
 async def test_endpoints_for_absent_parts_say_so() -> None:

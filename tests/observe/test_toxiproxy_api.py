@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from mcpchaos.netsim.toxics import MAXIMUM
 from mcpchaos.observe.control import ControlServer, ControlTargets
 from mcpchaos.observe.metrics import Metrics
 from tests.netsim.test_link import EchoServer, echo, round_trip
@@ -220,6 +222,212 @@ async def test_populate_creates_keeps_and_replaces_proxies(api: str, echo: EchoS
     assert result["proxies"][0] == a  # the same fields: untouched
     assert result["proxies"][1]["upstream"] == "127.0.0.1:1"  # replaced
     assert (await round_trip(port_of(a)))[0] == b"ping\n"
+
+
+BAD_TOXICS: list[tuple[Any, bytes | None, str]] = [
+    ({"type": "latency", "attributes": {"latency": 700_000}}, None, "latency"),
+    ({"type": "latency", "attributes": {"jitter": 10**30}}, None, "jitter"),
+    ({"type": "slicer", "attributes": {"delay": 20_000_000}}, None, "delay"),
+    ({"type": "slow_close", "attributes": {"delay": 700_000}}, None, "delay"),
+    ({"type": "timeout", "attributes": {"timeout": 10**11}}, None, "timeout"),
+    ({"type": "reset_peer", "attributes": {"timeout": 10**11}}, None, "timeout"),
+    ({"type": "bandwidth", "attributes": {"rate": 1e308}}, None, "rate"),
+    ({"type": "limit_data", "attributes": {"bytes": 1e300}}, None, "bytes"),
+    ({"type": "slicer", "attributes": {"average_size": 1e300}}, None, "average_size"),
+    ({"name": "more", "type": "latency", "attributes": {"latency": 500_000}}, None, "add up"),
+    ({"type": "teleport"}, None, "invalid toxic type"),
+    ({"attributes": {"latency": 5}}, None, "invalid toxic type"),
+    ({"type": "latency", "attributes": {"latency": "300"}}, None, "latency"),
+    ({"type": "latency", "attributes": {"latency": True}}, None, "latency"),
+    ({"type": "latency", "attributes": {"latency": -1}}, None, "latency"),
+    ({"type": "latency", "attributes": [300]}, None, "attributes"),
+    ({"type": "latency", "toxicity": 1.5}, None, "toxicity"),
+    ({"type": "latency", "toxicity": -0.1}, None, "toxicity"),
+    ({"type": "latency", "toxicity": "1"}, None, "toxicity"),
+    ({"type": "latency", "stream": "sideways"}, None, "stream"),
+    ({"type": "latency", "name": ""}, None, "name"),
+    ({"type": "latency", "name": 5}, None, "name"),
+    (None, b"{not json", "bad request body"),
+    (None, b"[1, 2]", "bad request body"),
+    (None, b'"latency"', "bad request body"),
+]
+
+
+@pytest.mark.parametrize(("body", "raw", "expect"), BAD_TOXICS)
+async def test_a_wrong_toxic_is_a_400_in_toxiproxys_shape_and_changes_nothing(
+    api: str, echo: EchoServer, body: Any, raw: bytes | None, expect: str
+) -> None:
+    port = port_of(await create(api, echo))
+    good = {"name": "kept", "type": "latency", "attributes": {"latency": 200_000}, "toxicity": 0}
+    status, kept = await call("POST", f"{api}/proxies/echo/toxics", good)
+    assert status == 200, kept
+    headers = {"Content-Type": "application/json"}
+    status, error = await call("POST", f"{api}/proxies/echo/toxics", body, raw, headers)
+    assert status == 400, error
+    assert set(error) == {"error", "status"}
+    assert error["status"] == 400
+    assert expect in error["error"]
+    assert "Traceback" not in error["error"]
+    assert (await call("GET", f"{api}/proxies/echo/toxics"))[1] == [kept]
+    # The proxy still takes changes, and its bytes still flow.
+    status, changed = await call("POST", f"{api}/proxies/echo/toxics/kept", {"toxicity": 0.0})
+    assert status == 200, changed
+    assert (await call("DELETE", f"{api}/proxies/echo/toxics/kept"))[0] == 204
+    assert (await round_trip(port))[0] == b"ping\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "expect"),
+    [
+        ({"attributes": {"latency": 700_000}}, "latency"),
+        ({"attributes": {"latency": 450_000}}, "add up"),
+        ({"attributes": {"latency": "slow"}}, "latency"),
+        ({"toxicity": 2}, "toxicity"),
+        ({"stream": "sideways"}, "stream"),
+        ([1], "bad request body"),
+    ],
+)
+async def test_a_wrong_toxic_update_is_a_400_and_the_toxic_stays_as_it_was(
+    api: str, echo: EchoServer, body: Any, expect: str
+) -> None:
+    port = port_of(await create(api, echo))
+    other = {"name": "other", "type": "latency", "toxicity": 0, "attributes": {"latency": 200_000}}
+    assert (await call("POST", f"{api}/proxies/echo/toxics", other))[0] == 200
+    status, made = await call(
+        "POST", f"{api}/proxies/echo/toxics", {"type": "latency", "attributes": {"latency": 200}}
+    )
+    assert status == 200, made
+    status, error = await call("POST", f"{api}/proxies/echo/toxics/latency_downstream", body)
+    assert (status, error.get("status")) == (400, 400), error
+    assert expect in error["error"]
+    assert (await call("GET", f"{api}/proxies/echo/toxics/latency_downstream"))[1] == made
+    status, _ = await call(
+        "POST", f"{api}/proxies/echo/toxics/latency_downstream", {"attributes": {"latency": 0, "jitter": 0}}
+    )
+    assert status == 200
+    assert (await round_trip(port))[1] < 0.25
+
+
+@pytest.mark.parametrize(("toxic_type", "attribute"), sorted(MAXIMUM))
+async def test_every_attribute_at_its_maximum_is_taken(
+    api: str, echo: EchoServer, toxic_type: str, attribute: str
+) -> None:
+    await create(api, echo)
+    body = {"type": toxic_type, "attributes": {attribute: MAXIMUM[toxic_type, attribute]}}
+    status, made = await call("POST", f"{api}/proxies/echo/toxics", body)
+    assert status == 200, made
+    assert made["attributes"][attribute] == MAXIMUM[toxic_type, attribute]
+
+
+@pytest.mark.parametrize(
+    ("body", "raw", "expect"),
+    [
+        ({"upstream": "127.0.0.1:1"}, None, "name"),
+        ({"name": 5, "upstream": "127.0.0.1:1"}, None, "name"),
+        ({"name": "p"}, None, "upstream"),
+        ({"name": "p", "upstream": ["127.0.0.1:1"]}, None, "upstream"),
+        ({"name": "p", "upstream": "127.0.0.1"}, None, "upstream"),
+        ({"name": "p", "upstream": "127.0.0.1:1", "listen": 5}, None, "listen"),
+        ({"name": "p", "upstream": "127.0.0.1:1", "listen": "127.0.0.1:99999"}, None, "listen"),
+        ({"name": "p", "upstream": "127.0.0.1:1", "enabled": "no"}, None, "enabled"),
+        (None, b"[]", "bad request body"),
+        (None, b"{not json", "bad request body"),
+    ],
+)
+async def test_a_wrong_proxy_is_a_400_in_toxiproxys_shape_and_nothing_is_made(
+    api: str, body: Any, raw: bytes | None, expect: str
+) -> None:
+    headers = {"Content-Type": "application/json"}
+    status, error = await call("POST", f"{api}/proxies", body, raw, headers)
+    assert (status, error["status"]) == (400, 400), error
+    assert expect in error["error"]
+    assert (await call("GET", f"{api}/proxies"))[1] == {}
+    good = {"name": "good", "upstream": "127.0.0.1:1"}
+    status, error = await call("POST", f"{api}/populate", [good, body], raw and None)
+    assert (status, error["status"]) == (400, 400), error
+    assert (await call("GET", f"{api}/proxies"))[1] == {}  # populate made none of them
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def refused(port: int) -> bool:
+    try:
+        await round_trip(port)
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+OFF_LOOPBACK = ["0.0.0.0", "[::]", "192.0.2.1", "evil.example"]
+"""Listen hosts that are not loopback (192.0.2.1: TEST-NET-1, never a local address)."""
+
+
+@pytest.mark.parametrize("host", OFF_LOOPBACK)
+async def test_without_a_token_a_proxy_cannot_listen_off_loopback(api: str, host: str) -> None:
+    # The issue's probe: a listener on every interface in front of the control port itself.
+    port = free_port()
+    control = api.removeprefix("http://")
+    body: dict[str, Any] = {"name": "open", "listen": f"{host}:{port}", "upstream": control}
+    status, error = await call("POST", f"{api}/proxies", body)
+    assert (status, error["status"]) == (403, 403), error
+    assert "loopback" in error["error"]
+    assert "--control-token" in error["error"]
+    assert (await call("GET", f"{api}/proxies"))[1] == {}
+    assert await refused(port)  # a 0.0.0.0 listener would have answered on 127.0.0.1 too
+    body["enabled"] = False  # nor can one be made disabled, to be enabled later
+    assert (await call("POST", f"{api}/proxies", body))[0] == 403
+    assert (await call("GET", f"{api}/proxies"))[1] == {}
+
+
+async def test_without_a_token_a_proxy_cannot_move_or_be_populated_off_loopback(
+    api: str, echo: EchoServer
+) -> None:
+    proxy = await create(api, echo)
+    port = free_port()
+    status, error = await call("POST", f"{api}/proxies/echo", {"listen": f"0.0.0.0:{port}"})
+    assert (status, error["status"]) == (403, 403), error
+    assert (await call("GET", f"{api}/proxies/echo"))[1] == proxy
+    assert (await round_trip(port_of(proxy)))[0] == b"ping\n"
+    assert await refused(port)
+    upstream = f"127.0.0.1:{echo.port}"
+    batch = [
+        {"name": "fine", "listen": "127.0.0.1:0", "upstream": upstream},
+        {"name": "open", "listen": f"0.0.0.0:{port}", "upstream": upstream},
+    ]
+    status, error = await call("POST", f"{api}/populate", batch)
+    assert (status, error["status"]) == (403, 403), error
+    assert (await call("GET", f"{api}/proxies"))[1] == {"echo": proxy}  # not even the fine one
+    assert await refused(port)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "[::1]"])
+async def test_without_a_token_a_proxy_listens_on_any_loopback_address(
+    api: str, echo: EchoServer, host: str
+) -> None:
+    status, proxy = await call(
+        "POST", f"{api}/proxies", {"name": "lo", "listen": f"{host}:0", "upstream": f"127.0.0.1:{echo.port}"}
+    )
+    if status == 500 and "cannot listen" in proxy["error"]:
+        pytest.skip(f"no {host} on this machine")
+    assert status == 201, proxy
+
+
+async def test_with_a_token_a_proxy_may_listen_off_loopback() -> None:
+    server = ControlServer(ControlTargets(Metrics()), token="s3cret")
+    port = await server.start()
+    auth = {"Authorization": "Bearer s3cret"}
+    try:
+        # Not a local address, so nothing opens: the bind is tried (500), the rule let it by.
+        body = {"name": "far", "listen": "192.0.2.1:0", "upstream": "127.0.0.1:1"}
+        status, error = await call("POST", f"http://127.0.0.1:{port}/proxies", body, headers=auth)
+        assert (status, error["status"]) == (500, 500), error
+        assert "cannot listen on 192.0.2.1:0" in error["error"]
+    finally:
+        await server.stop()
 
 
 async def test_toxiproxy_python_drives_the_api_unchanged(api: str, echo: EchoServer) -> None:

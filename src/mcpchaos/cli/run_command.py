@@ -293,7 +293,12 @@ def run_chaos(args: argparse.Namespace) -> int:
     )
     try:
         journal = asyncio.run(
-            run_all(chosen, settings, ["mcpchaos", *sys.argv[1:]], on_result=progress.scenario_done)
+            run_all(
+                chosen,
+                settings,
+                ["mcpchaos", *_redacted(sys.argv[1:], [args.control_token])],
+                on_result=progress.scenario_done,
+            )
         )
     finally:
         progress.close()
@@ -320,6 +325,15 @@ def _with_target_mix(
     mix = asyncio.run(discover(target, allow_destructive))
     print(f"mcpchaos: the request mix, from the target's tools:\n{mix.describe()}", file=sys.stderr)
     return [(instance, with_mix(params, mix)) for instance, params in chosen]
+
+
+def _redacted(argv: list[str], secrets: list[str | None]) -> list[str]:
+    """``argv`` with every secret in it shown as ``***``, however its option was spelled
+    (``--control-token X``, ``--control-token=X``, an abbreviation): the command is written to
+    the journal and the reports."""
+    for secret in filter(None, secrets):
+        argv = [arg.replace(secret, "***") for arg in argv]
+    return argv
 
 
 async def _check_target(target: TargetSpec, protocols: list[str]) -> None:

@@ -20,6 +20,9 @@ limit_data     bytes                                     ``limit_data``
 
 Several toxics of one kind on one stream add up (latencies add) or the strictest wins
 (the smallest rate, limit or timeout), as a chain of Toxiproxy toxics would behave.
+
+An attribute is at most the simulator's bound for its field (:data:`MAXIMUM`), else
+Toxiproxy's own (an int64); :func:`network_config` refuses toxics whose sum goes past a bound.
 """
 
 from __future__ import annotations
@@ -53,6 +56,19 @@ ATTRIBUTES: dict[str, dict[str, int]] = {
 """Each type's attributes and their defaults (what Toxiproxy reports for a missing one)."""
 
 TOXIC_TYPES: tuple[str, ...] = get_args(ToxicType)
+
+INT64_MAX = 2**63 - 1
+"""Toxiproxy's attributes are Go int64s: the largest value of an attribute not in MAXIMUM."""
+
+MAXIMUM: dict[tuple[str, str], int] = {
+    ("latency", "latency"): 600_000,  # LatencyConfig.base_ms
+    ("latency", "jitter"): 600_000,  # LatencyConfig.jitter_ms
+    ("slow_close", "delay"): 600_000,  # NetworkConfig.slow_close_ms
+    ("timeout", "timeout"): 86_400_000,  # Impairments.timeout_ms
+    ("reset_peer", "timeout"): 86_400_000,  # Impairments.reset_after_ms
+    ("slicer", "delay"): 10_000_000,  # SlicerConfig.delay_us
+}
+"""The largest value of an attribute, where the network simulator's field has a bound."""
 
 
 class ToxicError(ValueError):
@@ -91,7 +107,7 @@ class Toxic(BaseModel):
 def parse_toxic(body: Any, existing: Toxic | None = None) -> Toxic:
     """A toxic from a request body; with ``existing``, the body updates it (attributes merge).
 
-    Unknown attributes are ignored, as Toxiproxy does; negative numbers are refused."""
+    Unknown attributes are ignored, as Toxiproxy does; a number out of range is refused."""
     if not isinstance(body, dict):
         raise ToxicError("the body must be a JSON object")
     data: dict[str, Any] = existing.model_dump() if existing is not None else {}
@@ -111,8 +127,9 @@ def parse_toxic(body: Any, existing: Toxic | None = None) -> Toxic:
     for key, value in given.items():
         if key not in ATTRIBUTES[toxic_type]:
             continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ToxicError(f"attribute {key} must be a number, zero or more")
+        maximum = MAXIMUM.get((toxic_type, key), INT64_MAX)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= maximum:
+            raise ToxicError(f"attribute {key} must be a number from 0 to {maximum}")
         attributes[key] = value
     data["attributes"] = attributes
     toxicity = data.get("toxicity", 1.0)
@@ -133,7 +150,10 @@ def reaches(toxic: Toxic, seed: int, connection: int) -> bool:
 
 
 def network_config(base: NetworkConfig, toxics: Iterable[Toxic]) -> NetworkConfig:
-    """``base`` with ``toxics`` applied on top (a toxic's field wins over the base's)."""
+    """``base`` with ``toxics`` applied on top (a toxic's field wins over the base's).
+
+    Raises :class:`pydantic.ValidationError` when the result is out of the simulator's
+    bounds (latencies that add up to more than it takes)."""
     directions: dict[str, dict[str, Any]] = {
         "upstream": base.upstream.model_dump(exclude_none=True),
         "downstream": base.downstream.model_dump(exclude_none=True),

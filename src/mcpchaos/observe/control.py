@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import hmac
-import ipaddress
 import logging
 import os
 import time
@@ -48,6 +47,7 @@ from mcpchaos.faults.injector import FaultInjector, FaultRecord
 from mcpchaos.netsim.controller import NetworkController
 from mcpchaos.observe.metrics import Metrics
 from mcpchaos.observe.toxiproxy_api import ToxiproxyApi
+from mcpchaos.protocol.host_check import is_loopback
 
 log = logging.getLogger("mcpchaos.control")
 
@@ -127,12 +127,14 @@ class ControlServer:
     def __init__(
         self, targets: ControlTargets, host: str = "127.0.0.1", port: int = 0, token: str | None = None
     ) -> None:
-        if not _is_loopback(host) and not token:
+        if not is_loopback(host) and not token:
             raise ConfigError(
                 f"--control {host}:{port} is not a loopback address: give --control-token TOKEN "
                 "(every call must then send 'Authorization: Bearer TOKEN')"
             )
         self.targets = targets
+        # The same rule for the listeners the Toxiproxy API makes.
+        targets.toxiproxy.any_listen_host = token is not None
         self.host = host
         self.requested_port = port
         self.token = token
@@ -191,7 +193,7 @@ class ControlServer:
         # DNS rebinding shows up as a Host that is not a loopback name.
         if "Origin" in request.headers:
             return _problem(403, "requests from web pages (with an Origin header) are refused")
-        if self.token is None and not _is_loopback(_host_of(request.host)):
+        if self.token is None and not is_loopback(_host_of(request.host)):
             return _problem(403, f"Host {request.host!r} is not a loopback address")
         if (
             request.method in ("PUT", "PATCH", "POST")
@@ -200,9 +202,11 @@ class ControlServer:
         ):
             return _problem(415, "send the body as application/json")
         if self.token is not None:
-            given = request.headers.get("Authorization", "")
-            expected = f"Bearer {self.token}"
-            if not hmac.compare_digest(given.encode(), expected.encode()):
+            # The header's bytes as they came (aiohttp keeps bytes that are not UTF-8 as
+            # surrogates), against the token's UTF-8: any bytes compare, none raise.
+            given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+            expected = f"Bearer {self.token}".encode("utf-8", "surrogateescape")
+            if not hmac.compare_digest(given, expected):
                 return _problem(401, "missing or wrong token: send 'Authorization: Bearer TOKEN'")
         response: web.StreamResponse = await handler(request)
         return response
@@ -410,12 +414,3 @@ def _host_of(host_header: str) -> str:
     if host_header.startswith("["):
         return host_header[1:].split("]", 1)[0]
     return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
-
-
-def _is_loopback(host: str) -> bool:
-    if host in ("localhost",):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

@@ -9,6 +9,10 @@
     POST /reset                        enable every proxy, remove every toxic: 204
     GET  /version                      {"version": ...}
 
+A proxy created here listens on loopback unless the control API has a token (the rule of
+``--control`` itself): otherwise a caller could put the API, or anything on this machine's
+loopback, in front of every interface. Off loopback without a token: 403.
+
 A proxy is ``{name, listen, upstream, enabled, toxics}``; a toxic ``{name, type, stream,
 toxicity, attributes}``; errors ``{"error", "status"}``, as Toxiproxy answers them. A proxy
 created here is a :class:`TcpLink` of its own (``mcpchaos link``'s relay); ``enabled: false``
@@ -28,6 +32,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from pydantic import ValidationError
 
 from mcpchaos import __version__
 from mcpchaos.config.addresses import host_port
@@ -35,6 +40,7 @@ from mcpchaos.config.network import NetworkConfig
 from mcpchaos.errors import ConfigError, ListenError
 from mcpchaos.netsim.controller import NetworkController
 from mcpchaos.netsim.toxics import Toxic, ToxicError, network_config, parse_toxic, reaches
+from mcpchaos.protocol.host_check import is_loopback
 from mcpchaos.transport.tcp_link import TcpLink
 
 log = logging.getLogger("mcpchaos.toxiproxy")
@@ -75,6 +81,19 @@ class Proxy:
             "toxics": [toxic.as_json() for toxic in self.toxics.values()],
         }
 
+    def set_toxics(self, toxics: dict[str, Toxic]) -> None:
+        """Make ``toxics`` the proxy's, if the network they make together is one the simulator
+        takes (whatever their toxicity, so a later change of toxicity cannot fail); else an
+        :class:`ApiError` 400 and nothing changes."""
+        try:
+            network_config(self.base, toxics.values())
+        except ValidationError as exc:
+            reasons = "; ".join(f"{error['loc'][-1]}: {error['msg']}" for error in exc.errors())
+            message = f"this proxy's toxics would add up to more than the simulator takes ({reasons})"
+            raise ApiError(400, f"bad request body: {message}") from exc
+        self.toxics = toxics
+        self.apply_toxics()
+
     def apply_toxics(self) -> None:
         """Push the toxics to the network simulator (felt by open connections too)."""
         active = [toxic for toxic in self.toxics.values() if toxic.toxicity > 0]
@@ -98,6 +117,8 @@ class ToxiproxyApi:
 
     def __init__(self) -> None:
         self.proxies: dict[str, Proxy] = {}
+        self.any_listen_host = False
+        """Whether a proxy may listen off loopback: only when the control API has a token."""
         self._lock = asyncio.Lock()
 
     def register(self, proxy: Proxy) -> None:
@@ -166,24 +187,40 @@ class ToxiproxyApi:
     async def _create(self, body: Any) -> Proxy:
         if not isinstance(body, dict):
             raise ApiError(400, "bad request body: a proxy is a JSON object")
-        for key in ("name", "upstream"):
-            if not isinstance(body.get(key), str) or not body[key]:
-                raise ApiError(400, f"missing required field: {key}")
+        listen, upstream_address, listen_address = self._checked(body)
         name = body["name"]
         if name in self.proxies:
             raise ApiError(409, "proxy already exists")
-        listen = body.get("listen") or "127.0.0.1:0"
-        upstream_address = self._address(body["upstream"], "upstream")
-        host, port = self._address(listen, "listen")
-        link = TcpLink((host, port), upstream_address, NetworkController(), name)
+        link = TcpLink(listen_address, upstream_address, NetworkController(), name)
         proxy = Proxy(name, listen, body["upstream"], link.controller, link)
-        if body.get("enabled", True) is not False:
+        if body.get("enabled") is not False:
             await self._start(proxy)
         else:
             proxy.enabled = False
         self.proxies[name] = proxy
         log.info("toxiproxy API: proxy %s created: %s → %s", name, proxy.listen, proxy.upstream)
         return proxy
+
+    def _checked(self, body: dict[str, Any]) -> tuple[str, tuple[str, int], tuple[str, int]]:
+        """A new proxy's fields, checked: (listen as given, upstream address, listen address)."""
+        for key in ("name", "upstream"):
+            if not isinstance(body.get(key), str) or not body[key]:
+                raise ApiError(400, f"missing required field: {key}")
+        if not isinstance(body.get("enabled"), bool | None):
+            raise ApiError(400, "bad request body: enabled must be true or false")
+        listen = body.get("listen") or "127.0.0.1:0"
+        return listen, self._address(body["upstream"], "upstream"), self._listen_address(listen)
+
+    def _listen_address(self, value: Any) -> tuple[str, int]:
+        host, port = self._address(value, "listen")
+        if not self.any_listen_host and not is_loopback(host):
+            raise ApiError(
+                403,
+                f"listen {value} is not a loopback address: the control API has no token, so the "
+                "proxies it makes listen on loopback only (start it with --control-token TOKEN "
+                "to allow other addresses)",
+            )
+        return host, port
 
     @staticmethod
     def _address(value: Any, what: str) -> tuple[str, int]:
@@ -218,7 +255,9 @@ class ToxiproxyApi:
     async def _update(self, proxy: Proxy, body: dict[str, Any]) -> None:
         listen = body.get("listen") or proxy.listen
         upstream = body.get("upstream") or proxy.upstream
-        enabled = body.get("enabled", proxy.enabled) is not False
+        enabled = proxy.enabled if body.get("enabled") is None else body["enabled"]
+        if not isinstance(enabled, bool):
+            raise ApiError(400, "bad request body: enabled must be true or false")
         moved = listen != proxy.listen or upstream != proxy.upstream
         if proxy.link is None:
             if moved:
@@ -232,7 +271,7 @@ class ToxiproxyApi:
             return
         if moved:  # as Toxiproxy: a new address restarts the proxy and drops its connections
             link = TcpLink(
-                self._address(listen, "listen"),
+                self._listen_address(listen),
                 self._address(upstream, "upstream"),
                 proxy.controller,
                 proxy.name,
@@ -264,22 +303,30 @@ class ToxiproxyApi:
             raise ApiError(400, "bad request body: a JSON array of proxies")
         result = []
         async with self._lock:
-            for item in body:
+            for item in body:  # every one checked before any changes, as Toxiproxy does
                 if not isinstance(item, dict):
                     raise ApiError(400, "bad request body: each proxy is a JSON object")
-                existing = self.proxies.get(str(item.get("name")))
-                same = existing is not None and (
-                    existing.upstream == item.get("upstream")
-                    and (existing.listen == item.get("listen") or existing.link is None)
-                )
-                if existing is not None and not same:
-                    if existing.link is None:
+                if self._kept(item) is None:
+                    self._checked(item)
+                    existing = self.proxies.get(item["name"])
+                    if existing is not None and existing.link is None:
                         raise ApiError(409, f"proxy {existing.name} is the process's own network")
-                    await existing.link.stop()
-                    del self.proxies[existing.name]
-                proxy = existing if existing is not None and same else await self._create(item)
+            for item in body:
+                proxy = self._kept(item)
+                if proxy is None:
+                    replaced = self.proxies.pop(item["name"], None)
+                    if replaced is not None and replaced.link is not None:
+                        await replaced.link.stop()
+                    proxy = await self._create(item)
                 result.append(proxy.as_json())
         return _json({"proxies": result}, 201)
+
+    def _kept(self, item: dict[str, Any]) -> Proxy | None:
+        """The proxy ``item`` names, if /populate keeps it as it is (the same addresses)."""
+        existing = self.proxies.get(str(item.get("name")))
+        if existing is None or existing.upstream != item.get("upstream"):
+            return None
+        return existing if existing.listen == item.get("listen") or existing.link is None else None
 
     async def _reset(self, request: web.Request) -> web.Response:
         async with self._lock:
@@ -322,8 +369,7 @@ class ToxiproxyApi:
             raise ApiError(400, f"bad request body: {exc}") from exc
         if toxic.name in proxy.toxics:
             raise ApiError(409, "toxic already exists")
-        proxy.toxics[toxic.name] = toxic
-        proxy.apply_toxics()
+        proxy.set_toxics({**proxy.toxics, toxic.name: toxic})
         log.info("toxiproxy API: toxic %s added to %s: %s", toxic.name, proxy.name, toxic.as_json())
         return _json(toxic.as_json())
 
@@ -337,8 +383,7 @@ class ToxiproxyApi:
             toxic = parse_toxic(body, current)
         except (ToxicError, ValueError) as exc:
             raise ApiError(400, f"bad request body: {exc}") from exc
-        proxy.toxics[toxic.name] = toxic
-        proxy.apply_toxics()
+        proxy.set_toxics({**proxy.toxics, toxic.name: toxic})
         log.info("toxiproxy API: toxic %s of %s updated: %s", toxic.name, proxy.name, toxic.as_json())
         return _json(toxic.as_json())
 
