@@ -17,10 +17,14 @@ arguments it refuses. The ``--params`` mix (``load.mix``) still overrides all of
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
 from mcp import Client, StdioServerParameters
+from mcp.client import Transport
+from mcp.client.stdio import stdio_client
 
 from mcpchaos.errors import ConfigError
 from mcpchaos.harness.load.settings import Operation
@@ -75,28 +79,32 @@ def choose(tools: list[dict[str, Any]], allow_destructive: bool) -> TargetMix:
 async def discover(target: TargetSpec, allow_destructive: bool, within_s: float = DISCOVERY_S) -> TargetMix:
     """List the target's tools, choose, and keep those whose one call with the arguments
     built succeeds. ConfigError (exit 2) when no tool is left."""
-    server: StdioServerParameters | str
-    if target.kind == "command":
-        server = StdioServerParameters(command=target.command[0], args=list(target.command[1:]))
-    else:
-        server = target.url
-    try:
-        async with asyncio.timeout(within_s), Client(server, mode="legacy") as client:
-            listed = await client.list_tools()
-            tools = [tool.model_dump(by_alias=True, exclude_none=True) for tool in listed.tools]
-            mix = choose(tools, allow_destructive)
-            kept = []
-            for op in mix.operations:
-                why = await _probe(client, op)
-                if why is None:
-                    kept.append(op)
-                else:
-                    mix.left_out[op.name] = why
-            mix.operations = kept
-    except TimeoutError:
-        raise ConfigError(
-            f"--target {target.describe()}: listing and trying its tools took over {within_s:g} s"
-        ) from None
+    with tempfile.TemporaryFile(mode="w+") as stderr:  # the server's log is not the run's
+        server: Transport | str
+        if target.kind == "command":
+            command = StdioServerParameters(
+                command=target.command[0], args=list(target.command[1:]), env=dict(os.environ)
+            )
+            server = stdio_client(command, errlog=stderr)
+        else:
+            server = target.url
+        try:
+            async with asyncio.timeout(within_s), Client(server, mode="legacy") as client:
+                listed = await client.list_tools()
+                tools = [tool.model_dump(by_alias=True, exclude_none=True) for tool in listed.tools]
+                mix = choose(tools, allow_destructive)
+                kept = []
+                for op in mix.operations:
+                    why = await _probe(client, op)
+                    if why is None:
+                        kept.append(op)
+                    else:
+                        mix.left_out[op.name] = why
+                mix.operations = kept
+        except TimeoutError:
+            raise ConfigError(
+                f"--target {target.describe()}: listing and trying its tools took over {within_s:g} s"
+            ) from None
     if not mix.operations:
         found = mix.describe() or "  (it lists no tools)"
         raise ConfigError(

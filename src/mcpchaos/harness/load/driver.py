@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -76,6 +77,7 @@ class LoadDriver:
         self._requests: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._sessions_opened = 0
+        self.ready_after_s: float | None = None
         self._deadlines = Deadlines(settings.deadline_s) if settings.deadline_s is not None else None
 
     @property
@@ -96,7 +98,7 @@ class LoadDriver:
         if isinstance(target, StdioTarget):
             return StdioClient(
                 target.command, target.env, s.protocol, s.reinitialize, s.deadline_s, self._recorder,
-                self._count_session,
+                self._count_session, startup_s=s.startup_s,
             )  # fmt: skip
         if _uses_sdk(index, s.sdk_share):
             return SdkClient(
@@ -105,7 +107,7 @@ class LoadDriver:
         assert self._http is not None
         return FastHttpClient(
             self._http, target.url, target.headers, s.protocol, s.reinitialize, s.deadline_s,
-            self._recorder, self._count_session, self._deadlines,
+            self._recorder, self._count_session, self._deadlines, s.startup_s,
         )  # fmt: skip
 
     async def start(self) -> None:
@@ -121,7 +123,9 @@ class LoadDriver:
             )
         self._clients = [self._make_client(i) for i in range(s.clients)]
         self._choosers = [Chooser(self._ops, self._weights, s.seed + i) for i in range(s.clients)]
+        began = time.monotonic()
         await asyncio.gather(*(self._open_quietly(c) for c in self._clients))
+        self.ready_after_s = time.monotonic() - began  # the sessions' start: servers and handshakes
         if s.mode == "closed":
             for index in range(s.clients):
                 self._spawn(self._closed_loop(index))

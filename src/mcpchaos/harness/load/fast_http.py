@@ -75,7 +75,9 @@ class FastHttpClient:
         recorder: Recorder,
         on_session: Callable[[], None],
         deadlines: Deadlines | None = None,
+        startup_s: float = 30.0,
     ) -> None:
+        """``startup_s``: the deadline of the era's handshake, apart from a call's."""
         self._http = http
         self._url = url
         self._base_headers = {**POST_HEADERS, **headers}
@@ -83,6 +85,7 @@ class FastHttpClient:
         self._protocol = protocol
         self._reinitialize = reinitialize
         self._deadline_s = deadline_s
+        self._startup_s = startup_s
         # Shared by a driver's clients (one timer for all their requests); None: no deadline.
         self._deadlines = deadlines if deadlines is not None or deadline_s is None else Deadlines(deadline_s)
         self._recorder = recorder
@@ -100,7 +103,7 @@ class FastHttpClient:
 
     async def open(self) -> None:
         """Do the handshake now if the session is not open (raises on failure)."""
-        async with asyncio.timeout(self._deadline_s):
+        async with asyncio.timeout(self._startup_s):
             await self._ensure_session(None)
 
     def drop_session(self) -> None:
@@ -156,8 +159,15 @@ class FastHttpClient:
         """Send one request and record its single outcome."""
         recorder = self._recorder
         deadlines = self._deadlines
-        deadline = deadlines.enter() if deadlines is not None else None
+        deadline = None
         try:
+            if not self._ready:  # start-up has its own deadline, not the call's
+                try:
+                    async with asyncio.timeout(self._startup_s):
+                        await self._ensure_session(ticket)
+                except TimeoutError:
+                    raise RequestFailedError("startup_timeout") from None
+            deadline = deadlines.enter() if deadlines is not None else None
             await self._ensure_session(ticket)
             request_id = self._new_id()
             headers = {**self._headers, **op.headers} if op.headers else self._headers

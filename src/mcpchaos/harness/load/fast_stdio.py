@@ -107,14 +107,17 @@ class StdioClient:
         on_session: Callable[[], None],
         *,
         stderr: int | IO[bytes] = asyncio.subprocess.DEVNULL,
+        startup_s: float = 30.0,
     ) -> None:
-        """``stderr``: where the server processes' stderr goes (default: nowhere)."""
+        """``stderr``: where the server processes' stderr goes (default: nowhere); ``startup_s``:
+        the deadline of a process start with its handshake (apart from a call's)."""
         self._command = list(command)
         self._stderr = stderr
         self._env = dict(env) if env is not None else None
         self._protocol = protocol
         self._reinitialize = reinitialize
         self._deadline_s = deadline_s
+        self._startup_s = startup_s
         self.recorder = recorder
         self._on_session = on_session
         self._connection: _Connection | None = None
@@ -124,7 +127,7 @@ class StdioClient:
         self._lock = asyncio.Lock()
 
     async def open(self) -> None:
-        async with asyncio.timeout(self._deadline_s):
+        async with asyncio.timeout(self._startup_s):
             await self._ensure(None)
 
     def drop_session(self) -> None:
@@ -205,6 +208,12 @@ class StdioClient:
         connection: _Connection | None = None
         request_id = 0
         try:
+            if self._connection is None:  # start-up has its own deadline, not the call's
+                try:
+                    async with asyncio.timeout(self._startup_s):
+                        connection = await self._ensure(ticket)
+                except TimeoutError:
+                    raise RequestFailedError("startup_timeout") from None
             async with asyncio.timeout(self._deadline_s):
                 connection = await self._ensure(ticket)
                 self._next_id += 1

@@ -21,6 +21,9 @@ from mcpchaos.harness.load.recorder import Recorder, Ticket
 from mcpchaos.harness.load.wire import PreparedOp
 from mcpchaos.protocol.client_wire import SESSIONLESS_ERA
 
+_STARTUP_S = 30.0
+"""The SDK session's handshake deadline (the fast clients take ``load.startup_s``)."""
+
 
 class SdkClient:
     """One official SDK client session over Streamable HTTP."""
@@ -48,7 +51,7 @@ class SdkClient:
         self._lock = asyncio.Lock()
 
     async def open(self) -> None:
-        async with asyncio.timeout(self._deadline_s):
+        async with asyncio.timeout(_STARTUP_S):  # start-up is not a call: its own deadline
             await self._ensure()
 
     async def _ensure(self) -> Client:

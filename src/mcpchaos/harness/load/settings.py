@@ -44,6 +44,9 @@ class LoadSettings(_Strict):
     """Open loop: requests in flight at most; arrivals over it end as transport ``client_overload``."""
     deadline_s: float | None = Field(default=5.0, gt=0)
     """Per-request deadline; None = a client without timeouts (it can hang: the harness detects it)."""
+    startup_s: float = Field(default=30.0, gt=0)
+    """Deadline of a session's start (a stdio server's process start and the era's handshake),
+    apart from the per-request one: start-up is not a call (npx/uvx servers take seconds)."""
     mix: list[Operation] = Field(default_factory=_default_mix, min_length=1)
     """The weighted request mix (seeded choice per client)."""
     protocol: Literal["2025-11-25", "2026-07-28"] = "2025-11-25"
