@@ -43,7 +43,8 @@ def add_parser(commands: Any) -> None:
         "  mcpchaos run gradual_degradation --target 'python -m my_server' --out report/\n"
         "  mcpchaos run sudden_failure --target http://127.0.0.1:8000/mcp --params chaos.yaml\n"
         "\n"
-        "exit status: 0 all verdicts passed, 1 a verdict failed, 2 usage or configuration error.\n"
+        "exit status: 0 all verdicts passed, 1 a verdict failed or a --baseline figure regressed,\n"
+        "2 usage or configuration error.\n"
         "See docs/harness.md.",
         formatter_class=HelpFormatter,
     )
@@ -62,6 +63,20 @@ def add_parser(commands: Any) -> None:
         help="drive a proxy that is already running (started with --control) instead of starting one",
     )
     run.add_argument("--control-token", metavar="TOKEN", help="with --attach: the control API's token")
+    gate = run.add_argument_group("CI gate")
+    gate.add_argument(
+        "--junit",
+        type=Path,
+        metavar="FILE",
+        help="also write the verdicts as JUnit XML (a test case per verdict) for CI",
+    )
+    gate.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="JOURNAL",
+        help="compare with an earlier run's journal.json (collapse point, recovery, success and p99 "
+        "per phase); a regression past its threshold fails the run (exit 1; docs/harness.md)",
+    )
     run.add_argument(
         "--allow-destructive",
         action="store_true",
@@ -260,14 +275,18 @@ def with_load_flags(
 def run_chaos(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from mcpchaos.harness.baseline import compare
     from mcpchaos.harness.load_flags import LoadFlags
     from mcpchaos.harness.progress import TerminalProgress, summary_table
     from mcpchaos.harness.report import write_reports
+    from mcpchaos.harness.report.files import load_journal
+    from mcpchaos.harness.report.junit import write_junit
     from mcpchaos.harness.runner import run_all
     from mcpchaos.harness.scenario import RunSettings
     from mcpchaos.harness.stack import TargetSpec
 
     target = TargetSpec.parse(args.target, args.attach, args.control_token)
+    baseline = load_journal(args.baseline) if args.baseline is not None else None
     chosen = plan(args.scenario, _read_params(args.params), args.quick, str(args.params or "parameters"))
     flags = LoadFlags(args.clients, args.duration, args.rate)
     if flags.given():
@@ -303,14 +322,26 @@ def run_chaos(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     files = write_reports(journal, out)
+    comparisons = compare(baseline, journal) if baseline is not None else []
+    regressions = [c for c in comparisons if c.regressed]
+    if args.junit is not None:
+        write_junit(args.junit, journal, comparisons if baseline is not None else None)
     # The result goes to stdout (progress went to stderr), so `mcpchaos run ... | cat` has it all.
     result = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     result.print(summary_table(journal.scenarios))
     result.print(f"journal: {files.journal}\nreport:  {files.html}\nfindings: {files.markdown}")
+    if args.junit is not None:
+        result.print(f"junit:   {args.junit}")
+    if baseline is not None:
+        result.print(
+            f"against {args.baseline}: {len(comparisons)} figures compared, {len(regressions)} regressed"
+        )
+        for comparison in regressions:
+            result.print(f"[red]regressed[/red] {comparison.detail}: {comparison.rule}")
     result.print(
         "[green]all verdicts passed[/green]" if journal.passed else "[red]some verdicts failed[/red]"
     )
-    return 0 if journal.passed else 1
+    return 0 if journal.passed and not regressions else 1
 
 
 def _with_target_mix(
