@@ -65,7 +65,17 @@ async def _check_command(command: list[str], protocol: str, within_s: float) -> 
     shown = shlex.join(command)
     with tempfile.TemporaryFile() as stderr:
         recorder = Recorder()
-        client = StdioClient(command, None, protocol, False, within_s, recorder, lambda: None, stderr=stderr)
+        client = StdioClient(
+            command,
+            None,
+            protocol,
+            False,
+            within_s,
+            recorder,
+            lambda: None,
+            stderr=stderr,
+            startup_s=within_s,
+        )
         try:
             failure = await _exchange(client, recorder, protocol)
         except OSError as exc:  # it could not be started
@@ -80,7 +90,9 @@ async def _check_command(command: list[str], protocol: str, within_s: float) -> 
 async def _check_url(url: str, protocol: str, within_s: float) -> None:
     recorder = Recorder()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=within_s)) as http:
-        client = FastHttpClient(http, url, {}, protocol, False, within_s, recorder, lambda: None)
+        client = FastHttpClient(
+            http, url, {}, protocol, False, within_s, recorder, lambda: None, startup_s=within_s
+        )
         failure = await _exchange(client, recorder, protocol)
     if failure is not None:
         raise TargetCheckError(f"--target {url}: {_reason(failure, within_s)}")

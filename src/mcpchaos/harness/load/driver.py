@@ -227,7 +227,9 @@ async def open_sessions(
 
     async def one(http: aiohttp.ClientSession) -> None:
         async with gate:
-            client = FastHttpClient(http, url, {}, protocol, False, timeout_s, recorder, lambda: None)
+            client = FastHttpClient(
+                http, url, {}, protocol, False, timeout_s, recorder, lambda: None, startup_s=timeout_s
+            )
             if protocol == SESSIONLESS_ERA:
                 ticket = recorder.begin()
                 await client.call(discover, ticket)
