@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 
 from mcpchaos.harness.load import LoadSettings, StdioTarget
@@ -39,3 +42,19 @@ async def test_a_stdio_request_slower_than_its_deadline_ends_as_deadline() -> No
     recorder, _ = await drive(StdioTarget(DEMO_STDIO), settings, requests=2)
     counts = recorder.totals()[0]
     assert counts.deadline == counts.total >= 2
+
+
+async def test_a_server_that_cannot_start_is_retried_with_backoff_not_in_a_storm(tmp_path: Path) -> None:
+    starts = tmp_path / "starts"
+    command = ["sh", "-c", f"echo start >> {starts}; exit 3"]  # exits before any answer
+    settings = LoadSettings(clients=2, deadline_s=0.5, think_time_s=0.01)
+    began = time.monotonic()
+    recorder, _ = await drive(StdioTarget(command), settings, requests=60, within=60)
+    counts = recorder.totals()[0]
+    assert counts.ok == 0
+    assert counts.transport >= 60  # every request ends, as a failed start
+    assert counts.transport_kinds.get("start_failed", 0) > 0  # the clients stopped trying
+    # At most 5 starts per client, 0.1 s apart and doubling (≥ 1.5 s for the five), where a
+    # start per request would have made 60 processes.
+    assert len(starts.read_text().splitlines()) <= 2 * 5
+    assert time.monotonic() - began >= 1.5

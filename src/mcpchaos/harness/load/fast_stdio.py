@@ -93,6 +93,13 @@ class _Connection:
             client.recorder.unexpected()
 
 
+_RETRY_FIRST_S, _RETRY_MAX_S = 0.1, 5.0
+"""The backoff before starting a server again after a failed start: 0.1 s, doubled, ≤ 5 s."""
+_MAX_FAILED_STARTS = 5
+"""Failed starts in a row after which a client stops starting its server (its requests then
+end as transport ``start_failed`` at once): the processes a run spawns stay bounded."""
+
+
 class StdioClient:
     """One MCP session with a server process of its own."""
 
@@ -124,6 +131,7 @@ class StdioClient:
         self._all: set[_Connection] = set()
         self._next_id = 0
         self._gave_up = False
+        self._failed_starts = 0
         self._lock = asyncio.Lock()
 
     async def open(self) -> None:
@@ -168,6 +176,12 @@ class StdioClient:
                 return self._connection
             if self._gave_up:
                 raise RequestFailedError("session_lost")
+            if self._failed_starts >= _MAX_FAILED_STARTS:
+                raise RequestFailedError("start_failed")  # given up: a run spawns a bounded number
+            if self._failed_starts:
+                # A server that keeps failing to start is not restarted in a storm: each new
+                # try waits twice as long as the last (bounded), so a run spawns few processes.
+                await asyncio.sleep(min(_RETRY_FIRST_S * 2 ** (self._failed_starts - 1), _RETRY_MAX_S))
             process = await asyncio.create_subprocess_exec(
                 *self._command,
                 stdin=asyncio.subprocess.PIPE,
@@ -183,7 +197,9 @@ class StdioClient:
                     await self._initialize(connection, ticket)
             except BaseException:
                 _kill(process)
+                self._failed_starts += 1
                 raise
+            self._failed_starts = 0
             self._connection = connection
             self._on_session()
             return connection
