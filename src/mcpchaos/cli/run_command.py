@@ -1,7 +1,8 @@
 """``mcpchaos run SCENARIO`` and ``mcpchaos scenarios``: the chaos harness from the shell.
 
-Exit status of ``run``: 0 when every verdict passed, 1 when one failed (or a scenario could
-not run), 2 for a usage or configuration error.
+Exit status of ``run``: 0 when every scenario that applies passed, 1 when a verdict failed (or
+a scenario could not run), 3 when none failed but one was inconclusive (its baseline too weak
+to judge against, or every scenario skipped), 2 for a usage or configuration error.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
 
 SUITE = "suite"
 
+EXIT_STATUS = {"passed": 0, "failed": 1, "inconclusive": 3}
+"""The exit status of ``run`` for the run's result (2 is a usage or configuration error)."""
+
 
 def add_parser(commands: Any) -> None:
     run = commands.add_parser(
@@ -34,7 +38,8 @@ def add_parser(commands: Any) -> None:
         "  mcpchaos run suite --quick          # everything, CI-sized, against the demo server\n"
         "  mcpchaos run gradual_degradation --target 'python -m my_server' --out report/\n"
         "  mcpchaos run sudden_failure --target http://127.0.0.1:8000/mcp --params chaos.yaml\n"
-        "exit status: 0 all verdicts passed, 1 a verdict failed, 2 usage or configuration error",
+        "exit status: 0 all passed, 1 a verdict failed, 2 usage or configuration error, "
+        "3 inconclusive (no failure, but a baseline too weak to judge)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument(
@@ -146,8 +151,8 @@ def plan(
 
 
 def run_chaos(args: argparse.Namespace) -> int:
-    from mcpchaos.harness.progress import TerminalProgress, summary_table
-    from mcpchaos.harness.report import write_reports
+    from mcpchaos.harness.progress import TerminalProgress, summary_table, word
+    from mcpchaos.harness.report import figures, write_reports
     from mcpchaos.harness.runner import run_all
     from mcpchaos.harness.scenario import RunSettings
     from mcpchaos.harness.stack import TargetSpec
@@ -176,7 +181,6 @@ def run_chaos(args: argparse.Namespace) -> int:
     files = write_reports(journal, out)
     progress.console.print(summary_table(journal.scenarios))
     progress.console.print(f"journal: {files.journal}\nreport:  {files.html}\nfindings: {files.markdown}")
-    progress.console.print(
-        "[green]all verdicts passed[/green]" if journal.passed else "[red]some verdicts failed[/red]"
-    )
-    return 0 if journal.passed else 1
+    statuses = [s.status for s in journal.scenarios]
+    progress.console.print(f"{word(journal.status)}: {figures.tally(statuses)}")
+    return EXIT_STATUS[journal.status]
