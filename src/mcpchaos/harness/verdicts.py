@@ -71,6 +71,11 @@ def baseline_problem(outcomes: OutcomeCounts, min_ok: int, min_success: float) -
     rate = outcomes.success_rate or 0.0
     if outcomes.ok >= min_ok and rate >= min_success:
         return None
+    if outcomes.total == 0:
+        return (
+            f"no call started and ended in it (at least {min_ok} ok needed): the clients were still "
+            "waiting on earlier calls or their handshakes"
+        )
     saw = ", ".join(
         f"{n} {name}"
         for name, n in (
