@@ -91,7 +91,11 @@ def test_a_target_whose_tools_always_error_is_inconclusive_with_its_error_and_ex
     assert "'message' is a required property" in said
     assert "⚠️ inconclusive" in (out / "findings.md").read_text(encoding="utf-8")
     check_run(out, said)  # the tool errors, counted apart, the same in every output
-    assert result["totals"]["outcomes"]["tool_error"] == result["totals"]["accounting"]["answered"]
+    totals = result["totals"]
+    assert (
+        totals["outcomes"]["ok"] == 0
+    )  # faulted calls answer with JSON-RPC errors, the rest with tool errors
+    assert totals["outcomes"]["tool_error"] + totals["outcomes"]["error"] == totals["accounting"]["answered"]
 
 
 @pytest.mark.timeout(120)
