@@ -71,4 +71,14 @@ def test_a_quick_run_writes_the_journal_and_reports_and_exits_0(tmp_path: Path) 
     assert journal["scenarios"][0]["scenario"] == "sudden_failure"
     assert "<svg" in (out / "report.html").read_text()
     assert "sudden_failure" in (out / "findings.md").read_text()
-    assert "all verdicts passed" in result.stderr
+    assert "passed: 1 passed, 0 failed, 0 inconclusive, 0 skipped" in result.stdout + result.stderr
+
+
+@pytest.mark.timeout(90)
+def test_a_run_with_a_failed_verdict_exits_1_and_says_failed(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    target = "demo --fragile leak-fds"  # no_leaks catches it
+    result = mcpchaos("run", "sudden_failure", "--quick", "--target", target, "--out", str(out), timeout=80)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "failed: 0 passed, 1 failed, 0 inconclusive, 0 skipped" in result.stdout + result.stderr
+    assert json.loads((out / "journal.json").read_text())["status"] == "failed"
