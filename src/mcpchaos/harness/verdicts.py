@@ -30,8 +30,11 @@ storm), ``sessions_bounded`` (memory pressure).
 No verdict passes vacuously. Success means ``ok`` only (a tool error is not one). A verdict
 judged against the baseline (``recovery``, ``graceful_degradation``) is *inconclusive* when
 the baseline has fewer than ``min_baseline_ok`` ok calls or less than ``min_baseline_success``
-success (:func:`baseline_problem`); ``nothing_lost`` and ``no_hangs`` are inconclusive when no
-request was sent at all.
+success (:func:`baseline_problem`); ``nothing_lost``, ``no_hangs`` and ``metrics_accurate``
+are inconclusive when no request was sent at all.
+
+One module over 400 lines on purpose: every rule, its thresholds and its words read side by
+side, each a pure ``check_*`` function beside the few lines that feed it from a scenario.
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ The recorder decides the outcome from the answer: a ``tools/call`` result with `
 is ``tool_error``, never ``ok``. Each phase keeps the first few distinct failure texts, so a
 report can say *what* failed (a tool's own error message, a JSON-RPC error, a transport kind).
 
-Everything runs on the event loop thread: no locks. Two HDR histograms take a value per
+Just over 400 lines, one object's bookkeeping (tickets, phases, buckets, handshakes, failure
+texts): split, the counters would be kept in two places. Everything runs on the event loop
+thread: no locks. Two HDR histograms take a value per
 request (phase and bucket, ~6 µs each), so the recorder stays cheap next to the I/O.
 """
 
