@@ -183,10 +183,12 @@ def terminal_rows(text: str) -> list[tuple[str, str, str, str]]:
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
-def terminal_counts(text: str, scenario: str) -> dict[str, int]:
-    """The ``counts:`` line printed when ``scenario`` finished (rich may have wrapped it)."""
+def terminal_counts(text: str, scenario: str, load: str | None = None) -> dict[str, int]:
+    """The ``counts:`` line (or ``counts (LOAD load):``) printed when ``scenario`` finished
+    (rich may have wrapped it)."""
     flat = " ".join(text.split())
-    pattern = rf"\b\w+ {re.escape(scenario)} in [\d.]+s.*? counts: (.*?handshakes \d+, handshakes failed \d+)"
+    which = re.escape("counts:" if load is None else f"counts ({load} load):")
+    pattern = rf"\b\w+ {re.escape(scenario)} in [\d.]+s.*? {which} (.*?handshakes \d+, handshakes failed \d+)"
     found = re.search(pattern, flat)
     assert found, f"no counts line for {scenario}"
     return _counts_line(found.group(1))
@@ -226,6 +228,11 @@ def check_run(out: Path, terminal: str, verdict_details: bool = True) -> dict[st
             (counts,) = [r for r in mine if r[1] == "counts"]
             assert _counts_line(counts[3]) == expected["total"], (name, counts)
             assert terminal_counts(terminal, name) == expected["total"], name
+        for load in scenario["other_loads"]:
+            assert expected is not None
+            (counts,) = [r for r in mine if r[1] == f"counts ({load} load)"]
+            assert _counts_line(counts[3]) == expected[f"{load} load (total)"], (name, counts)
+            assert terminal_counts(terminal, name, load) == expected[f"{load} load (total)"], name
         assert re.search(rf"^{status} {re.escape(name)} in ", terminal, flags=re.M), (name, status)
     return journal
 

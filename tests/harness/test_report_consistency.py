@@ -19,10 +19,11 @@ from tests.harness.report_check import check_run
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("scenario", ["gradual_degradation", "network_partition"])
+@pytest.mark.parametrize("scenario", ["gradual_degradation", "network_partition", "cascading_failure"])
 def test_every_output_of_a_quick_run_shows_the_journals_counts(tmp_path: Path, scenario: str) -> None:
     # gradual_degradation: the warmup and the handshakes; network_partition: silent requests
-    # in an outage, and SDK clients beside the fast ones.
+    # in an outage, and SDK clients beside the fast ones; cascading_failure: requests lost
+    # while B hangs (an outage: nothing_lost says so in the same words) and a second load.
     out = tmp_path / "report"
     command = [sys.executable, "-m", "mcpchaos", "run", scenario, "--quick", "--out", str(out)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=280, check=False)
@@ -34,6 +35,9 @@ def test_every_output_of_a_quick_run_shows_the_journals_counts(tmp_path: Path, s
     assert warmup["accounting"]["handshakes"] > 0  # the handshakes are counted, in their phase
     if scenario == "network_partition":
         assert result["totals"]["accounting"]["silent"] > 0
+    if scenario == "cascading_failure":
+        assert result["totals"]["accounting"]["lost"] > 0
+        assert result["other_loads"]["independent"]["accounting"]["sent"] > 0
 
 
 def written(tmp_path: Path) -> str:

@@ -82,6 +82,9 @@ class TerminalProgress(ProgressSink):
         if result.phases:
             counts = figures.counts_line(result.totals)
             self.console.print(f"  counts: {counts}", markup=False, highlight=False)
+        for name, other in result.other_loads.items():
+            counts = figures.counts_line(other)
+            self.console.print(f"  counts ({name} load): {counts}", markup=False, highlight=False)
 
     def close(self) -> None:
         if self._live is not None:
@@ -104,4 +107,6 @@ def summary_table(results: list[ScenarioResult]) -> Table:
             table.add_row(result.scenario, verdict.name, word(verdict.status), Text(verdict.detail))
         if result.phases:
             table.add_row(result.scenario, "counts", "—", figures.counts_line(result.totals))
+        for name, other in result.other_loads.items():
+            table.add_row(result.scenario, f"counts ({name} load)", "—", figures.counts_line(other))
     return table
