@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mcpchaos.harness.report import figures
 from mcpchaos.harness.stack import TargetSpec
 from tests.harness.report_check import check_run
 from tests.harness.scenario_runs import run_quick
@@ -118,3 +119,4 @@ async def test_a_target_that_never_answers_a_call_fails_and_is_inconclusive_with
     assert not [v.name for v in result.verdicts if v.name in BASELINE_RELATIVE and v.passed]
     assert result.totals.outcomes.ok == 0
     assert result.totals.accounting.silent > 0
+    assert (figures.why(result) or "").startswith("also inconclusive: the baseline is too weak")

@@ -127,8 +127,13 @@ def count_rows(result: ScenarioResult) -> list[tuple[str, list[int]]]:
 
 def why(result: ScenarioResult) -> str | None:
     """The reason beside the result word: skipped because, failed because it did not run to
-    the end, inconclusive because the baseline was too weak."""
-    return result.skipped or result.error or result.inconclusive
+    the end, inconclusive because the baseline was too weak (``also inconclusive: …`` when a
+    verdict failed as well)."""
+    if result.skipped or result.error:
+        return result.skipped or result.error
+    if result.inconclusive and result.status == "failed":
+        return f"also inconclusive: {result.inconclusive}"
+    return result.inconclusive
 
 
 def degradation_phases(result: ScenarioResult) -> list[PhaseRecord]:
