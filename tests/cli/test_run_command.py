@@ -100,7 +100,7 @@ def test_the_verdict_table_goes_to_stdout_through_a_pipe_and_progress_to_stderr(
     assert piped_run.returncode == 0, piped_run.stderr[-3000:]
     for verdict in ("no_exceptions", "no_hangs", "nothing_lost", "recovery"):
         assert verdict in piped_run.stdout
-    assert "all verdicts passed" in piped_run.stdout
+    assert "passed: 1 passed, 0 failed, 0 inconclusive, 0 skipped" in piped_run.stdout
     assert f"journal: {piped_run.out / 'journal.json'}" in piped_run.stdout
     assert "\x1b[" not in piped_run.stdout  # no terminal colours into a pipe
     assert "phase baseline" in piped_run.stderr  # progress
@@ -157,3 +157,13 @@ def test_duration_on_a_scenario_with_an_untimed_phase_warns_and_says_which(tmp_p
     assert result.returncode == 2
     assert "warning: connection_storm: --duration 3 sets its timed phases" in result.stderr
     assert "its storm phase lasts as long as its work takes" in result.stderr
+
+
+@pytest.mark.timeout(90)
+def test_a_run_with_a_failed_verdict_exits_1_and_says_failed(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    target = "demo --fragile leak-fds"  # no_leaks catches it
+    result = mcpchaos("run", "sudden_failure", "--quick", "--target", target, "--out", str(out), timeout=80)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "failed: 0 passed, 1 failed, 0 inconclusive, 0 skipped" in result.stdout + result.stderr
+    assert json.loads((out / "journal.json").read_text())["status"] == "failed"

@@ -6,14 +6,15 @@ import pytest
 
 from mcpchaos.harness.journal import (
     Accounting,
-    LatencySummary,
     OutcomeCounts,
     PhaseRecord,
     ResourceSample,
     TimeBucket,
+    phase_totals,
 )
 from mcpchaos.harness.runner import metrics_since
 from mcpchaos.harness.verdicts import (
+    baseline_problem,
     check_graceful_degradation,
     check_metrics_accurate,
     check_nothing_lost,
@@ -23,13 +24,22 @@ from mcpchaos.harness.verdicts import (
 )
 
 
-def phase(name: str, ok: int, failed: int = 0, p: float | None = None, deadline: int = 0) -> PhaseRecord:
+def phase(
+    name: str, ok: int, failed: int = 0, p: float | None = None, deadline: int = 0, tool_error: int = 0
+) -> PhaseRecord:
+    """A phase whose deadline outcomes were all sent requests (lost, silent)."""
     return PhaseRecord(
         name=name,
         started_s=0.0,
         ended_s=1.0,
         fault_probability=p,
-        outcomes=OutcomeCounts(ok=ok, error=failed, deadline=deadline),
+        outcomes=OutcomeCounts(ok=ok, tool_error=tool_error, error=failed, deadline=deadline),
+        accounting=Accounting(
+            sent=ok + tool_error + failed + deadline,
+            answered=ok + tool_error + failed,
+            lost=deadline,
+            silent=deadline,
+        ),
     )
 
 
@@ -60,6 +70,32 @@ def test_no_measured_level_is_not_a_pass() -> None:
     assert not check_graceful_degradation([], None).passed
 
 
+@pytest.mark.parametrize(
+    ("ok", "tool_errors"), [(0, 1000), (400, 600), (10, 0)], ids=["all-tool-errors", "40%", "10-calls"]
+)
+def test_a_baseline_without_enough_successes_makes_degradation_inconclusive(
+    ok: int, tool_errors: int
+) -> None:
+    # Tool errors all the way: the curve sits "on" baseline × (1 − p) = 0 and could never fail.
+    phases = [phase("baseline", ok, p=0.0, tool_error=tool_errors), *ramp([0.0, 0.0, 0.0])[1:]]
+    verdict = check_graceful_degradation(phases, None, min_ok=20, min_success=0.5)
+    assert not verdict.passed
+    assert verdict.status == "inconclusive"
+    assert "too weak" in verdict.detail
+
+
+def test_a_weak_baseline_is_said_with_its_counts_and_first_errors() -> None:
+    outcomes = OutcomeCounts(
+        ok=1, tool_error=99, first_errors=["tool error: Input validation error: 'message' is required"]
+    )
+    said = baseline_problem(outcomes, min_ok=20, min_success=0.5)
+    assert said is not None
+    assert "1 ok of 100 calls (1.0% success; at least 20 ok and 50% needed)" in said
+    assert "99 tool errors" in said
+    assert "'message' is required" in said
+    assert baseline_problem(OutcomeCounts(ok=20, error=20), min_ok=20, min_success=0.5) is None
+
+
 def bucket(t: float, ok: int, failed: int, name: str = "recovery") -> TimeBucket:
     return TimeBucket(t_s=t, width_s=0.5, phase=name, outcomes=OutcomeCounts(ok=ok, error=failed))
 
@@ -82,19 +118,22 @@ def test_a_phase_that_never_gets_back_has_no_recovery_time() -> None:
     assert time_to_recover([bucket(0.0, 10, 0), bucket(1.0, 1, 9)], record, target=0.99) is None
 
 
-def totals(
-    sent: int, ok: int, deadline: int = 0, duplicated: int = 0
-) -> tuple[OutcomeCounts, LatencySummary, Accounting]:
-    outcomes = OutcomeCounts(ok=ok, deadline=deadline)
-    accounting = Accounting(sent=sent, answered=ok, lost=deadline, duplicated=duplicated)
-    return outcomes, LatencySummary(), accounting
+def totals(phases: list[PhaseRecord], duplicated: int = 0) -> Accounting:
+    return phase_totals(phases).accounting.model_copy(update={"duplicated": duplicated})
 
 
 def test_an_unanswered_request_nothing_explains_is_lost() -> None:
     phases = [phase("baseline", 99, deadline=1)]
-    verdict = check_nothing_lost(phases, set(), [], 2.0, totals(100, 99, deadline=1))
+    verdict = check_nothing_lost(phases, set(), [], 2.0, totals(phases))
     assert not verdict.passed
     assert verdict.evidence["unexplained_lost"] == 1
+    assert verdict.detail.startswith("sent 100: answered 99, lost 1 (0 told by a transport failure, 1 silent")
+
+
+def test_nothing_sent_is_not_nothing_lost() -> None:
+    phases = [phase("baseline", 0)]
+    verdict = check_nothing_lost(phases, set(), [], 2.0, totals(phases))
+    assert verdict.status == "inconclusive"
 
 
 def test_drops_and_requests_in_flight_when_an_outage_began_explain_silence() -> None:
@@ -104,15 +143,16 @@ def test_drops_and_requests_in_flight_when_an_outage_began_explain_silence() -> 
         phase("faults", 90, deadline=3),
     ]
     drops = [{"fault": "drop", "direction": "client_to_server"}] * 3
-    verdict = check_nothing_lost(
-        phases, {"outage"}, drops, 2.0, totals(243, 186, deadline=57), in_flight_bound=4
-    )
+    verdict = check_nothing_lost(phases, {"outage"}, drops, 2.0, totals(phases), in_flight_bound=4)
     assert verdict.passed, verdict.detail
+    # The same words as the counts: lost 57 = 50 during the outage + 7 outside it.
+    assert "lost 57 (0 told by a transport failure, 57 silent: 50 during outages, 7 outside" in verdict.detail
 
 
 def test_duplicates_beyond_the_injected_ones_are_reported() -> None:
     records = [{"fault": "duplicate", "direction": "server_to_client"}]
-    verdict = check_nothing_lost([phase("baseline", 10)], set(), records, 2.0, totals(10, 10, duplicated=2))
+    phases = [phase("baseline", 10)]
+    verdict = check_nothing_lost(phases, set(), records, 2.0, totals(phases, duplicated=2))
     assert not verdict.passed
     assert verdict.evidence["unexplained_duplicated"] == 1
 
@@ -155,6 +195,16 @@ def test_metrics_reconcile_exactly_or_fail() -> None:
     assert not check_metrics_accurate(9, 2, metrics, log).passed
     assert not check_metrics_accurate(10, 1, metrics, log).passed
     assert not check_metrics_accurate(10, 2, metrics, log[:1]).passed
+
+
+def test_handshakes_that_timed_out_are_named_and_reconcile_the_proxys_count() -> None:
+    # 4 clients whose first initialize timed out: the proxy saw 4 requests the calls do not explain.
+    metrics = {"messages": [{"direction": "client_to_server", "kind": "request", "method": "x", "count": 37}]}
+    assert not check_metrics_accurate(33, 0, metrics, []).passed
+    verdict = check_metrics_accurate(29, 0, metrics, [], handshakes=8, handshakes_failed=4)
+    assert verdict.passed, verdict.detail
+    assert verdict.detail.startswith("37 requests (29 calls + 8 handshakes, 4 of which opened no session)")
+    assert check_metrics_accurate(0, 0, {}, []).status == "inconclusive"
 
 
 def test_an_attached_proxys_history_is_taken_off_its_counters() -> None:

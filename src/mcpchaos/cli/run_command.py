@@ -2,8 +2,9 @@
 
 ``run`` shows its progress on stderr and writes its result (the verdict table, the report
 files, the overall line) on stdout, so it can be piped. Exit status of ``run``: 0 when every
-verdict passed, 1 when one failed (or a scenario could not run), 2 for a usage or
-configuration error.
+scenario that applies passed, 1 when a verdict failed (or a scenario could not run, or a
+``--baseline`` figure regressed), 3 when none failed but one was inconclusive (its baseline too
+weak to judge against, or every scenario skipped), 2 for a usage or configuration error.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 
 SUITE = "suite"
 
+EXIT_STATUS = {"passed": 0, "failed": 1, "inconclusive": 3}
+"""The exit status of ``run`` for the run's result (2 is a usage or configuration error)."""
+
 
 def add_parser(commands: Any) -> None:
     run = commands.add_parser(
@@ -43,8 +47,8 @@ def add_parser(commands: Any) -> None:
         "  mcpchaos run gradual_degradation --target 'python -m my_server' --out report/\n"
         "  mcpchaos run sudden_failure --target http://127.0.0.1:8000/mcp --params chaos.yaml\n"
         "\n"
-        "exit status: 0 all verdicts passed, 1 a verdict failed or a --baseline figure regressed,\n"
-        "2 usage or configuration error.\n"
+        "exit status: 0 all passed, 1 a verdict failed or a --baseline figure regressed,\n"
+        "2 usage or configuration error, 3 inconclusive (no failure, but a baseline too weak to judge).\n"
         "See docs/harness.md.",
         formatter_class=HelpFormatter,
     )
@@ -277,8 +281,8 @@ def run_chaos(args: argparse.Namespace) -> int:
 
     from mcpchaos.harness.baseline import compare
     from mcpchaos.harness.load_flags import LoadFlags
-    from mcpchaos.harness.progress import TerminalProgress, summary_table
-    from mcpchaos.harness.report import write_reports
+    from mcpchaos.harness.progress import TerminalProgress, summary_table, word
+    from mcpchaos.harness.report import figures, write_reports
     from mcpchaos.harness.report.files import load_journal
     from mcpchaos.harness.report.junit import write_junit
     from mcpchaos.harness.runner import run_all
@@ -338,10 +342,11 @@ def run_chaos(args: argparse.Namespace) -> int:
         )
         for comparison in regressions:
             result.print(f"[red]regressed[/red] {comparison.detail}: {comparison.rule}")
-    result.print(
-        "[green]all verdicts passed[/green]" if journal.passed else "[red]some verdicts failed[/red]"
-    )
-    return 0 if journal.passed and not regressions else 1
+    statuses = [s.status for s in journal.scenarios]
+    result.print(f"{word(journal.status)}: {figures.tally(statuses)}")
+    if regressions:
+        return EXIT_STATUS["failed"]
+    return EXIT_STATUS[journal.status]
 
 
 def _with_target_mix(

@@ -15,8 +15,17 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from mcpchaos.harness.journal import ScenarioResult
+from mcpchaos.harness.journal import ScenarioResult, Status
+from mcpchaos.harness.report import figures
 from mcpchaos.harness.scenario import ProgressSink
+
+STYLES: dict[Status, str] = {"passed": "green", "failed": "red", "inconclusive": "yellow", "skipped": "dim"}
+"""The colour of each result word on the terminal (the word itself is always printed)."""
+
+
+def word(status: Status) -> str:
+    """A result word in its colour (rich markup)."""
+    return f"[{STYLES[status]}]{status}[/{STYLES[status]}]"
 
 
 def _percent(value: float | None) -> str:
@@ -61,17 +70,21 @@ class TerminalProgress(ProgressSink):
         )
 
     def scenario_done(self, result: ScenarioResult) -> None:
-        """One line per scenario as it finishes."""
-        if result.skipped:
-            self.console.print(f"[yellow]SKIP[/yellow] {result.scenario}: {result.skipped}")
-            return
-        if result.error:
-            self.console.print(f"[red]ERROR[/red] {result.scenario}: {result.error}")
-            return
-        failed = [v.name for v in result.verdicts if not v.passed]
-        status = "[green]PASS[/green]" if not failed else "[red]FAIL[/red]"
-        extra = f" (failed: {', '.join(failed)})" if failed else ""
-        self.console.print(f"{status} {result.scenario} in {result.duration_s:.1f}s{extra}")
+        """One line per scenario as it finishes: its result word, which verdicts failed or
+        could not judge, why, and its counts."""
+        line = f" {result.scenario} in {result.duration_s:.1f}s"
+        for kind in ("failed", "inconclusive"):
+            names = [v.name for v in result.verdicts if v.status == kind]
+            line += f" ({kind}: {', '.join(names)})" if names else ""
+        said = figures.why(result)
+        line += f": {said}" if said else ""
+        self.console.print(Text.from_markup(word(result.status)) + Text(line), highlight=False)
+        if result.phases:
+            counts = figures.counts_line(result.totals)
+            self.console.print(f"  counts: {counts}", markup=False, highlight=False)
+        for name, other in result.other_loads.items():
+            counts = figures.counts_line(other)
+            self.console.print(f"  counts ({name} load): {counts}", markup=False, highlight=False)
 
     def close(self) -> None:
         if self._live is not None:
@@ -87,19 +100,13 @@ def summary_table(results: list[ScenarioResult]) -> Table:
     table.add_column("result")
     table.add_column("detail", overflow="fold")
     for result in results:
-        if result.skipped or result.error:
-            table.add_row(
-                result.scenario,
-                "—",
-                "[yellow]skipped[/yellow]" if result.skipped else "[red]error[/red]",
-                result.skipped or result.error or "",
-            )
-            continue
+        said = figures.why(result)
+        if said is not None or not result.verdicts:
+            table.add_row(result.scenario, "—", word(result.status), Text(said or "no verdict"))
         for verdict in result.verdicts:
-            table.add_row(
-                result.scenario,
-                verdict.name,
-                "[green]pass[/green]" if verdict.passed else "[red]FAIL[/red]",
-                verdict.detail,
-            )
+            table.add_row(result.scenario, verdict.name, word(verdict.status), Text(verdict.detail))
+        if result.phases:
+            table.add_row(result.scenario, "counts", "—", figures.counts_line(result.totals))
+        for name, other in result.other_loads.items():
+            table.add_row(result.scenario, f"counts ({name} load)", "—", figures.counts_line(other))
     return table

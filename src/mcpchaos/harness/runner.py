@@ -3,7 +3,8 @@
 Each scenario gets a fresh system under test (a new proxy, and a new demo server when the
 target is the demo), so one scenario's leftovers never count against the next. A scenario
 that cannot run (its stack does not start, it raises) is recorded with its error and the run
-goes on; one that does not apply to the target is recorded as skipped.
+goes on; one that does not apply to the target is recorded as skipped; one whose baseline is
+too weak to judge against (few or no successful calls) is recorded as inconclusive, with why.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import orjson
 from mcpchaos import __version__
 from mcpchaos.harness.journal import Environment, Journal, ScenarioResult, TargetInfo
 from mcpchaos.harness.scenario import RunSettings, Scenario, ScenarioContext, ScenarioSkipped
-from mcpchaos.harness.verdicts import concurrency, leak_problems
+from mcpchaos.harness.verdicts import concurrency, leak_problems, weak_baseline
 
 
 def environment() -> Environment:
@@ -61,6 +62,7 @@ async def run_scenario(
     ctx = ScenarioContext(scenario.name, params, run)
     error: str | None = None
     skipped: str | None = None
+    inconclusive: str | None = None
     try:
         await scenario.prepare(ctx)
         await ctx.stack.start(scenario.proxy_args(params))
@@ -74,7 +76,7 @@ async def run_scenario(
             await ctx.stop_load()
         await _collect(ctx)
         ctx.verdicts = scenario.judge(ctx)
-        error = unhealthy_baseline(ctx)
+        inconclusive = inconclusive_baseline(ctx)
     except ScenarioSkipped as exc:
         skipped = str(exc)
         run.progress.message(f"{scenario.name}: skipped: {skipped}")
@@ -93,23 +95,21 @@ async def run_scenario(
             with contextlib.suppress(Exception):
                 await cleanup()
     ctx.finalize_phases()
-    return ctx.result(scenario, error=error, skipped=skipped)
+    return ctx.result(scenario, error=error, skipped=skipped, inconclusive=inconclusive)
 
 
-def unhealthy_baseline(ctx: ScenarioContext) -> str | None:
-    """Verdicts mean nothing if the target never worked: say so, with what the clients saw."""
-    baseline = next((p for p in ctx.phases if p.name.startswith("baseline")), None)
-    if baseline is None or baseline.outcomes.ok > 0:
+def inconclusive_baseline(ctx: ScenarioContext) -> str | None:
+    """Verdicts mean little if the target did not work when healthy: say so, with what the
+    clients saw (and, when nothing at all succeeded, the proxy's last words)."""
+    weak = weak_baseline(ctx)
+    if weak is None:
         return None
-    outcomes = baseline.outcomes
-    saw = {**outcomes.error_codes, **outcomes.transport_kinds}
-    if outcomes.deadline:
-        saw["deadline"] = outcomes.deadline
-    tail = ctx.stack.proxy.tail(800) if ctx.stack.proxy is not None else ""
-    return (
-        f"no request succeeded under healthy conditions (baseline: {outcomes.total} requests, "
-        f"{saw or 'no outcome'}): is the target working? The proxy's stderr ends with: {tail or '(nothing)'}"
-    )
+    reason = f"the baseline is too weak to judge against ({weak})"
+    if all(p.outcomes.ok == 0 for p in ctx.phases if p.name.startswith("baseline")):
+        tail = ctx.stack.proxy.tail(800) if ctx.stack.proxy is not None else ""
+        reason += "; no call succeeded under healthy conditions: is the target working? The proxy's "
+        reason += f"stderr ends with: {tail or '(nothing)'}"
+    return reason
 
 
 async def _collect(ctx: ScenarioContext) -> None:

@@ -13,7 +13,11 @@ the bookkeeping, so a scenario reads like its description:
     await ctx.phase("recovery", p.recovery_s, faults={})
 
 Phase records are filled in after the load stopped, so requests still in flight when a
-phase ends are counted in the phase they started in.
+phase ends are counted in the phase they started in; the requests before the first phase get
+a record too (``warmup``), so the phases add up to the scenario's totals.
+
+Just over 400 lines: the parameters every scenario shares, the context and the ``Scenario``
+base stay together, because a scenario author reads them together.
 """
 
 from __future__ import annotations
@@ -32,12 +36,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mcpchaos.harness.control_client import ControlClient
 from mcpchaos.harness.journal import (
+    Counts,
     Event,
     Finding,
     PhaseRecord,
     ResourceSample,
     ScenarioResult,
     Verdict,
+    phase_totals,
 )
 from mcpchaos.harness.load.driver import HttpTarget, LoadDriver
 from mcpchaos.harness.load.recorder import Recorder
@@ -63,6 +69,11 @@ class ScenarioParams(BaseModel):
     """Width of a time bucket in the timeline (the resolution of recovery times)."""
     settle_s: float = Field(5.0, ge=0, le=600)
     """After the load stopped: how long resources get to return to their baseline."""
+    min_baseline_ok: int = Field(20, ge=1)
+    """A baseline with fewer successful (``ok``) calls than this makes the scenario inconclusive."""
+    min_baseline_success: float = Field(0.5, ge=0, le=1)
+    """A baseline whose success rate is below this makes the scenario inconclusive: against a
+    target that mostly fails when healthy, recovery and degradation mean nothing."""
 
 
 class ProgressSink:
@@ -278,12 +289,38 @@ class ScenarioContext:
     # -- the end -----------------------------------------------------------------------------
 
     def finalize_phases(self) -> None:
-        """Fill each phase record from the recorder (after the load stopped)."""
+        """Fill each phase record from the recorder (after the load stopped). A phase the
+        recorder knows but the scenario did not run (``warmup``: the handshakes and first
+        requests before the first phase) gets a record too, so the phases sum to the totals."""
+        named = {record.name for record in self.phases}
+        extra = [name for name in self.recorder.phase_names() if name not in named]
+        for name in extra:
+            later = [r.started_s for r in self.phases if r.started_s >= self.recorder.phase_start(name)]
+            start = round(self.recorder.phase_start(name), 3)
+            note = "handshakes and the first requests, before the first phase" if name == "warmup" else ""
+            self.phases.append(
+                PhaseRecord(name=name, started_s=start, ended_s=min(later, default=start), note=note)
+            )
+        # By start; a phase of the recorder's own first when two start in the same millisecond.
+        self.phases.sort(key=lambda record: (record.started_s, record.name not in extra))
         for record in self.phases:
             outcomes, latency, accounting = self.recorder.phase_summary(record.name)
             record.outcomes = outcomes
             record.latency = latency
             record.accounting = accounting
+
+    def totals(self) -> Counts:
+        """The main load over the whole scenario: the sum of the phase records (after
+        :meth:`finalize_phases`), exactly what the journal's ``totals`` says."""
+        return phase_totals(self.phases)
+
+    def other_totals(self) -> dict[str, Counts]:
+        """The other loads (:meth:`start_extra_load`) over the whole scenario, by name."""
+        out: dict[str, Counts] = {}
+        for name, (_, recorder) in self.extra_drivers.items():
+            outcomes, _, accounting = recorder.totals()
+            out[name] = Counts(outcomes=outcomes, accounting=accounting)
+        return out
 
     def phase_named(self, name: str) -> PhaseRecord:
         for record in self.phases:
@@ -292,7 +329,11 @@ class ScenarioContext:
         raise KeyError(name)
 
     def result(
-        self, scenario: Scenario, error: str | None = None, skipped: str | None = None
+        self,
+        scenario: Scenario,
+        error: str | None = None,
+        skipped: str | None = None,
+        inconclusive: str | None = None,
     ) -> ScenarioResult:
         fault_counts: dict[str, int] = {}
         for record in self.fault_records:
@@ -313,8 +354,10 @@ class ScenarioContext:
             measurements=self.measurements,
             proxy_metrics=self.proxy_metrics,
             fault_counts=fault_counts,
+            other_loads=self.other_totals(),
             error=error,
             skipped=skipped,
+            inconclusive=inconclusive,
         )
 
 

@@ -19,12 +19,22 @@
   fds, live child processes, asyncio tasks and RSS are back within tolerance of the
   baseline taken under healthy load.
 * ``metrics_accurate`` — client, proxy and fault log reconcile exactly: requests the clients
-  sent = client requests the proxy counted; faults the proxy counted = fault log lines;
-  injected errors the clients saw = error faults the log shows on requests answered with a
-  JSON-RPC error.
+  sent (calls, and handshakes counted apart: an ``initialize`` that timed out is still one
+  the proxy saw) = client requests the proxy counted; faults the proxy counted = fault log
+  lines; injected errors the clients saw = error faults the log shows on requests answered
+  with a JSON-RPC error.
 
 Scenarios add their own: ``isolation`` (cascading failure), ``connection_limit`` (connection
 storm), ``sessions_bounded`` (memory pressure).
+
+No verdict passes vacuously. Success means ``ok`` only (a tool error is not one). A verdict
+judged against the baseline (``recovery``, ``graceful_degradation``) is *inconclusive* when
+the baseline has fewer than ``min_baseline_ok`` ok calls or less than ``min_baseline_success``
+success (:func:`baseline_problem`); ``nothing_lost``, ``no_hangs`` and ``metrics_accurate``
+are inconclusive when no request was sent at all.
+
+One module over 400 lines on purpose: every rule, its thresholds and its words read side by
+side, each a pure ``check_*`` function beside the few lines that feed it from a scenario.
 """
 
 from __future__ import annotations
@@ -34,7 +44,14 @@ import math
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from mcpchaos.harness.journal import OutcomeCounts, PhaseRecord, ResourceSample, TimeBucket, Verdict
+from mcpchaos.harness.journal import (
+    Accounting,
+    OutcomeCounts,
+    PhaseRecord,
+    ResourceSample,
+    TimeBucket,
+    Verdict,
+)
 
 if TYPE_CHECKING:
     from mcpchaos.harness.scenario import ScenarioContext
@@ -46,6 +63,55 @@ DEGRADATION_TOLERANCE = 0.05
 def judge(ctx: ScenarioContext, names: Iterable[str]) -> list[Verdict]:
     """The named verdicts for a finished scenario."""
     return [VERDICTS[name](ctx) for name in names]
+
+
+# -- the baseline --------------------------------------------------------------------------
+
+
+def baseline_problem(outcomes: OutcomeCounts, min_ok: int, min_success: float) -> str | None:
+    """Why a baseline is too weak to judge against (None when it is good enough), with the
+    counts and the first errors it saw."""
+    rate = outcomes.success_rate or 0.0
+    if outcomes.ok >= min_ok and rate >= min_success:
+        return None
+    if outcomes.total == 0:
+        return (
+            f"no call started and ended in it (at least {min_ok} ok needed): the clients were still "
+            "waiting on earlier calls or their handshakes"
+        )
+    saw = ", ".join(
+        f"{n} {name}"
+        for name, n in (
+            ("tool errors", outcomes.tool_error),
+            ("JSON-RPC errors", outcomes.error),
+            ("transport failures", outcomes.transport),
+            ("deadlines", outcomes.deadline),
+        )
+        if n
+    )
+    first = "; ".join(outcomes.first_errors)
+    return (
+        f"{outcomes.ok} ok of {outcomes.total} calls ({rate:.1%} success; at least {min_ok} ok and "
+        f"{min_success:.0%} needed)"
+        + (f": {saw}" if saw else "")
+        + (f"; first errors: {first}" if first else "")
+    )
+
+
+def weak_baseline(ctx: ScenarioContext, phases: Iterable[PhaseRecord] | None = None) -> str | None:
+    """Every baseline phase (``baseline*``) that is too weak, said in words; None if none is."""
+    params = ctx.params
+    problems = [
+        f"{p.name}: {problem}"
+        for p in (ctx.phases if phases is None else phases)
+        if p.name.startswith("baseline")
+        and (problem := baseline_problem(p.outcomes, params.min_baseline_ok, params.min_baseline_success))
+    ]
+    return "; ".join(problems) or None
+
+
+def _inconclusive(name: str, rule: str, why: str, evidence: dict[str, Any] | None = None) -> Verdict:
+    return Verdict(name=name, passed=False, inconclusive=True, rule=rule, detail=why, evidence=evidence or {})
 
 
 # -- no_exceptions -------------------------------------------------------------------------
@@ -82,15 +148,23 @@ def check_no_exceptions(stderr: str, proxy_metrics: dict[str, Any], proxy_alive:
 
 
 def no_hangs(ctx: ScenarioContext) -> Verdict:
-    hung = ctx.recorder.totals()[2].hung + sum(r.totals()[2].hung for _, r in ctx.extra_drivers.values())
+    loads = {"main": ctx.totals(), **ctx.other_totals()}
+    hung = {name: c.accounting.hung for name, c in loads.items()}
+    started = sum(c.outcomes.total + c.accounting.hung for c in loads.values())
     deadline = ctx.params.load.deadline_s
+    rule = "every request reaches an outcome by its deadline: none still open when the load stops"
+    if started == 0:
+        return _inconclusive("no_hangs", rule, "no request was made", {"hung": 0})
+    total = sum(hung.values())
+    by_load = " (" + ", ".join(f"{k} load {v}" for k, v in hung.items()) + ")"
     return Verdict(
         name="no_hangs",
-        passed=hung == 0,
-        rule="every request reaches an outcome by its deadline: none still open when the load stops",
-        detail=f"{hung} request(s) never reached an outcome"
+        passed=total == 0,
+        rule=rule,
+        detail=f"{total} of {started} request(s) never reached an outcome"
+        + (by_load if len(hung) > 1 else "")
         + ("" if deadline is not None else " (the client has no deadline)"),
-        evidence={"hung": hung, "deadline_s": deadline},
+        evidence={"hung": total, "started": started, "deadline_s": deadline},
     )
 
 
@@ -142,7 +216,7 @@ def nothing_lost(ctx: ScenarioContext) -> Verdict:
         ctx.outage_phases,
         ctx.fault_records,
         load.deadline_s,
-        ctx.recorder.totals(),
+        ctx.totals().accounting,
         in_flight_bound=load.clients if load.mode == "closed" else load.max_in_flight,
     )
 
@@ -152,46 +226,57 @@ def check_nothing_lost(
     outage_phases: set[str],
     fault_records: list[dict[str, Any]],
     deadline_s: float | None,
-    totals: tuple[OutcomeCounts, Any, Any],
+    accounting: Accounting,
     in_flight_bound: int = 0,
 ) -> Verdict:
-    outcomes, _, accounting = totals
-    silent = sum(p.outcomes.deadline for p in phases if p.name not in outage_phases)
+    """``accounting`` is the scenario's total, the sum of ``phases``' accountings."""
+    silent_outside = sum(p.accounting.silent for p in phases if p.name not in outage_phases)
+    silent_outages = sum(p.accounting.silent for p in phases if p.name in outage_phases)
     explained = explained_by_faults(fault_records, deadline_s)
     # Requests still in flight when an outage began started in the phase before it: at most
     # one per client (closed loop) or max_in_flight (open loop) per outage.
     for before, phase in itertools.pairwise(phases):
         if phase.name in outage_phases and before.name not in outage_phases:
-            explained["silences"] += min(before.outcomes.deadline, in_flight_bound)
-    lost = max(0, silent - explained["silences"])
+            explained["silences"] += min(before.accounting.silent, in_flight_bound)
+    lost = max(0, silent_outside - explained["silences"])
     duplicated = max(0, accounting.duplicated - explained["duplicates"])
     unexpected = max(0, accounting.unexpected - explained["unexpected"])
     # The recorder ends every request once (outcomes + hung = requests started); a second
     # answer is a duplicate, never a second outcome, so at most one answer per request sent.
     exactly_once = accounting.answered <= accounting.sent
-    passed = lost == 0 and duplicated == 0 and unexpected == 0 and exactly_once
+    rule = (
+        "every request ends in exactly one outcome; lost requests that got no word at all "
+        "(silent, outside outages), duplicated and unexpected responses are at most what the "
+        "injected faults explain"
+    )
+    a = accounting
+    detail = (
+        f"sent {a.sent}: answered {a.answered}, lost {a.lost} "
+        f"({a.lost - a.silent} told by a transport failure, {a.silent} silent: {silent_outages} during "
+        f"outages, {silent_outside} outside them, faults explain {explained['silences']}), hung {a.hung}; "
+        f"duplicated {a.duplicated} (explained {explained['duplicates']}), "
+        f"unexpected {a.unexpected} (explained {explained['unexpected']})"
+    )
+    evidence = {
+        "sent": a.sent,
+        "answered": a.answered,
+        "lost": a.lost,
+        "silent": a.silent,
+        "silent_in_outages": silent_outages,
+        "silent_outside_outages": silent_outside,
+        "unexplained_lost": lost,
+        "unexplained_duplicated": duplicated,
+        "unexplained_unexpected": unexpected,
+        **{f"explained_{k}": v for k, v in explained.items()},
+    }
+    if a.sent == 0 and a.hung == 0:
+        return _inconclusive("nothing_lost", rule, "no request was sent: " + detail, evidence)
     return Verdict(
         name="nothing_lost",
-        passed=passed,
-        rule=(
-            "every request ends in exactly one outcome; unanswered requests (outside outages), "
-            "duplicated and unexpected responses are at most what the injected faults explain"
-        ),
-        detail=(
-            f"{accounting.sent} sent, {outcomes.total} outcomes, {accounting.hung} hung; "
-            f"unanswered {silent} (faults explain {explained['silences']}), "
-            f"duplicated {accounting.duplicated} (explained {explained['duplicates']}), "
-            f"unexpected {accounting.unexpected} (explained {explained['unexpected']})"
-        ),
-        evidence={
-            "sent": accounting.sent,
-            "outcomes": outcomes.total,
-            "unanswered": silent,
-            "unexplained_lost": lost,
-            "unexplained_duplicated": duplicated,
-            "unexplained_unexpected": unexpected,
-            **{f"explained_{k}": v for k, v in explained.items()},
-        },
+        passed=lost == 0 and duplicated == 0 and unexpected == 0 and exactly_once,
+        rule=rule,
+        detail=detail,
+        evidence=evidence,
     )
 
 
@@ -199,10 +284,15 @@ def check_nothing_lost(
 
 
 def graceful_degradation(ctx: ScenarioContext) -> Verdict:
-    return check_graceful_degradation(ctx.phases, ctx.collapse_point)
+    p = ctx.params
+    return check_graceful_degradation(
+        ctx.phases, ctx.collapse_point, p.min_baseline_ok, p.min_baseline_success
+    )
 
 
-def check_graceful_degradation(phases: list[PhaseRecord], collapse_point: float | None) -> Verdict:
+def check_graceful_degradation(
+    phases: list[PhaseRecord], collapse_point: float | None, min_ok: int = 1, min_success: float = 0.0
+) -> Verdict:
     steps = [p for p in phases if p.fault_probability is not None and p.outcomes.total > 0]
     if not steps:
         return Verdict(
@@ -210,6 +300,13 @@ def check_graceful_degradation(phases: list[PhaseRecord], collapse_point: float 
             passed=False,
             rule="success ≥ baseline × (1 − p) − tolerance at every fault level before the collapse point",
             detail="no fault level was measured",
+        )
+    weak = baseline_problem(steps[0].outcomes, min_ok, min_success)
+    if weak is not None:
+        return _inconclusive(
+            "graceful_degradation",
+            "success ≥ baseline × (1 − p) − tolerance at every fault level before the collapse point",
+            f"the baseline ({steps[0].name}) is too weak to compare with: {weak}",
         )
     baseline = steps[0].outcomes.success_rate or 0.0
     cliffs: list[dict[str, float]] = []
@@ -269,7 +366,15 @@ def time_to_recover(
 
 def recovery(ctx: ScenarioContext) -> Verdict:
     within = float(getattr(ctx.params, "recovery_within_s", 5.0))
-    baseline = ctx.phase_named("baseline").outcomes.success_rate or 0.0
+    rule = (
+        f"after faults clear, success ≥ {RECOVERY_SHARE:.0%} of baseline within {within:g} s and stays there"
+    )
+    base = ctx.phase_named("baseline")
+    weak = weak_baseline(ctx, [base])
+    if weak is not None:
+        ctx.measurements["time_to_recover_s"] = None
+        return _inconclusive("recovery", rule, f"the baseline is too weak to recover to: {weak}")
+    baseline = base.outcomes.success_rate or 0.0
     recovery_phases = [p for p in ctx.phases if p.name.startswith("recovery")]
     target = RECOVERY_SHARE * baseline
     times: list[float | None] = []
@@ -281,10 +386,7 @@ def recovery(ctx: ScenarioContext) -> Verdict:
     return Verdict(
         name="recovery",
         passed=passed,
-        rule=(
-            f"after faults clear, success ≥ {RECOVERY_SHARE:.0%} of baseline within {within:g} s "
-            "and stays there"
-        ),
+        rule=rule,
         detail=(
             f"baseline success {baseline:.1%}; "
             + (
@@ -370,23 +472,27 @@ def _labelled(samples: list[ResourceSample], process: str, label: str) -> Resour
 
 
 def metrics_accurate(ctx: ScenarioContext) -> Verdict:
-    drivers = [d for d in (ctx.driver, *(d for d, _ in ctx.extra_drivers.values())) if d is not None]
-    # Each handshake is one more request (initialize) the proxy sees.
-    handshakes = sum(d.sessions_opened for d in drivers) if ctx.params.load.protocol != "2026-07-28" else 0
+    loads = [ctx.totals(), *ctx.other_totals().values()]
     return check_metrics_accurate(
-        client_sent=handshakes
-        + ctx.recorder.totals()[2].sent
-        + sum(r.totals()[2].sent for _, r in ctx.extra_drivers.values()),
-        client_injected=ctx.recorder.totals()[0].injected
-        + sum(r.totals()[0].injected for _, r in ctx.extra_drivers.values()),
+        client_sent=sum(c.accounting.sent for c in loads),
+        client_injected=sum(c.outcomes.injected + c.accounting.handshakes_injected for c in loads),
         proxy_metrics=ctx.proxy_metrics,
         fault_records=ctx.fault_records,
+        handshakes=sum(c.accounting.handshakes for c in loads),
+        handshakes_failed=sum(c.accounting.handshakes_failed for c in loads),
     )
 
 
 def check_metrics_accurate(
-    client_sent: int, client_injected: int, proxy_metrics: dict[str, Any], fault_records: list[dict[str, Any]]
+    client_sent: int,
+    client_injected: int,
+    proxy_metrics: dict[str, Any],
+    fault_records: list[dict[str, Any]],
+    handshakes: int = 0,
+    handshakes_failed: int = 0,
 ) -> Verdict:
+    """``client_sent``: calls the clients wrote; ``handshakes``: ``initialize`` requests they
+    wrote (``handshakes_failed`` of which opened no session). The proxy counts both kinds."""
     proxy_requests = sum(
         m["count"]
         for m in proxy_metrics.get("messages", [])
@@ -402,35 +508,42 @@ def check_metrics_accurate(
     ) + sum(
         1 for r in fault_records if r.get("fault") == "error" and r.get("direction") == "server_to_client"
     )
+    requests = client_sent + handshakes
+    said = f"{requests} requests ({client_sent} calls + {handshakes} handshakes"
+    said += f", {handshakes_failed} of which opened no session)" if handshakes_failed else ")"
     mismatches = []
-    if client_sent != proxy_requests:
-        mismatches.append(f"clients sent {client_sent} requests, the proxy counted {proxy_requests}")
+    if requests != proxy_requests:
+        mismatches.append(f"clients sent {said}, the proxy counted {proxy_requests}")
     if proxy_faults != len(fault_records):
         mismatches.append(f"the proxy counted {proxy_faults} faults, the fault log has {len(fault_records)}")
     if client_injected != logged_errors:
         mismatches.append(
             f"clients saw {client_injected} injected errors, the fault log shows {logged_errors}"
         )
+    rule = (
+        "clients' requests (calls + handshakes) = the proxy's counted client requests; the proxy's "
+        "fault counter = fault log lines; injected errors seen by clients = error faults in the log (exactly)"
+    )
+    evidence = {
+        "client_sent": client_sent,
+        "handshakes": handshakes,
+        "handshakes_failed": handshakes_failed,
+        "proxy_requests": proxy_requests,
+        "proxy_faults": proxy_faults,
+        "fault_log_lines": len(fault_records),
+        "client_injected": client_injected,
+        "logged_errors": logged_errors,
+    }
+    if requests == 0 and proxy_requests == 0:
+        return _inconclusive("metrics_accurate", rule, "no request was sent or counted", evidence)
     return Verdict(
         name="metrics_accurate",
         passed=not mismatches,
-        rule=(
-            "clients' requests = the proxy's counted client requests; the proxy's fault counter = "
-            "fault log lines; injected errors seen by clients = error faults in the log (exactly)"
-        ),
+        rule=rule,
         detail="; ".join(mismatches)
         if mismatches
-        else (
-            f"{client_sent} requests, {proxy_faults} faults, {client_injected} injected errors: all reconcile"
-        ),
-        evidence={
-            "client_sent": client_sent,
-            "proxy_requests": proxy_requests,
-            "proxy_faults": proxy_faults,
-            "fault_log_lines": len(fault_records),
-            "client_injected": client_injected,
-            "logged_errors": logged_errors,
-        },
+        else (f"{said}, {proxy_faults} faults, {client_injected} injected errors: all reconcile"),
+        evidence=evidence,
     )
 
 

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import yaml
 
+from mcpchaos.harness.control_client import ControlClient
 from mcpchaos.harness.load import HttpTarget, LoadDriver, LoadSettings, Recorder, open_sessions
 from tests.http.servers import demo_http_server, free_port
 
@@ -45,6 +48,12 @@ async def test_load_through_the_proxy_is_answered(stateful_url: str) -> None:
     assert accounting.lost == 0
 
 
+def faults_file(tmp_path: Path, config: dict[str, object]) -> str:
+    path = tmp_path / "faults.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return str(path)
+
+
 async def test_injected_errors_through_the_proxy_count_as_errors_and_as_injected(stateful_url: str) -> None:
     with http_proxy(stateful_url, "--fault-probability", "1", "--faults-enabled", "error") as url:
         # Every call gets an error fault (the handshake is left alone). Most error types answer
@@ -56,6 +65,62 @@ async def test_injected_errors_through_the_proxy_count_as_errors_and_as_injected
     assert counts.injected == counts.error
     assert set(counts.transport_kinds) <= {"reset"}
     assert accounting.answered == counts.error
+    assert (accounting.handshakes, accounting.handshakes_failed) == (2, 0)
+
+
+async def test_a_tool_error_result_is_its_own_outcome_with_the_tools_text(stateful_url: str) -> None:
+    settings = LoadSettings(clients=2, mix=[tool("echo", text="x"), tool("fail", message="no such thing")])
+    recorder, _ = await drive(HttpTarget(stateful_url), settings, requests=30)
+    counts, _, accounting = recorder.totals()
+    assert counts.ok > 0
+    assert counts.tool_error > 0
+    assert counts.ok + counts.tool_error == counts.total
+    assert accounting.answered == counts.total
+    assert counts.success_rate is not None
+    assert counts.success_rate < 1
+    assert counts.first_errors == ["tool error: Error executing tool fail: no such thing"]
+
+
+async def test_the_proxy_counts_exactly_the_calls_and_handshakes_the_clients_wrote(
+    stateful_url: str, tmp_path: Path
+) -> None:
+    # Half the initialize requests are held past the client's deadline: those handshakes time
+    # out (the proxy saw them all the same), and the clients handshake again inside a call.
+    faults = {
+        "seed": 5,
+        "rules": [
+            {
+                "match": {"methods": ["initialize"], "message_classes": ["client_request"]},
+                "probability": 0.5,
+                "enabled_faults": {"delay": True},
+                "delay_ms": {"min_ms": 800, "max_ms": 800, "jitter": False},
+            }
+        ],
+    }
+    port = free_port()
+    with http_proxy(stateful_url, "--faults", faults_file(tmp_path, faults), "--control", str(port)) as url:
+        settings = LoadSettings(clients=4, deadline_s=0.4, think_time_s=0.05)
+        recorder, driver = await drive(HttpTarget(url), settings, requests=40, within=30)
+        accounting = recorder.totals()[2]
+        control = ControlClient(f"http://127.0.0.1:{port}")
+
+        async def proxy_requests() -> int:
+            metrics = await control.metrics()
+            return sum(
+                m["count"]
+                for m in metrics["messages"]
+                if m["direction"] == "client_to_server" and m["kind"] == "request"
+            )
+
+        expected = accounting.sent + accounting.handshakes
+        async with asyncio.timeout(10):
+            while (counted := await proxy_requests()) != expected:  # noqa: ASYNC110 - bounded poll
+                await asyncio.sleep(0.05)
+        await control.close()
+    assert accounting.handshakes_failed >= 1
+    assert accounting.handshakes == driver.sessions_opened + accounting.handshakes_failed
+    # Counting the sessions opened instead of the handshakes written misses the timed-out ones.
+    assert accounting.sent + driver.sessions_opened == counted - accounting.handshakes_failed
 
 
 async def test_a_request_slower_than_its_deadline_ends_as_deadline_and_lost(stateful_url: str) -> None:
@@ -157,11 +222,14 @@ async def test_open_loop_arrivals_over_max_in_flight_are_client_overload(statefu
 
 
 async def test_sdk_clients_take_their_share_of_the_load(stateful_url: str) -> None:
-    settings = LoadSettings(clients=2, sdk_share=1.0, mix=[tool("echo", text="x"), tool("fail", weight=0.2)])
+    settings = LoadSettings(clients=2, sdk_share=1.0, mix=[tool("echo", text="x"), tool("fail", weight=0.5)])
     recorder, driver = await drive(HttpTarget(stateful_url), settings, requests=20)
-    counts = recorder.totals()[0]
-    assert counts.ok == counts.total >= 20  # a tool error result is ok: the protocol worked
+    counts, _, accounting = recorder.totals()
+    assert counts.ok + counts.tool_error == counts.total >= 20  # a tool error is not a success
+    assert counts.tool_error > 0
+    assert counts.first_errors == ["tool error: Error executing tool fail: failure requested"]
     assert driver.sessions_opened == 2
+    assert accounting.handshakes == 2
 
 
 async def test_a_server_to_client_request_is_refused_so_the_tool_call_still_ends(stateful_url: str) -> None:

@@ -41,12 +41,70 @@ def test_accounting_counts_duplicates_unexpected_lost_and_hung_requests() -> Non
         "sent": 4,
         "answered": 1,
         "lost": 2,
+        "silent": 1,
+        "not_sent": 1,
         "duplicated": 1,
         "unexpected": 1,
         "hung": 1,
+        "handshakes": 0,
+        "handshakes_failed": 0,
+        "handshakes_injected": 0,
     }
     assert latency.count == 4
     assert recorder.in_flight() == 0
+
+
+TOOL_ERROR = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "result": {"isError": True, "content": [{"type": "text", "text": "Input validation error: 'message'"}]},
+}
+
+
+def test_a_tool_result_with_is_error_is_a_tool_error_answered_but_never_a_success() -> None:
+    recorder = Recorder(clock=FakeClock())
+    for payload in (TOOL_ERROR, TOOL_ERROR, OK):
+        ticket = recorder.begin()
+        ticket.sent = True
+        recorder.response(ticket, payload)
+    counts, _, accounting = recorder.totals()
+    assert (counts.ok, counts.tool_error, counts.total) == (1, 2, 3)
+    assert counts.success_rate == 1 / 3
+    assert accounting.answered == 3
+    assert counts.first_errors == ["tool error: Input validation error: 'message'"]
+    assert recorder.timeline()[0].outcomes.tool_error == 2
+    assert recorder.timeline()[0].outcomes.first_errors == []  # texts are kept per phase only
+
+
+def test_the_first_three_distinct_failure_texts_are_kept_in_order() -> None:
+    recorder = Recorder(clock=FakeClock())
+    failures = [
+        lambda t: recorder.response(t, TOOL_ERROR),
+        lambda t: recorder.response(t, {"id": 1, "error": {"code": -32602, "message": "bad\nparams"}}),
+        lambda t: recorder.response(t, TOOL_ERROR),
+        lambda t: recorder.transport(t, "reset"),
+        recorder.deadline,
+    ]
+    for fail in failures:
+        fail(recorder.begin())
+    assert recorder.totals()[0].first_errors == [
+        "tool error: Input validation error: 'message'",
+        "error -32602: bad params",
+        "transport reset",
+    ]
+
+
+def test_handshakes_are_counted_apart_from_requests_in_the_current_phase() -> None:
+    recorder = Recorder(clock=FakeClock())
+    recorder.handshake(sent=True, opened=True)
+    recorder.handshake(sent=True, opened=False)  # timed out: the proxy saw it all the same
+    recorder.handshake(sent=False, opened=False)  # refused: nothing went out
+    recorder.begin_phase("baseline")
+    recorder.handshake(sent=True, opened=True)
+    assert recorder.phase_names() == ["default", "baseline"]
+    first = recorder.phase_summary("default")[2]
+    assert (first.handshakes, first.handshakes_failed, first.sent) == (2, 1, 0)
+    assert recorder.totals()[2].handshakes == 3
 
 
 def test_injected_errors_count_as_errors_by_code_and_as_injected() -> None:
@@ -95,7 +153,7 @@ def test_a_phase_without_requests_summarises_as_empty() -> None:
 _ACTIONS = st.lists(
     st.tuples(
         st.integers(0, 7),
-        st.sampled_from(["ok", "error", "reset", "deadline", "dup", "sent", "unexpected"]),
+        st.sampled_from(["ok", "tool_error", "error", "reset", "deadline", "dup", "sent", "unexpected"]),
     ),
     max_size=60,
 )
@@ -111,6 +169,8 @@ def test_every_request_ends_in_exactly_one_outcome(requests: int, actions: list[
         ticket = tickets[index % len(tickets)]
         if action == "ok":
             recorder.response(ticket, OK)
+        elif action == "tool_error":
+            recorder.response(ticket, TOOL_ERROR)
         elif action == "error":
             recorder.response(ticket, INJECTED)
         elif action == "reset":
@@ -130,7 +190,10 @@ def test_every_request_ends_in_exactly_one_outcome(requests: int, actions: list[
     sent = sum(t.sent for t in tickets)
     assert accounting.sent == sent
     assert accounting.answered + accounting.lost + sum(t.sent and not t.outcome for t in tickets) == sent
-    assert accounting.answered == counts.ok + counts.error
+    assert accounting.answered == counts.ok + counts.tool_error + counts.error
+    assert accounting.sent + accounting.not_sent == counts.total + accounting.hung
+    assert accounting.silent == sum(t.sent and not t.answered and t.outcome == "deadline" for t in tickets)
+    assert len(counts.first_errors) <= 3
 
 
 def test_the_operation_choice_is_seeded_and_weighted() -> None:

@@ -201,10 +201,62 @@ def bare() -> ScenarioResult:
     )
 
 
-def sample_journal(*, with_bare: bool = False) -> Journal:
+def skipped() -> ScenarioResult:
+    """A scenario that does not apply to the target."""
+    return ScenarioResult(
+        scenario="upstream_failure",
+        started_at="2026-11-28T01:00:43+00:00",
+        duration_s=0.0,
+        skipped="the target is a URL: the harness cannot kill a server it does not own",
+    )
+
+
+def inconclusive() -> ScenarioResult:
+    """Every call a tool error: the baseline cannot be judged against; recovery cannot pass."""
+    baseline = OutcomeCounts(tool_error=80, first_errors=["tool error: 'message' is a required property"])
+    return ScenarioResult(
+        scenario="intermittent_failures",
+        started_at="2026-11-28T01:00:44+00:00",
+        duration_s=5.0,
+        phases=[
+            PhaseRecord(
+                name="baseline",
+                started_s=0.0,
+                ended_s=2.0,
+                outcomes=baseline,
+                accounting=Accounting(sent=80, answered=80, handshakes=4),
+            ),
+            PhaseRecord(
+                name="recovery-1",
+                started_s=2.0,
+                ended_s=5.0,
+                outcomes=OutcomeCounts(tool_error=100),
+                accounting=Accounting(sent=100, answered=100),
+            ),
+        ],
+        verdicts=[
+            Verdict(
+                name="nothing_lost", passed=True, rule="nothing is lost", detail="sent 180: answered 180"
+            ),
+            Verdict(
+                name="recovery",
+                passed=False,
+                inconclusive=True,
+                rule="back to the baseline",
+                detail="the baseline is too weak to recover to",
+            ),
+        ],
+        inconclusive="the baseline is too weak to judge against (baseline: 0 ok of 80 calls; "
+        "first errors: tool error: 'message' is a required property)",
+    )
+
+
+def sample_journal(*, with_bare: bool = False, with_every_status: bool = False) -> Journal:
     scenarios = [gradual_degradation(), sudden_failure()]
     if with_bare:
         scenarios.append(bare())
+    if with_every_status:
+        scenarios += [skipped(), inconclusive()]
     return Journal(
         created_at="2026-11-28T01:00:00+00:00",
         command=["mcpchaos", "run", "suite", "--quick"],

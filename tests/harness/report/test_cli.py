@@ -29,7 +29,7 @@ def test_report_rebuilds_next_to_the_journal_without_rewriting_it(tmp_path: Path
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [str(files.html), str(files.markdown)]
     assert "<svg" in files.html.read_text(encoding="utf-8")
-    assert "❌ no_hangs" in files.markdown.read_text(encoding="utf-8")
+    assert "| no_hangs | ❌ failed |" in files.markdown.read_text(encoding="utf-8")
     assert files.journal.read_bytes() == before
 
 

@@ -21,6 +21,29 @@ def test_write_reports_writes_three_files_and_the_journal_round_trips(tmp_path: 
     assert load_journal(files.journal) == journal
 
 
+def test_the_journal_carries_each_result_word_and_the_totals_recomputed_when_read(tmp_path: Path) -> None:
+    files = write_reports(sample_journal(with_bare=True, with_every_status=True), tmp_path)
+    data = json.loads(files.journal.read_text(encoding="utf-8"))
+    assert data["status"] == "failed"
+    statuses = {s["scenario"]: s["status"] for s in data["scenarios"]}
+    assert statuses == {
+        "gradual_degradation": "passed",
+        "sudden_failure": "failed",
+        "connection_storm": "failed",
+        "upstream_failure": "skipped",
+        "intermittent_failures": "inconclusive",
+    }
+    assert [v["status"] for v in data["scenarios"][4]["verdicts"]] == ["passed", "inconclusive"]
+    assert data["scenarios"][1]["totals"]["accounting"]["sent"] == 1871
+    # Derived fields follow the records they come from: an edited status or total is recomputed.
+    data["scenarios"][1]["status"] = "passed"
+    data["scenarios"][1]["totals"]["accounting"]["sent"] = 1
+    files.journal.write_text(json.dumps(data), encoding="utf-8")
+    journal = load_journal(files.journal)
+    assert journal.scenarios[1].status == "failed"
+    assert journal.scenarios[1].totals.accounting.sent == 1871
+
+
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(JournalError, match=r"nope\.json: no such file"):
         load_journal(tmp_path / "nope.json")

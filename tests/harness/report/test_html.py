@@ -66,17 +66,29 @@ def test_error_codes_and_transport_kinds_are_tabled_under_the_bars() -> None:
 
 def test_verdicts_pass_and_fail_are_shown_with_rule_and_detail() -> None:
     page = render_html(sample_journal())
-    assert '<h1>mcpchaos report <span class="fail">FAIL</span></h1>' in page
-    assert '<td>no_hangs</td><td><span class="fail">FAIL</span></td>' in page
-    assert '<td>recovery</td><td><span class="pass">PASS</span></td>' in page
+    assert '<h1>mcpchaos report <span class="failed">failed</span></h1>' in page
+    assert '<td>no_hangs</td><td><span class="failed">failed</span></td>' in page
+    assert '<td>recovery</td><td><span class="passed">passed</span></td>' in page
     assert "every request ends by its deadline" in page
     assert "recovered in 3.1 s" in page
 
 
-def test_a_run_that_passes_says_pass() -> None:
+def test_a_run_that_passes_says_passed() -> None:
     page = render_html(_one(gradual_degradation()))
-    assert "<title>mcpchaos report: PASS</title>" in page
-    assert 'class="fail"' not in page
+    assert "<title>mcpchaos report: passed</title>" in page
+    assert 'class="failed"' not in page
+
+
+def test_skipped_and_inconclusive_scenarios_say_so_and_why() -> None:
+    page = render_html(sample_journal(with_every_status=True))
+    assert "4 scenarios: 1 passed, 1 failed, 1 inconclusive, 1 skipped." in page
+    assert 'upstream_failure <span class="skipped">skipped</span></h2>' in page
+    assert "Skipped: the target is a URL" in page
+    assert 'intermittent_failures <span class="inconclusive">inconclusive</span></h2>' in page
+    assert '<td>recovery</td><td><span class="inconclusive">inconclusive</span></td>' in page
+    assert "the baseline is too weak to judge against" in page
+    assert "<td>tool error</td>" in page  # in the outcome table, apart from JSON-RPC errors
+    assert "PASS" not in page
 
 
 def test_journal_text_is_escaped() -> None:
@@ -96,7 +108,8 @@ def test_the_page_is_self_contained() -> None:
 def test_resources_accounting_and_findings_are_tabled() -> None:
     page = render_html(_one(sudden_failure()))
     assert "<td>proxy</td><td>RSS</td><td>38.1 MiB</td><td>85.8 MiB</td><td>49.6 MiB</td>" in page
-    assert '<td>total</td><td class="num">1871</td><td class="num">1510</td><td class="num">360</td>' in page
+    total = "".join(f'<td class="num">{n}</td>' for n in (1871, 1510, 0, 360, 0, 0, 1, 0, 1, 0, 0))
+    assert f"<td>total</td>{total}" in page
     assert "Give every client request a deadline" in page
 
 
@@ -123,4 +136,4 @@ def test_a_timeline_without_phases_draws_the_time_plots_unshaded() -> None:
     scenario = sudden_failure().model_copy(update={"phases": []})
     page = render_html(_one(scenario))
     assert _svg_titles(page) == ["Latency over time", "Recovery timeline: success rate per time bucket"]
-    assert "<h3>Accounting</h3>" not in page
+    assert "<h3>Counts</h3>" not in page

@@ -3,22 +3,43 @@
 from __future__ import annotations
 
 from mcpchaos.harness.report import render_markdown
-from tests.harness.report.sample import HOSTILE, sample_journal
+from tests.harness.report.sample import HOSTILE, inconclusive, sample_journal, skipped
 
 
 def test_the_overall_result_comes_first() -> None:
     text = render_markdown(sample_journal())
-    assert text.startswith("# mcpchaos findings: ❌ FAIL\n")
-    assert "1 of 2 scenarios passed." in text
+    assert text.startswith("# mcpchaos findings: ❌ failed\n")
+    assert "2 scenarios: 1 passed, 1 failed, 0 inconclusive, 0 skipped." in text
     assert "Rerun: `mcpchaos run suite --quick --seed 1234`" in text
 
 
-def test_verdict_lines_carry_mark_rule_and_detail() -> None:
+def test_verdict_lines_carry_the_result_word_rule_and_detail() -> None:
     text = render_markdown(sample_journal())
-    assert "| ❌ no_hangs | every request ends by its deadline | 1 hung |" in text
-    assert "| ✅ recovery | success ≥ 99% of baseline within 5 s of clearing | recovered in 3.1 s |" in text
-    assert "### sudden_failure: ❌ FAIL" in text
-    assert "### gradual_degradation: ✅ PASS" in text
+    assert "| no_hangs | ❌ failed | every request ends by its deadline | 1 hung |" in text
+    assert (
+        "| recovery | ✅ passed | success ≥ 99% of baseline within 5 s of clearing | recovered in 3.1 s |"
+        in text
+    )
+    assert "### sudden_failure: ❌ failed" in text
+    assert "### gradual_degradation: ✅ passed" in text
+
+
+def test_skipped_and_inconclusive_are_their_own_words_never_a_pass() -> None:
+    text = render_markdown(sample_journal(with_every_status=True))
+    assert "4 scenarios: 1 passed, 1 failed, 1 inconclusive, 1 skipped." in text
+    assert "| upstream_failure | ⏭️ skipped | – | the target is a URL" in text
+    assert "### upstream_failure: ⏭️ skipped" in text
+    assert "**Skipped:** the target is a URL" in text
+    assert "| intermittent_failures | ⚠️ inconclusive | 1 passed, 0 failed, 1 inconclusive |" in text
+    assert "### intermittent_failures: ⚠️ inconclusive" in text
+    assert "**Inconclusive:** the baseline is too weak" in text
+    assert "'message' is a required property" in text
+    assert "| recovery | ⚠️ inconclusive |" in text
+    assert "PASS" not in text
+    alone = sample_journal().model_copy(update={"scenarios": [skipped()]})
+    assert render_markdown(alone).startswith("# mcpchaos findings: ⚠️ inconclusive\n")  # nothing judged
+    judged = sample_journal().model_copy(update={"scenarios": [inconclusive(), skipped()]})
+    assert render_markdown(judged).startswith("# mcpchaos findings: ⚠️ inconclusive\n")
 
 
 def test_limits_list_the_collapse_point_and_measurements() -> None:
@@ -38,9 +59,17 @@ def test_findings_are_grouped_by_severity_with_mitigations() -> None:
     assert "  - Mitigation: Lower --breaker-window or --breaker-min." in text
 
 
-def test_accounting_line_sums_the_phases() -> None:
-    text = render_markdown(sample_journal())
-    assert "**Accounting:** sent 1871, answered 1510, lost 360, duplicated 1, unexpected 0, hung 1." in text
+def test_the_counts_table_has_a_row_per_phase_and_the_total_with_tool_errors_apart() -> None:
+    text = render_markdown(sample_journal(with_every_status=True))
+    header = (
+        "| phase | sent | answered | tool errors | lost | silent | not sent | duplicated | unexpected | hung "
+        "| handshakes | handshakes failed |"
+    )
+    assert header in text
+    assert "| upstream killed | 450 | 110 | 0 | 340 | 0 | 0 | 0 | 0 | 0 | 0 | 0 |" in text
+    assert "| total | 1871 | 1510 | 0 | 360 | 0 | 0 | 1 | 0 | 1 | 0 | 0 |" in text
+    assert "| baseline | 80 | 80 | 80 | 0 | 0 | 0 | 0 | 0 | 0 | 4 | 0 |" in text
+    assert "| total | 180 | 180 | 180 | 0 | 0 | 0 | 0 | 0 | 0 | 4 | 0 |" in text
 
 
 def test_journal_text_cannot_inject_html_or_break_tables() -> None:
@@ -56,7 +85,7 @@ def test_journal_text_cannot_inject_html_or_break_tables() -> None:
 
 def test_a_scenario_that_did_not_run_says_why() -> None:
     text = render_markdown(sample_journal(with_bare=True))
-    assert "### connection_storm: ❌ FAIL" in text
+    assert "### connection_storm: ❌ failed" in text
     assert "**The scenario did not run to the end:** could not start the upstream" in text
 
 
@@ -64,5 +93,5 @@ def test_absent_data_leaves_out_its_sections() -> None:
     journal = sample_journal(with_bare=True)
     text = render_markdown(journal.model_copy(update={"scenarios": [journal.scenarios[2]]}))
     assert "#### Limits identified" not in text
-    assert "**Accounting:**" not in text
+    assert "#### Counts" not in text
     assert "#### Verdicts" not in text

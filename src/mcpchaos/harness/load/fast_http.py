@@ -46,7 +46,11 @@ class HandshakeRejectedError(Exception):
     """The server answered the handshake with a JSON-RPC error."""
 
     def __init__(self, payload: dict[str, Any]) -> None:
-        super().__init__(str(payload.get("error")))
+        error = payload.get("error")
+        if isinstance(error, dict):
+            super().__init__(f"error {error.get('code')}: {error.get('message')}")
+        else:
+            super().__init__(f"error: {error}")
         self.payload = payload
 
 
@@ -104,7 +108,7 @@ class FastHttpClient:
     async def open(self) -> None:
         """Do the handshake now if the session is not open (raises on failure)."""
         async with asyncio.timeout(self._startup_s):
-            await self._ensure_session(None)
+            await self._ensure_session()
 
     def drop_session(self) -> None:
         """Forget the session (no DELETE: as if the client crashed); the next request re-initializes."""
@@ -113,7 +117,7 @@ class FastHttpClient:
     async def close(self) -> None:
         self._ready = False
 
-    async def _ensure_session(self, ticket: Ticket | None) -> None:
+    async def _ensure_session(self) -> None:
         if self._ready:
             return
         async with self._lock:
@@ -124,29 +128,41 @@ class FastHttpClient:
             if self._protocol == SESSIONLESS_ERA:
                 self._headers = {**self._base_headers, "MCP-Protocol-Version": SESSIONLESS_ERA}
             else:
-                await self._initialize(ticket)
+                await self._initialize()
             self._ready = True
             self._on_session()
 
-    async def _initialize(self, ticket: Ticket | None) -> None:
-        if ticket is not None:
-            ticket.sent = True  # the handshake is what this request put on the wire so far
+    async def _initialize(self) -> None:
+        """``initialize`` then ``notifications/initialized``, reported to the recorder as a
+        handshake (not a request): written unless the connection was refused."""
         request_id = self._new_id()
-        async with self._http.post(
-            self._url, data=initialize_bytes(request_id), headers=self._base_headers
-        ) as response:
-            session_id = response.headers.get("Mcp-Session-Id")
-            answer = await self._answer(response, request_id, None)
-        if "error" in answer:
-            raise HandshakeRejectedError(answer)
-        headers = {**self._base_headers, "MCP-Protocol-Version": SESSION_ERA}
-        if session_id is not None:  # a stateless server gives none
-            headers["Mcp-Session-Id"] = session_id
-        async with self._http.post(self._url, data=INITIALIZED, headers=headers) as response:
-            await response.read()
-            if response.status >= 400:
-                raise RequestFailedError(f"http_{response.status}")
-        self._headers = headers
+        initialize_done = opened = False
+        written = True
+        rejected: dict[str, Any] | None = None
+        try:
+            async with self._http.post(
+                self._url, data=initialize_bytes(request_id), headers=self._base_headers
+            ) as response:
+                session_id = response.headers.get("Mcp-Session-Id")
+                answer = await self._answer(response, request_id, None)
+            initialize_done = True
+            if "error" in answer:
+                rejected = answer
+                raise HandshakeRejectedError(answer)
+            headers = {**self._base_headers, "MCP-Protocol-Version": SESSION_ERA}
+            if session_id is not None:  # a stateless server gives none
+                headers["Mcp-Session-Id"] = session_id
+            async with self._http.post(self._url, data=INITIALIZED, headers=headers) as response:
+                await response.read()
+                if response.status >= 400:
+                    raise RequestFailedError(f"http_{response.status}")
+            self._headers = headers
+            opened = True
+        except aiohttp.ClientConnectorError:
+            written = initialize_done  # refused before the initialize went out
+            raise
+        finally:
+            self._recorder.handshake(sent=written, opened=opened, answer=rejected)
 
     def _session_lost(self) -> None:
         self._ready = False
@@ -164,11 +180,11 @@ class FastHttpClient:
             if not self._ready:  # start-up has its own deadline, not the call's
                 try:
                     async with asyncio.timeout(self._startup_s):
-                        await self._ensure_session(ticket)
+                        await self._ensure_session()
                 except TimeoutError:
                     raise RequestFailedError("startup_timeout") from None
             deadline = deadlines.enter() if deadlines is not None else None
-            await self._ensure_session(ticket)
+            await self._ensure_session()
             request_id = self._new_id()
             headers = {**self._headers, **op.headers} if op.headers else self._headers
             ticket.sent = True
@@ -187,7 +203,7 @@ class FastHttpClient:
         except RequestFailedError as failure:
             recorder.transport(ticket, failure.kind)
         except HandshakeRejectedError as refused:
-            recorder.response(ticket, refused.payload)
+            recorder.transport(ticket, "handshake_rejected", str(refused))  # the call never went
         except aiohttp.ClientConnectorError as error:
             ticket.sent = False  # never connected: nothing reached the server
             recorder.transport(ticket, transport_kind(error))

@@ -136,7 +136,7 @@ class StdioClient:
 
     async def open(self) -> None:
         async with asyncio.timeout(self._startup_s):
-            await self._ensure(None)
+            await self._ensure()
 
     def drop_session(self) -> None:
         """Kill the server process: the next request spawns a new one and re-initializes."""
@@ -167,7 +167,7 @@ class StdioClient:
             with contextlib.suppress(asyncio.CancelledError):
                 await connection.reader
 
-    async def _ensure(self, ticket: Ticket | None) -> _Connection:
+    async def _ensure(self) -> _Connection:
         connection = self._connection
         if connection is not None:
             return connection
@@ -194,7 +194,7 @@ class StdioClient:
             self._all.add(connection)
             try:
                 if self._protocol != SESSIONLESS_ERA:
-                    await self._initialize(connection, ticket)
+                    await self._initialize(connection)
             except BaseException:
                 _kill(process)
                 self._failed_starts += 1
@@ -204,20 +204,26 @@ class StdioClient:
             self._on_session()
             return connection
 
-    async def _initialize(self, connection: _Connection, ticket: Ticket | None) -> None:
-        if ticket is not None:
-            ticket.sent = True
+    async def _initialize(self, connection: _Connection) -> None:
+        """``initialize`` then ``notifications/initialized``, reported to the recorder as a
+        handshake (not a request)."""
         self._next_id += 1
         request_id = self._next_id
         future: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
         connection.pending[request_id] = (None, future)
         connection.write(initialize_bytes(request_id))
-        answer = await future
-        if answer is None:
-            raise RequestFailedError("process_exited")
-        if "error" in answer:
-            raise HandshakeRejectedError(answer)
-        connection.write(INITIALIZED)
+        opened = False
+        answer: dict[str, Any] | None = None
+        try:
+            answer = await future
+            if answer is None:
+                raise RequestFailedError("process_exited")
+            if "error" in answer:
+                raise HandshakeRejectedError(answer)
+            connection.write(INITIALIZED)
+            opened = True
+        finally:
+            self.recorder.handshake(sent=True, opened=opened, answer=answer)
 
     async def call(self, op: PreparedOp, ticket: Ticket) -> None:
         """Send one request and record its single outcome."""
@@ -227,11 +233,11 @@ class StdioClient:
             if self._connection is None:  # start-up has its own deadline, not the call's
                 try:
                     async with asyncio.timeout(self._startup_s):
-                        connection = await self._ensure(ticket)
+                        connection = await self._ensure()
                 except TimeoutError:
                     raise RequestFailedError("startup_timeout") from None
             async with asyncio.timeout(self._deadline_s):
-                connection = await self._ensure(ticket)
+                connection = await self._ensure()
                 self._next_id += 1
                 request_id = self._next_id
                 future: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
@@ -251,7 +257,7 @@ class StdioClient:
                 connection.pending.pop(request_id, None)
             self.recorder.transport(ticket, failure.kind)
         except HandshakeRejectedError as refused:
-            self.recorder.response(ticket, refused.payload)
+            self.recorder.transport(ticket, "handshake_rejected", str(refused))  # the call never went
         except OSError as error:  # could not spawn, or a broken pipe
             if connection is not None:
                 connection.pending.pop(request_id, None)

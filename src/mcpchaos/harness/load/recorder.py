@@ -1,12 +1,19 @@
 """Outcomes, latency and Jepsen-style accounting of every request the load drivers make.
 
 A client calls :meth:`Recorder.begin` when a request starts and gets a :class:`Ticket`; it
-marks ``ticket.sent`` once the request is on the wire, then ends it with exactly one of
+marks ``ticket.sent`` once the request itself is on the wire, then ends it with exactly one of
 :meth:`~Recorder.response`, :meth:`~Recorder.transport` or :meth:`~Recorder.deadline`.
 A ticket remembers the phase and time bucket it started in, so a slow answer counts where
 its request began. :meth:`Recorder.finish` turns the tickets that never ended into ``hung``.
+A client's handshake is not a request: it reports each one to :meth:`Recorder.handshake`.
 
-Everything runs on the event loop thread: no locks. Two HDR histograms take a value per
+The recorder decides the outcome from the answer: a ``tools/call`` result with ``isError: true``
+is ``tool_error``, never ``ok``. Each phase keeps the first few distinct failure texts, so a
+report can say *what* failed (a tool's own error message, a JSON-RPC error, a transport kind).
+
+Just over 400 lines, one object's bookkeeping (tickets, phases, buckets, handshakes, failure
+texts): split, the counters would be kept in two places. Everything runs on the event loop
+thread: no locks. Two HDR histograms take a value per
 request (phase and bucket, ~6 µs each), so the recorder stays cheap next to the I/O.
 """
 
@@ -19,7 +26,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from mcpchaos.harness.journal import Accounting, LatencySummary, OutcomeCounts, TimeBucket
+from mcpchaos.harness.journal import FIRST_ERRORS, Accounting, LatencySummary, OutcomeCounts, TimeBucket
 
 _MAX_US = 60_000_000
 """The histograms span 1 µs .. 60 s; longer latencies are recorded as 60 s."""
@@ -29,6 +36,9 @@ DEFAULT_PHASE = "default"
 _BUCKET_DIGITS = 2
 """Time buckets keep 2 significant digits (1% quantiles, ~20 KB each) instead of the phases'
 3 (~140 KB each): a long run has thousands of buckets, a plot needs no more."""
+
+_TEXT_CHARS = 200
+"""A failure text is cut to this many characters."""
 
 
 def _histogram(digits: int = 3) -> HdrHistogram:
@@ -44,33 +54,53 @@ class _Stats:
         "duplicated",
         "error",
         "error_codes",
+        "first_errors",
+        "handshakes",
+        "handshakes_failed",
+        "handshakes_injected",
         "histogram",
         "hung",
         "injected",
         "lost",
+        "not_sent",
         "ok",
         "sent",
+        "silent",
+        "tool_error",
         "transport",
         "transport_kinds",
         "unexpected",
     )
 
-    def __init__(self, digits: int = 3) -> None:
-        self.ok = self.error = self.transport = self.deadline = self.injected = 0
+    def __init__(self, digits: int = 3, keep_texts: bool = True) -> None:
+        self.ok = self.tool_error = self.error = self.transport = self.deadline = self.injected = 0
         self.error_codes: dict[str, int] = {}
         self.transport_kinds: dict[str, int] = {}
-        self.sent = self.answered = self.lost = self.duplicated = self.unexpected = self.hung = 0
+        self.sent = self.answered = self.lost = self.silent = self.not_sent = 0
+        self.duplicated = self.unexpected = self.hung = 0
+        self.handshakes = self.handshakes_failed = self.handshakes_injected = 0
+        self.first_errors: list[str] | None = [] if keep_texts else None
         self.histogram = _histogram(digits)
+
+    def wants_text(self) -> bool:
+        return self.first_errors is not None and len(self.first_errors) < FIRST_ERRORS
+
+    def keep_text(self, text: str) -> None:
+        errors = self.first_errors
+        if errors is not None and len(errors) < FIRST_ERRORS and text not in errors:
+            errors.append(text)
 
     def counts(self) -> OutcomeCounts:
         return OutcomeCounts(
             ok=self.ok,
+            tool_error=self.tool_error,
             error=self.error,
             transport=self.transport,
             deadline=self.deadline,
             error_codes=dict(self.error_codes),
             transport_kinds=dict(self.transport_kinds),
             injected=self.injected,
+            first_errors=list(self.first_errors or ()),
         )
 
     def accounting(self) -> Accounting:
@@ -78,9 +108,14 @@ class _Stats:
             sent=self.sent,
             answered=self.answered,
             lost=self.lost,
+            silent=self.silent,
+            not_sent=self.not_sent,
             duplicated=self.duplicated,
             unexpected=self.unexpected,
             hung=self.hung,
+            handshakes=self.handshakes,
+            handshakes_failed=self.handshakes_failed,
+            handshakes_injected=self.handshakes_injected,
         )
 
     def latency(self) -> LatencySummary:
@@ -119,7 +154,7 @@ class Ticket:
         self.done = False
         self.answered = False
         self.outcome = ""
-        """``ok``, ``error``, ``transport`` or ``deadline`` once it ended."""
+        """``ok``, ``tool_error``, ``error``, ``transport`` or ``deadline`` once it ended."""
 
 
 class Recorder:
@@ -165,7 +200,7 @@ class Recorder:
         index = int((now - self._t0) / self._bucket_s)
         bucket = self._buckets.get(index)
         if bucket is None:
-            bucket = self._buckets[index] = _Stats(_BUCKET_DIGITS)
+            bucket = self._buckets[index] = _Stats(_BUCKET_DIGITS, keep_texts=False)
         ticket = Ticket(now, self._phases[self._phase], bucket)
         self._open.add(ticket)
         return ticket
@@ -181,23 +216,49 @@ class Recorder:
         ticket.sent = True  # an answer proves the request reached the server
         error = payload.get("error")
         if error is None:
+            result = payload.get("result")
+            if isinstance(result, dict) and result.get("isError") is True:
+                self._end(ticket, "tool_error")
+                if ticket.phase.wants_text():
+                    ticket.phase.keep_text(_tool_error_text(result))
+                return
             self._end(ticket, "ok")
             return
         code = error.get("code") if isinstance(error, dict) else None
         self._end(ticket, "error", str(code))
-        if _is_injected(error):
+        if is_injected(error):
             ticket.phase.injected += 1
             ticket.bucket.injected += 1
+        if ticket.phase.wants_text():
+            message = error.get("message") if isinstance(error, dict) else None
+            ticket.phase.keep_text(_cut(f"error {code}: {message}" if message else f"error {code}"))
 
-    def transport(self, ticket: Ticket, kind: str) -> None:
-        """The request ended without a JSON-RPC answer (``reset``, ``http_503``, …)."""
+    def transport(self, ticket: Ticket, kind: str, text: str | None = None) -> None:
+        """The request ended without a JSON-RPC answer (``reset``, ``http_503``, …); ``text``
+        says more for the report (e.g. the error a handshake got)."""
         if not ticket.done:
             self._end(ticket, "transport", kind)
+            if ticket.phase.wants_text():
+                ticket.phase.keep_text(_cut(f"transport {kind}" + (f": {text}" if text else "")))
 
     def deadline(self, ticket: Ticket) -> None:
         """The client's per-request deadline passed first."""
         if not ticket.done:
             self._end(ticket, "deadline")
+            if ticket.phase.wants_text():
+                ticket.phase.keep_text("deadline" if ticket.sent else "deadline (before it was sent)")
+
+    def handshake(self, *, sent: bool, opened: bool, answer: dict[str, Any] | None = None) -> None:
+        """A client's handshake ended: ``sent`` when its ``initialize`` was written, ``opened``
+        when it opened a session, ``answer`` the JSON-RPC error it got, if any. Counted in the
+        current phase, apart from the requests."""
+        if sent:
+            stats = self._phases[self._phase]
+            stats.handshakes += 1
+            if not opened:
+                stats.handshakes_failed += 1
+                if answer is not None and is_injected(answer.get("error")):
+                    stats.handshakes_injected += 1
 
     def duplicated(self, ticket: Ticket) -> None:
         """Another response for a request that was already answered."""
@@ -210,7 +271,7 @@ class Recorder:
         index = int(self.now_s() / self._bucket_s)
         bucket = self._buckets.get(index)
         if bucket is None:
-            bucket = self._buckets[index] = _Stats(_BUCKET_DIGITS)
+            bucket = self._buckets[index] = _Stats(_BUCKET_DIGITS, keep_texts=False)
         bucket.unexpected += 1
 
     def _end(self, ticket: Ticket, outcome: str, detail: str | None = None) -> None:
@@ -226,8 +287,14 @@ class Recorder:
                     stats.answered += 1
                 else:
                     stats.lost += 1
+                    if outcome == "deadline":
+                        stats.silent += 1
+            else:
+                stats.not_sent += 1
             if outcome == "ok":
                 stats.ok += 1
+            elif outcome == "tool_error":
+                stats.tool_error += 1
             elif outcome == "error":
                 stats.error += 1
                 stats.error_codes[detail or ""] = stats.error_codes.get(detail or "", 0) + 1
@@ -245,22 +312,33 @@ class Recorder:
                 stats.hung += 1
                 if ticket.sent:
                     stats.sent += 1
+                else:
+                    stats.not_sent += 1
         self._open.clear()
 
     # -- what the harness reads ------------------------------------------------------
+
+    def phase_names(self) -> list[str]:
+        """Every phase that saw a request or a handshake, in the order they began."""
+        return [name for name, stats in self._phases.items() if _used(stats)]
+
+    def phase_start(self, name: str) -> float:
+        """When phase ``name`` first began (seconds since the recorder was made)."""
+        return next((t for t, phase in self._phase_starts if phase == name), 0.0)
 
     def phase_summary(self, name: str) -> tuple[OutcomeCounts, LatencySummary, Accounting]:
         stats = self._phases.get(name) or _Stats()
         return stats.counts(), stats.latency(), stats.accounting()
 
     def totals(self) -> tuple[OutcomeCounts, LatencySummary, Accounting]:
+        """The sum over every phase."""
         counts = OutcomeCounts()
         merged = _histogram()
         accounting = Accounting()
         for stats in self._phases.values():
             counts = counts.add(stats.counts())
             merged.add(stats.histogram)
-            accounting = _add_accounting(accounting, stats.accounting())
+            accounting = accounting.add(stats.accounting())
         return counts, _summary(merged), accounting
 
     def window(self, start_s: float, end_s: float) -> OutcomeCounts:
@@ -303,18 +381,29 @@ class Recorder:
         return name
 
 
-def _is_injected(error: Any) -> bool:
+def is_injected(error: Any) -> bool:
+    """Whether a JSON-RPC error object carries mcpchaos's ``data.mcpchaos.injected`` mark."""
     data = error.get("data") if isinstance(error, dict) else None
     marker = data.get("mcpchaos") if isinstance(data, dict) else None
     return isinstance(marker, dict) and marker.get("injected") is True
 
 
-def _add_accounting(a: Accounting, b: Accounting) -> Accounting:
-    return Accounting(
-        sent=a.sent + b.sent,
-        answered=a.answered + b.answered,
-        lost=a.lost + b.lost,
-        duplicated=a.duplicated + b.duplicated,
-        unexpected=a.unexpected + b.unexpected,
-        hung=a.hung + b.hung,
-    )
+def _used(stats: _Stats) -> bool:
+    ended = stats.histogram.get_total_count()
+    return bool(ended or stats.hung or stats.handshakes or stats.duplicated or stats.unexpected)
+
+
+def _cut(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _TEXT_CHARS else text[: _TEXT_CHARS - 1] + "…"
+
+
+def _tool_error_text(result: dict[str, Any]) -> str:
+    """``tool error: <the first text content>`` of an ``isError`` result."""
+    content = result.get("content")
+    texts = [
+        str(item.get("text"))
+        for item in (content if isinstance(content, list) else [])
+        if isinstance(item, dict) and item.get("type") == "text" and item.get("text")
+    ]
+    return _cut("tool error: " + (texts[0] if texts else "(no text)"))

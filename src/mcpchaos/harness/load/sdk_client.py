@@ -4,7 +4,9 @@ It costs ~10x the CPU of the fast client per call, so a run uses it for a share 
 only. The SDK client lives inside an ``async with`` whose cancel scopes must be left by the
 task that entered them, so one owner task per client holds the session open and requests
 from any task use it. Accounting is best-effort: the SDK hides the wire, so a request counts
-as sent when it is issued and as answered when a result or a JSON-RPC error comes back.
+as sent when it is issued and as answered when a result or a JSON-RPC error comes back; a
+tool result with ``is_error`` is passed on as such (a ``tool_error``, not ``ok``), and each
+2025-11-25 session the SDK opens is reported as a handshake.
 """
 
 from __future__ import annotations
@@ -69,10 +71,16 @@ class SdkClient:
                 client = await asyncio.shield(ready)
             except BaseException:
                 self._release.set()
+                self._handshake(opened=False)
                 raise
+            self._handshake(opened=True)
             self._client = client
             self._on_session()
             return client
+
+    def _handshake(self, opened: bool) -> None:
+        if self._mode == "legacy":  # the SDK wrote an initialize (best effort: it hides the wire)
+            self._recorder.handshake(sent=True, opened=opened)
 
     async def _hold(self, ready: asyncio.Future[Client], release: asyncio.Event) -> None:
         """Owner task: enter the SDK client, hand it out, leave when released."""
@@ -107,8 +115,8 @@ class SdkClient:
             async with asyncio.timeout(self._deadline_s):
                 client = await self._ensure()
                 ticket.sent = True
-                await _invoke(client, op)
-            recorder.response(ticket, {"result": {}})
+                result = await _invoke(client, op)
+            recorder.response(ticket, {"result": result})
         except TimeoutError:
             recorder.deadline(ticket)
         except MCPError as error:
@@ -126,10 +134,13 @@ class SdkClient:
             self._gave_up = True
 
 
-async def _invoke(client: Client, op: PreparedOp) -> None:
+async def _invoke(client: Client, op: PreparedOp) -> dict[str, Any]:
+    """Run ``op``; the result as the recorder reads it (a tool error keeps its ``isError`` and text)."""
     params = op.params
     if op.method == "tools/call":
-        await client.call_tool(params["name"], params.get("arguments"))
+        called = await client.call_tool(params["name"], params.get("arguments"))
+        if called.is_error:
+            return {"isError": True, "content": [c.model_dump(mode="json") for c in called.content]}
     elif op.method == "tools/list":
         await client.list_tools()
     elif op.method == "resources/list":
@@ -144,3 +155,4 @@ async def _invoke(client: Client, op: PreparedOp) -> None:
         await client.send_ping()
     else:
         raise RequestFailedError("unsupported_method")
+    return {}

@@ -1,14 +1,14 @@
 """Numbers in words and derived tables, shared by the HTML and the Markdown reports.
 
-Both reports must say the same thing, so formatting and every figure derived from the
-journal (resource rows, phase success rates) live here once.
+Both reports (and the terminal) must say the same thing, so formatting, the result words and
+every figure derived from the journal (resource rows, the counts table) live here once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mcpchaos.harness.journal import Accounting, PhaseRecord, ResourceSample, ScenarioResult
+from mcpchaos.harness.journal import Counts, PhaseRecord, ResourceSample, ScenarioResult, Status
 
 RESOURCE_NAMES = {
     "rss_bytes": "RSS",
@@ -62,27 +62,78 @@ def label(name: str) -> str:
     return name.replace("_", " ")
 
 
-def accounting_line(acc: Accounting) -> str:
-    return (
-        f"sent {acc.sent}, answered {acc.answered}, lost {acc.lost}, duplicated {acc.duplicated}, "
-        f"unexpected {acc.unexpected}, hung {acc.hung}"
-    )
+MARKS: dict[Status, str] = {"passed": "✅", "failed": "❌", "inconclusive": "⚠️", "skipped": "⏭️"}
+"""A sign beside each result word (the word is always written out too)."""
 
 
-def scenario_accounting(result: ScenarioResult) -> Accounting:
-    """The scenario's accounting: the sum over its phases."""
-    total = Accounting()
-    for phase in result.phases:
-        a = phase.accounting
-        total = Accounting(
-            sent=total.sent + a.sent,
-            answered=total.answered + a.answered,
-            lost=total.lost + a.lost,
-            duplicated=total.duplicated + a.duplicated,
-            unexpected=total.unexpected + a.unexpected,
-            hung=total.hung + a.hung,
-        )
-    return total
+def tally(statuses: list[Status], verdicts: bool = False) -> str:
+    """``3 passed, 1 failed, 0 inconclusive, 2 skipped``: every word, in this order (a verdict
+    is never skipped, so ``verdicts`` leaves that one out)."""
+    words = [w for w in MARKS if not (verdicts and w == "skipped")]
+    return ", ".join(f"{statuses.count(word)} {word}" for word in words)
+
+
+def short(text: str, limit: int = 160) -> str:
+    """``text`` cut to ``limit`` characters (a table cell; the whole text is said elsewhere)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+COUNT_HEADERS = (
+    "sent",
+    "answered",
+    "tool errors",
+    "lost",
+    "silent",
+    "not sent",
+    "duplicated",
+    "unexpected",
+    "hung",
+    "handshakes",
+    "handshakes failed",
+)
+"""The counts of a load, in the order every output shows them (see ``Accounting``)."""
+
+
+def count_values(counts: Counts | PhaseRecord) -> list[int]:
+    """The values under :data:`COUNT_HEADERS`."""
+    a, o = counts.accounting, counts.outcomes
+    return [
+        a.sent,
+        a.answered,
+        o.tool_error,
+        a.lost,
+        a.silent,
+        a.not_sent,
+        a.duplicated,
+        a.unexpected,
+        a.hung,
+        a.handshakes,
+        a.handshakes_failed,
+    ]
+
+
+def counts_line(counts: Counts) -> str:
+    """``sent 120, answered 118, tool errors 0, …`` (the terminal's and the text's form)."""
+    return ", ".join(f"{h} {v}" for h, v in zip(COUNT_HEADERS, count_values(counts), strict=True))
+
+
+def count_rows(result: ScenarioResult) -> list[tuple[str, list[int]]]:
+    """One row per phase, the total, then each other load's total: the counts table."""
+    rows = [(p.name, count_values(p)) for p in result.phases]
+    rows.append(("total", count_values(result.totals)))
+    rows += [(f"{name} load (total)", count_values(c)) for name, c in result.other_loads.items()]
+    return rows
+
+
+def why(result: ScenarioResult) -> str | None:
+    """The reason beside the result word: skipped because, failed because it did not run to
+    the end, inconclusive because the baseline was too weak (``also inconclusive: …`` when a
+    verdict failed as well)."""
+    if result.skipped or result.error:
+        return result.skipped or result.error
+    if result.inconclusive and result.status == "failed":
+        return f"also inconclusive: {result.inconclusive}"
+    return result.inconclusive
 
 
 def degradation_phases(result: ScenarioResult) -> list[PhaseRecord]:

@@ -10,10 +10,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from mcpchaos.harness.journal import Journal, ScenarioResult
+from mcpchaos.harness.journal import Journal, ScenarioResult, Status
 from mcpchaos.harness.report import figures, svg
 
-OUTCOME_COLOURS = {"ok": svg.BLUE, "error": svg.VERMILLION, "transport": svg.ORANGE, "deadline": svg.PURPLE}
+OUTCOME_COLOURS = {
+    "ok": svg.BLUE,
+    "tool_error": svg.SKY,
+    "error": svg.VERMILLION,
+    "transport": svg.ORANGE,
+    "deadline": svg.PURPLE,
+}
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222;
@@ -23,8 +29,10 @@ h3 { margin-top: 1.4em; }
 table { border-collapse: collapse; margin: .6em 0 1.2em; font-size: .92em; }
 th, td { border: 1px solid #ddd; padding: .3em .6em; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.pass { color: #fff; background: #1a7f37; padding: .05em .5em; border-radius: 3px; font-weight: 600; }
-.fail { color: #fff; background: #c62828; padding: .05em .5em; border-radius: 3px; font-weight: 600; }
+.passed, .failed, .inconclusive, .skipped { color: #fff; padding: .05em .5em; border-radius: 3px;
+       font-weight: 600; }
+.passed { background: #1a7f37; } .failed { background: #c62828; }
+.inconclusive { background: #9a6700; } .skipped { background: #666; }
 .meta { color: #555; } .plot { margin: .8em 0 1.4em; }
 .sev-failure { color: #c62828; font-weight: 600; } .sev-warning { color: #9a6700; font-weight: 600; }
 .sev-info { color: #555; font-weight: 600; } pre { background: #f6f6f6; padding: .6em; overflow-x: auto; }
@@ -55,8 +63,8 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Cell]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _badge(passed: bool) -> _Html:
-    return _Html('<span class="pass">PASS</span>' if passed else '<span class="fail">FAIL</span>')
+def _badge(status: Status) -> _Html:
+    return _Html(f'<span class="{status}">{status}</span>')
 
 
 def _plot(chart: str) -> str:
@@ -135,10 +143,14 @@ def _outcome_plot(result: ScenarioResult) -> str | None:
     chart = svg.stacked_bars("Outcomes per phase", [p.name for p in phases], stacks, y_label="requests")
     rows: list[list[Cell]] = []
     for p in phases:
+        if p.outcomes.tool_error:
+            rows.append([p.name, "tool error", "isError: true", p.outcomes.tool_error])
         rows += [[p.name, "error", code, n] for code, n in sorted(p.outcomes.error_codes.items())]
         rows += [[p.name, "transport", kind, n] for kind, n in sorted(p.outcomes.transport_kinds.items())]
     codes = _table(["phase", "outcome", "code / kind", "count"], rows) if rows else ""
-    return chart + codes
+    first = [[p.name, "; ".join(p.outcomes.first_errors)] for p in phases if p.outcomes.first_errors]
+    texts = _table(["phase", "first errors"], first) if first else ""
+    return chart + codes + texts
 
 
 def _resources(result: ScenarioResult) -> str:
@@ -157,16 +169,11 @@ def _resources(result: ScenarioResult) -> str:
     return "<h3>Resources</h3>" + _table(["process", "resource", "baseline", "peak", "final"], rows)
 
 
-def _accounting(result: ScenarioResult) -> str:
+def _counts(result: ScenarioResult) -> str:
     if not result.phases:
         return ""
-    named = [(p.name, p.accounting) for p in result.phases]
-    named.append(("total", figures.scenario_accounting(result)))
-    rows: list[list[Cell]] = [
-        [name, a.sent, a.answered, a.lost, a.duplicated, a.unexpected, a.hung] for name, a in named
-    ]
-    headers = ["phase", "sent", "answered", "lost", "duplicated", "unexpected", "hung"]
-    return "<h3>Accounting</h3>" + _table(headers, rows)
+    rows: list[list[Cell]] = [[name, *values] for name, values in figures.count_rows(result)]
+    return '<h3>Counts</h3><div class="counts">' + _table(["phase", *figures.COUNT_HEADERS], rows) + "</div>"
 
 
 def _findings(result: ScenarioResult) -> str:
@@ -183,7 +190,7 @@ def _findings(result: ScenarioResult) -> str:
 
 
 def _scenario(result: ScenarioResult, index: int) -> str:
-    parts = [f'<h2 id="s{index}">{escape(result.scenario)} {_badge(result.passed).markup}</h2>']
+    parts = [f'<h2 id="s{index}">{escape(result.scenario)} {_badge(result.status).markup}</h2>']
     if result.description:
         parts.append(f"<p>{escape(result.description)}</p>")
     parts.append(
@@ -191,39 +198,43 @@ def _scenario(result: ScenarioResult, index: int) -> str:
         + (f", parameters: <code>{escape(str(result.params))}</code>" if result.params else "")
         + "</p>"
     )
+    if result.skipped:
+        parts.append(f'<p class="meta">Skipped: {escape(result.skipped)}</p>')
     if result.error:
         parts.append(
             '<p class="sev-failure">The scenario did not run to the end:</p>'
             f"<pre>{escape(result.error)}</pre>"
         )
+    if result.inconclusive:
+        parts.append(f'<p class="sev-warning">Inconclusive:</p><pre>{escape(result.inconclusive)}</pre>')
     if result.verdicts:
-        rows: list[list[Cell]] = [[v.name, _badge(v.passed), v.rule, v.detail] for v in result.verdicts]
+        rows: list[list[Cell]] = [[v.name, _badge(v.status), v.rule, v.detail] for v in result.verdicts]
         parts.append("<h3>Verdicts</h3>" + _table(["verdict", "result", "rule", "detail"], rows))
     if result.measurements:
         rows = [[figures.label(k), figures.measurement(k, v)] for k, v in result.measurements.items()]
         parts.append("<h3>Measurements</h3>" + _table(["figure", "value"], rows))
     plots = [_degradation_plot(result), _latency_plot(result), _outcome_plot(result), _recovery_plot(result)]
     parts += [_plot(p) for p in plots if p is not None]
-    parts += [_resources(result), _accounting(result), _findings(result)]
+    parts += [_resources(result), _counts(result), _findings(result)]
     return "<section>" + "\n".join(p for p in parts if p) + "</section>"
 
 
 def _summary(journal: Journal) -> str:
     rows: list[list[Cell]] = []
     for i, s in enumerate(journal.scenarios):
-        passed = sum(v.passed for v in s.verdicts)
-        failed = len(s.verdicts) - passed
+        verdicts = figures.tally([v.status for v in s.verdicts], verdicts=True) if s.verdicts else "–"
         key = "; ".join(f"{figures.label(k)} {figures.measurement(k, v)}" for k, v in s.measurements.items())
         name = _Html(f'<a href="#s{i}">{escape(s.scenario)}</a>')
-        rows.append([name, _badge(s.passed), passed, failed, key or ("error" if s.error else "–")])
-    return _table(["scenario", "result", "verdicts passed", "verdicts failed", "key measurements"], rows)
+        said = key or figures.short(figures.why(s) or "–")
+        rows.append([name, _badge(s.status), verdicts, said])
+    return _table(["scenario", "result", "verdicts", "key measurements"], rows)
 
 
 def render_html(journal: Journal) -> str:
     """The whole report page for ``journal``."""
     env = journal.environment
     target = journal.target
-    overall = _badge(journal.passed).markup
+    overall = _badge(journal.status).markup
     header = (
         f"<h1>mcpchaos report {overall}</h1>"
         f'<p class="meta">target: {escape(target.description)} ({escape(target.kind)}, '
@@ -238,11 +249,14 @@ def render_html(journal: Journal) -> str:
     )
     body = [header]
     if journal.scenarios:
-        body.append("<h2>Summary</h2>" + _summary(journal))
+        tally = figures.tally([s.status for s in journal.scenarios])
+        body.append(
+            f"<h2>Summary</h2><p>{len(journal.scenarios)} scenarios: {tally}.</p>" + _summary(journal)
+        )
         body += [_scenario(s, i) for i, s in enumerate(journal.scenarios)]
     else:
         body.append("<p>This run has no scenarios.</p>")
-    title = f"mcpchaos report: {'PASS' if journal.passed else 'FAIL'}"
+    title = f"mcpchaos report: {journal.status}"
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -3,7 +3,8 @@
 One ``<testsuite>`` per scenario and one ``<testcase>`` per verdict (``classname`` the
 scenario, ``name`` the verdict); a failed verdict carries a ``<failure>`` with its detail and
 rule; a scenario that could not run is one ``<testcase>`` with an ``<error>``; a skipped one
-is one ``<testcase>`` marked ``<skipped>`` with the reason. Baseline regressions
+is one ``<testcase>`` marked ``<skipped>`` with the reason, and so is an inconclusive one (or
+verdict), its message starting "inconclusive:" (JUnit has no fourth word). Baseline regressions
 (``--baseline``) are one more suite, ``baseline``, a test case per comparison.
 """
 
@@ -48,10 +49,15 @@ def _suite(root: ET.Element, result: ScenarioResult) -> None:
     elif result.error is not None:
         case = ET.SubElement(suite, "testcase", classname=result.scenario, name="scenario")
         ET.SubElement(case, "error", message=result.error.splitlines()[0][:500]).text = result.error
+    elif result.inconclusive is not None:
+        case = ET.SubElement(suite, "testcase", classname=result.scenario, name="scenario")
+        ET.SubElement(case, "skipped", message=f"inconclusive: {result.inconclusive}")
     for verdict in result.verdicts:
         case = ET.SubElement(suite, "testcase", classname=result.scenario, name=verdict.name)
-        if not verdict.passed:
+        if verdict.status == "failed":
             ET.SubElement(case, "failure", message=verdict.detail).text = f"rule: {verdict.rule}"
+        elif verdict.status == "inconclusive":  # neither a pass nor a failure: JUnit's skip
+            ET.SubElement(case, "skipped", message=f"inconclusive: {verdict.detail}")
     _count(suite)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mcpchaos.harness.journal import Journal, ScenarioResult
+from mcpchaos.harness.journal import Journal, ScenarioResult, Status
 from mcpchaos.harness.report import figures
 
 SEVERITIES = (("failure", "Failures"), ("warning", "Warnings"), ("info", "Notes"))
@@ -26,8 +26,8 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str
     return [*lines, ""]
 
 
-def _mark(passed: bool) -> str:
-    return "✅ PASS" if passed else "❌ FAIL"
+def _mark(status: Status) -> str:
+    return f"{figures.MARKS[status]} {status}"
 
 
 def _what_was_done(result: ScenarioResult) -> list[str]:
@@ -88,31 +88,35 @@ def _findings(result: ScenarioResult) -> list[str]:
 
 
 def _scenario(result: ScenarioResult) -> list[str]:
-    lines = [f"### {_text(result.scenario)}: {_mark(result.passed)}", "", *_what_was_done(result)]
+    lines = [f"### {_text(result.scenario)}: {_mark(result.status)}", "", *_what_was_done(result)]
+    if result.skipped:
+        lines += [f"**Skipped:** {_text(result.skipped)}", ""]
     if result.error:
         lines += [f"**The scenario did not run to the end:** {_text(result.error)}", ""]
+    if result.inconclusive:
+        lines += [f"**Inconclusive:** {_text(result.inconclusive)}", ""]
     if result.verdicts:
-        rows = [[("✅ " if v.passed else "❌ ") + v.name, v.rule, v.detail] for v in result.verdicts]
-        lines += ["#### Verdicts", "", *_table(["verdict", "rule", "detail"], rows)]
+        rows = [[v.name, _mark(v.status), v.rule, v.detail] for v in result.verdicts]
+        lines += ["#### Verdicts", "", *_table(["verdict", "result", "rule", "detail"], rows)]
     lines += _limits(result)
     lines += _findings(result)
     if result.phases:
-        acc = figures.scenario_accounting(result)
-        lines += [f"**Accounting:** {figures.accounting_line(acc)}.", ""]
+        counts: list[list[object]] = [[name, *values] for name, values in figures.count_rows(result)]
+        lines += ["#### Counts", "", *_table(["phase", *figures.COUNT_HEADERS], counts)]
     return lines
 
 
 def render_markdown(journal: Journal) -> str:
     """The findings file for ``journal``."""
-    passed = sum(s.passed for s in journal.scenarios)
+    statuses = [s.status for s in journal.scenarios]
     lines = [
-        f"# mcpchaos findings: {_mark(journal.passed)}",
+        f"# mcpchaos findings: {_mark(journal.status)}",
         "",
         f"Target: {_text(journal.target.description)} ({journal.target.kind}, {journal.target.transport}). "
         f"Seed {journal.seed}{' (quick)' if journal.quick else ''}, run {_text(journal.created_at)}, "
         f"mcpchaos {_text(journal.environment.mcpchaos)} on {_text(journal.environment.platform)}.",
         "",
-        f"{passed} of {len(journal.scenarios)} scenarios passed.",
+        f"{len(statuses)} scenarios: {figures.tally(statuses)}.",
         "",
     ]
     if journal.command:
@@ -123,17 +127,13 @@ def render_markdown(journal: Journal) -> str:
         rows = [
             [
                 s.scenario,
-                _mark(s.passed),
-                sum(v.passed for v in s.verdicts),
-                sum(not v.passed for v in s.verdicts),
+                _mark(s.status),
+                figures.tally([v.status for v in s.verdicts], verdicts=True) if s.verdicts else "–",
+                figures.short(figures.why(s) or ""),
             ]
             for s in journal.scenarios
         ]
-        lines += [
-            "## Overall",
-            "",
-            *_table(["scenario", "result", "verdicts passed", "verdicts failed"], rows),
-        ]
+        lines += ["## Overall", "", *_table(["scenario", "result", "verdicts", "why"], rows)]
         lines += ["## Scenarios", ""]
         for s in journal.scenarios:
             lines += _scenario(s)

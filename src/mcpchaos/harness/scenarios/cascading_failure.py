@@ -14,11 +14,11 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from mcpchaos.harness.journal import Verdict
+from mcpchaos.harness.journal import OutcomeCounts, Verdict
 from mcpchaos.harness.load.settings import LoadSettings, Operation
 from mcpchaos.harness.scenario import Scenario, ScenarioContext, ScenarioParams, ScenarioSkipped
 from mcpchaos.harness.stack import Stack, TargetSpec
-from mcpchaos.harness.verdicts import COMMON, judge
+from mcpchaos.harness.verdicts import COMMON, baseline_problem, judge
 
 RELAY = Operation(name="relay", method="tools/call", params={"name": "relay", "arguments": {"text": "via B"}})
 ECHO = Operation(name="echo", method="tools/call", params={"name": "echo", "arguments": {"text": "local"}})
@@ -71,6 +71,8 @@ class CascadingFailure(Scenario):
 
     def __init__(self) -> None:
         self.dependency: Stack | None = None
+        self.independent_baseline = OutcomeCounts()
+        """The independent calls' baseline of the judged variant (isolation is relative to it)."""
 
     async def prepare(self, ctx: ScenarioContext) -> None:
         if ctx.stack.target.kind != "demo":
@@ -141,7 +143,10 @@ class CascadingFailure(Scenario):
             # The independent recorder started later than the main one: shift to its clock.
             start = failure.started_s + p.isolation_grace_s - independent_offset
             during = independent.window(start, failure.ended_s - independent_offset)
-            base = independent.phase_summary(f"baseline{suffix}")[0].success_rate
+            base_outcomes = independent.phase_summary(f"baseline{suffix}")[0]
+            base = base_outcomes.success_rate
+            if index == 0:
+                self.independent_baseline = base_outcomes
             key = "with_breaker" if breaker else "without_breaker"
             ctx.measurements[f"independent_success_{key}"] = during.success_rate
             ctx.measurements[f"independent_baseline_{key}"] = base
@@ -172,9 +177,11 @@ class CascadingFailure(Scenario):
         during = ctx.measurements.get(f"independent_success_{key}")
         base = ctx.measurements.get(f"independent_baseline_{key}")
         passed = during is not None and base is not None and during >= 0.9 * base
+        weak = baseline_problem(self.independent_baseline, p.min_baseline_ok, p.min_baseline_success)
         isolation = Verdict(
             name="isolation",
-            passed=passed,
+            passed=passed and weak is None,
+            inconclusive=weak is not None,
             rule=(
                 f"while B hangs (after {p.isolation_grace_s:g} s), A's calls that do not use B keep ≥ 90% of "
                 "their baseline success"
@@ -182,6 +189,7 @@ class CascadingFailure(Scenario):
             detail=(
                 f"breaker {'on' if p.breaker else 'off'}: A's echo success "
                 + ("unknown" if during is None or base is None else f"{during:.1%} (baseline {base:.1%})")
+                + (f"; the echo baseline is too weak to compare with: {weak}" if weak else "")
             ),
             evidence={"during": during, "baseline": base, "breaker": p.breaker},
         )

@@ -1,0 +1,80 @@
+"""One set of counts: every output of a run (findings.md, report.html, journal.json, the
+terminal) shows the same counts and result words as the journal, and the verdicts state them."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from mcpchaos.harness.journal import Counts, OutcomeCounts
+from mcpchaos.harness.progress import TerminalProgress, summary_table
+from mcpchaos.harness.report import write_reports
+from tests.harness.report.sample import sample_journal
+from tests.harness.report_check import check_run
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("scenario", ["gradual_degradation", "network_partition", "cascading_failure"])
+def test_every_output_of_a_quick_run_shows_the_journals_counts(tmp_path: Path, scenario: str) -> None:
+    # gradual_degradation: the warmup and the handshakes; network_partition: silent requests
+    # in an outage, and SDK clients beside the fast ones; cascading_failure: requests lost
+    # while B hangs (an outage: nothing_lost says so in the same words) and a second load.
+    out = tmp_path / "report"
+    command = [sys.executable, "-m", "mcpchaos", "run", scenario, "--quick", "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=280, check=False)
+    terminal = done.stdout + done.stderr
+    assert done.returncode in (0, 1, 3), terminal
+    journal = check_run(out, terminal)
+    (result,) = journal["scenarios"]
+    warmup = next(p for p in result["phases"] if p["name"] == "warmup")
+    assert warmup["accounting"]["handshakes"] > 0  # the handshakes are counted, in their phase
+    if scenario == "network_partition":
+        assert result["totals"]["accounting"]["silent"] > 0
+    if scenario == "cascading_failure":
+        assert result["totals"]["accounting"]["lost"] > 0
+        assert result["other_loads"]["independent"]["accounting"]["sent"] > 0
+
+
+def written(tmp_path: Path) -> str:
+    """The sample journal's reports in ``tmp_path``; what the terminal would say about it."""
+    # Every result word, a scenario that did not run, and a load beside the main one.
+    journal = sample_journal(with_bare=True, with_every_status=True)
+    other = Counts(outcomes=OutcomeCounts(ok=7, tool_error=2))
+    other.accounting.sent = other.accounting.answered = 9
+    scenarios = list(journal.scenarios)
+    scenarios[1] = scenarios[1].model_copy(update={"other_loads": {"independent": other}})
+    journal = journal.model_copy(update={"scenarios": scenarios})
+    write_reports(journal, tmp_path)
+    screen = io.StringIO()
+    console = Console(file=screen, width=160, highlight=False)
+    progress = TerminalProgress(console)
+    for result in journal.scenarios:
+        progress.scenario_done(result)
+    console.print(summary_table(journal.scenarios))
+    return screen.getvalue()
+
+
+def test_every_output_of_a_written_journal_shows_its_counts_and_words(tmp_path: Path) -> None:
+    check_run(tmp_path, written(tmp_path), verdict_details=False)
+
+
+@pytest.mark.parametrize("where", ["findings.md", "report.html", "terminal"])
+def test_the_check_catches_one_count_that_differs(tmp_path: Path, where: str) -> None:
+    terminal = written(tmp_path)
+    if where == "terminal":
+        terminal = terminal.replace("sent 1871,", "sent 1870,", 1)
+    else:
+        path = tmp_path / where
+        text = path.read_text(encoding="utf-8")
+        changed = text.replace("| total | 1871 |", "| total | 1870 |").replace(
+            '<td>total</td><td class="num">1871</td>', '<td>total</td><td class="num">1870</td>'
+        )
+        assert changed != text
+        path.write_text(changed, encoding="utf-8")
+    with pytest.raises(AssertionError):
+        check_run(tmp_path, terminal, verdict_details=False)
