@@ -84,8 +84,8 @@ async def test_a_tool_error_result_is_its_own_outcome_with_the_tools_text(statef
 async def test_the_proxy_counts_exactly_the_calls_and_handshakes_the_clients_wrote(
     stateful_url: str, tmp_path: Path
 ) -> None:
-    # Half the initialize requests are held past the client's deadline: those handshakes time
-    # out (the proxy saw them all the same), and the clients handshake again inside a call.
+    # Half the initialize requests are held past the client's start-up deadline: those
+    # handshakes time out (the proxy saw them all the same), and the clients handshake again.
     faults = {
         "seed": 5,
         "rules": [
@@ -99,7 +99,7 @@ async def test_the_proxy_counts_exactly_the_calls_and_handshakes_the_clients_wro
     }
     port = free_port()
     with http_proxy(stateful_url, "--faults", faults_file(tmp_path, faults), "--control", str(port)) as url:
-        settings = LoadSettings(clients=4, deadline_s=0.4, think_time_s=0.05)
+        settings = LoadSettings(clients=4, deadline_s=0.4, startup_s=0.4, think_time_s=0.05)
         recorder, driver = await drive(HttpTarget(url), settings, requests=40, within=30)
         accounting = recorder.totals()[2]
         control = ControlClient(f"http://127.0.0.1:{port}")
