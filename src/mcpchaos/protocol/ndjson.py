@@ -15,6 +15,7 @@ when it is there, so the sender can still be answered.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -61,10 +62,11 @@ def recover_leading_id(prefix: bytes) -> MessageId | None:
         return None
     token = match.group(1)
     if token.startswith(b'"'):
-        try:
-            return token[1:-1].decode("utf-8")
-        except UnicodeDecodeError:
+        try:  # the JSON string, escapes read (a\u00e9 is "aé"), as the full parse would read it
+            value = json.loads(token.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
             return None
+        return value if isinstance(value, str) else None
     return int(token)
 
 

@@ -79,6 +79,7 @@ class SseParser:
         "_current_size",
         "_discarding",
         "_max",
+        "_mid_line",
         "_pending_cr",
         "last_event_id",
     )
@@ -90,6 +91,9 @@ class SseParser:
         self._current = SseEvent()
         self._current_size = 0
         self._discarding = False
+        self._mid_line = False
+        """Discarding, the start of a line was dropped: the next newline ends that line (it is
+        not a blank line ending the event)."""
         self.last_event_id: str | None = None
         """The id of the last event that had one (what Last-Event-ID should carry)."""
 
@@ -120,10 +124,15 @@ class SseParser:
                     self._discarding = True
                 if self._discarding:
                     self._current_size += len(self._buffer)
+                    self._mid_line = self._mid_line or bool(self._buffer)
                     self._buffer.clear()
                 return NEED_DATA
             line = bytes(self._buffer[:newline])
             del self._buffer[: newline + 1]
+            if self._mid_line:  # the end of a line whose start was dropped
+                self._mid_line = False
+                self._current_size += len(line) + 1
+                continue
             if not line:
                 if self._discarding:
                     size = self._current_size
@@ -147,6 +156,7 @@ class SseParser:
         self._current = SseEvent()
         self._current_size = 0
         self._discarding = False
+        self._mid_line = False
 
     def _field(self, line: bytes) -> None:
         text = line.decode("utf-8", errors="replace")

@@ -272,6 +272,12 @@ class _Leg:
             sent = exchange.request.header(SESSION_KEY)
             if sent:  # the upstream lost this session (the 404 is relayed: the client starts over)
                 proxy.sessions.lost(sent)
+        elif status < 300:
+            sent = exchange.request.header(SESSION_KEY)
+            if sent and sent not in proxy.sessions and not proxy.sessions.is_gone(sent):
+                # An id the proxy had not seen, which the upstream accepts (the proxy restarted):
+                # a session from now on.
+                proxy.bind(exchange.session, sent)
 
     def body(self, chunk: bytes) -> None:
         exchange = self.exchange

@@ -223,9 +223,9 @@ class HttpProxy:
             return session
         if self.sessions.is_gone(session_id):
             return None
-        session = self.new_session()  # first sight of an id (e.g. the proxy restarted)
-        self.bind(session, session_id)
-        return session
+        # First sight of an id (e.g. the proxy restarted): bound once the upstream accepts it
+        # (exchange._Leg), so made-up ids never take a place in the table or evict a real one.
+        return self.new_session()
 
     def bind(self, session: Session, session_id: str) -> None:
         session.id = session_id

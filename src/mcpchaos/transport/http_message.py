@@ -129,10 +129,13 @@ class Connection(Protocol):
 class ResponseWriter:
     """The response to one request. Writes go straight to the transport (no buffering here)."""
 
-    __slots__ = ("_conn", "_drained", "_on_lost", "chunked", "keep_alive", "state", "status")
+    __slots__ = ("_conn", "_drained", "_on_lost", "chunked", "head_request", "keep_alive", "state", "status")
 
-    def __init__(self, conn: Connection, keep_alive: bool, chunked: bool) -> None:
+    def __init__(self, conn: Connection, keep_alive: bool, chunked: bool, head_request: bool = False) -> None:
         self._conn = conn
+        self.head_request = head_request
+        """The request is a HEAD: a whole response says its body's length and sends no body
+        (a kept-alive client would read that body as the next response)."""
         self.keep_alive = keep_alive
         """The connection stays open after this response (its next request may follow)."""
         self.chunked = chunked
@@ -166,7 +169,7 @@ class ResponseWriter:
             self._conn.write(self._head(status, headers, b""))
         else:
             length = b"Content-Length: %d\r\n" % len(body)
-            self._conn.write(self._head(status, headers, length) + body)
+            self._conn.write(self._head(status, headers, length) + (b"" if self.head_request else body))
         self._conn.response_done(self)
 
     def start(self, status: int, headers: bytes) -> None:

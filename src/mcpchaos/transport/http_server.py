@@ -202,7 +202,9 @@ class ServerConnection(asyncio.Protocol):
     # ---- answering -------------------------------------------------------------------
 
     def _dispatch(self, request: Request) -> None:
-        writer = ResponseWriter(self, request.keep_alive, chunked=not request.http10)
+        writer = ResponseWriter(
+            self, request.keep_alive, chunked=not request.http10, head_request=request.method == "HEAD"
+        )
         self._answering = writer
         try:
             self._handler(request, writer)
