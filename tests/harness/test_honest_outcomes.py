@@ -69,7 +69,10 @@ def test_a_target_whose_tools_always_error_is_inconclusive_with_its_error_and_ex
     command = [sys.executable, "-m", "mcpchaos", "run", "gradual_degradation", "--quick"]
     # A generous deadline: the SDK server's start-up (python, mcp) is paid inside the handshake.
     params = tmp_path / "params.yaml"
-    params.write_text("load: {deadline_s: 10}\n", encoding="utf-8")
+    # The mix given (the demo's echo): the run does not build one from the target's tools, which
+    # would leave this always-failing tool out before the run (exit 2, tested in test_target_mix).
+    mix = "[{name: echo, params: {name: echo, arguments: {text: hi}}}]"
+    params.write_text(f"load: {{deadline_s: 10, mix: {mix}}}\n", encoding="utf-8")
     command += ["--target", server(tmp_path, "tool_errors", TOOL_ERRORS), "--out", str(out)]
     command += ["--params", str(params)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=220, check=False)
