@@ -113,6 +113,19 @@ def resources(pid: int) -> Resources:
         return Resources(process.num_fds(), process.memory_info().rss)
 
 
+def sockets(pid: int, listen_port: int) -> tuple[int, int]:
+    """Connected TCP sockets of ``pid``: (clients' connections to ``listen_port``, the others:
+    toward the upstream, i.e. the keep-alive pool and, with the network simulator on, its relay)."""
+    clients = others = 0
+    for connection in psutil.Process(pid).net_connections("tcp"):
+        if connection.raddr:
+            if connection.laddr.port == listen_port:
+                clients += 1
+            else:
+                others += 1
+    return clients, others
+
+
 def settle(pid: int, baseline: Resources, fd_slack: int, within: float) -> Resources:
     """Wait (bounded) until the fds of ``pid`` are back within ``fd_slack`` of the baseline;
     returns the last sample either way."""

@@ -244,11 +244,11 @@ class HttpPeer:
                 tally.problem("wrong", f"{case.label} (#{number} of {len(group)}): {exc}: {case.raw[:300]!r}")
                 self.client.close()
                 return
-            self._verify(case, response, tally)
+            self.verify(case, response, tally)
         if self.process.poll() is not None:
             tally.problem("crashes", f"the proxy exited with {self.process.returncode}")
 
-    def _verify(self, case: HttpCase, response: Response, tally: Tally) -> None:
+    def verify(self, case: HttpCase, response: Response, tally: Tally) -> None:
         owed = case.owed
         where = f"{case.label}: {case.raw[:400]!r}"
         if response.status != owed.status:

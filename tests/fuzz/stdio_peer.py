@@ -32,7 +32,7 @@ _INITIALIZE = (
 )
 
 
-class _Garbled:
+class Garbled:
     """A line on the proxy's stdout that is not JSON at all."""
 
     def __init__(self, line: bytes) -> None:
@@ -67,7 +67,7 @@ class StdioPeer:
             cwd=ROOT,
         )
         self.serials: Iterator[int] = iter(range(1, sys.maxsize))
-        self._arrived: collections.deque[dict[str, Any] | _Garbled] = collections.deque()
+        self._arrived: collections.deque[dict[str, Any] | Garbled] = collections.deque()
         self._cond = threading.Condition()
         self._owed: dict[tuple[str, Any], Owed] = {}
         self._seen: collections.Counter[tuple[str, Any]] = collections.Counter()
@@ -83,7 +83,7 @@ class StdioPeer:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             message = decode(line)
-            item = message if isinstance(message, dict) else _Garbled(line)
+            item = message if isinstance(message, dict) else Garbled(line)
             with self._cond:
                 self._arrived.append(item)
                 self._cond.notify_all()
@@ -103,6 +103,23 @@ class StdioPeer:
         assert self.process.stdin is not None
         self.process.stdin.write(data)
         self.process.stdin.flush()
+
+    def take(self, within: float) -> list[dict[str, Any] | Garbled]:
+        """What the proxy wrote since the last take; waits up to ``within`` for something."""
+        deadline = time.monotonic() + within
+        with self._cond:
+            while not self._arrived:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.process.poll() is not None:
+                    break
+                self._cond.wait(min(left, 0.5))
+            items = list(self._arrived)
+            self._arrived.clear()
+        return items
+
+    @property
+    def stdout_closed(self) -> bool:
+        return not self._reader.is_alive()
 
     def start(self, tally: Tally) -> None:
         """The handshake, then a first batch of plain requests (warm-up)."""
@@ -180,14 +197,7 @@ class StdioPeer:
         deadline = time.monotonic() + self.answer_wait
         null_codes: list[int] = []
         while self._seen[key] == 0:
-            with self._cond:
-                while not self._arrived:
-                    left = deadline - time.monotonic()
-                    if left <= 0 or self.process.poll() is not None:
-                        break
-                    self._cond.wait(min(left, 0.5))
-                items = list(self._arrived)
-                self._arrived.clear()
+            items = self.take(max(0.0, deadline - time.monotonic()))
             if not items:
                 if self.process.poll() is not None:
                     tally.problem("crashes", f"the proxy exited with {self.process.returncode}")
@@ -198,8 +208,8 @@ class StdioPeer:
                 self._take(item, null_codes, tally)
         return null_codes
 
-    def _take(self, item: dict[str, Any] | _Garbled, null_codes: list[int], tally: Tally) -> None:
-        if isinstance(item, _Garbled):
+    def _take(self, item: dict[str, Any] | Garbled, null_codes: list[int], tally: Tally) -> None:
+        if isinstance(item, Garbled):
             tally.problem("wrong", f"the proxy wrote a line that is not JSON: {item.line[:200]!r}")
             return
         if "method" in item:
@@ -258,10 +268,7 @@ class StdioPeer:
         missing = [key for key in batch_keys if self._seen[key] == 0]
         if (missing or len(null_codes) < len(nulls)) and grace:
             time.sleep(1.0)  # answers that came after the sentinel, out of order
-            with self._cond:
-                items = list(self._arrived)
-                self._arrived.clear()
-            for item in items:
+            for item in self.take(0.0):
                 self._take(item, null_codes, tally)
             missing = [key for key in batch_keys if self._seen[key] == 0]
         for key in missing:

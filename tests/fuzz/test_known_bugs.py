@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from bench.echo_stdio import decode, encode
@@ -142,3 +143,34 @@ def test_the_proxys_own_answer_to_a_head_request_has_no_body() -> None:
         assert client.read().status == 200  # today: GarbledError, the 421's body is read as a head
     finally:
         peer.stop()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="the fault log (observe/faultlog.py) writes records with orjson alone, which refuses an "
+    "integer beyond 64 bits and a lone surrogate: a fault on a request with such an id is injected "
+    "but not logged, and 'fault listener failed' is logged with a traceback",
+)
+def test_a_fault_on_a_request_with_an_id_orjson_cannot_write_is_still_logged(tmp_path: Path) -> None:
+    log = tmp_path / "faults.jsonl"
+    requests = b"".join(
+        b'{"jsonrpc":"2.0","id":%s,"method":"tools/call","params":{"name":"echo","arguments":{}}}\n' % raw
+        for raw in (b"1000000000000000000000000000001", b'"\\ud800x"', b"7")
+    )
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "mcpchaos", "proxy", "--fault-probability", "1"),
+            *("--faults-enabled", "error", "--fault-log", str(log), "--"),
+            *(sys.executable, "-m", "bench.echo_stdio"),
+        ],
+        input=_HANDSHAKE + requests,
+        capture_output=True,
+        env=proxy_env(),
+        cwd=ROOT,
+        timeout=30,
+    )
+    injected = [answer["id"] for answer in map(decode, done.stdout.splitlines()) if "error" in answer]
+    logged = [decode(line)["id"] for line in log.read_bytes().splitlines()]
+    assert sorted(map(str, injected)) == sorted(map(str, logged))  # today: only id 7 is logged
+    assert b"Traceback" not in done.stderr
