@@ -6,7 +6,9 @@ a benchmark against it shows the cost of what stands in front of it).
 ``initialize`` gets a session id (Mcp-Session-Id) and a result; any other request gets
 ``{"result": {"content": [{"type": "text", "text": <its arguments' text>}]}}``; notifications
 and responses get 202. A request without a session id (2026-07-28, sessionless) is answered
-the same way. JSON responses; uvloop; no validation.
+the same way. JSON responses; uvloop; no validation, yet nothing stops it (the fuzz suite,
+``tests/fuzz``, sends it all): a body that is not a JSON object gets 400, another method than
+POST or DELETE 405, params of another shape echo ``""``.
 
 With ``--sse``, a ``tools/call`` is answered with a ``text/event-stream`` of three events, each
 written as its own chunk: two ``notifications/progress`` (when the request's
@@ -23,6 +25,8 @@ import orjson
 import uvloop
 from aiohttp import web
 
+from bench.echo_stdio import decode, echoed_text, encode
+
 _ids = itertools.count(1)
 _JSON = "application/json"
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
@@ -38,7 +42,9 @@ async def _stream(
     """Two progress notifications (if asked for), then the result, as separate SSE chunks."""
     response = web.StreamResponse(headers=_SSE_HEADERS)
     await response.prepare(request)
-    token = (((message.get("params") or {}).get("_meta")) or {}).get("progressToken")
+    params = message.get("params")
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    token = meta.get("progressToken") if isinstance(meta, dict) else None
     if token is not None:
         for step in (1, 2):
             params = {"progressToken": token, "progress": step, "total": 3}
@@ -53,14 +59,21 @@ async def _stream(
 async def mcp(request: web.Request) -> web.StreamResponse:
     if request.method == "DELETE":
         return web.Response(status=200)
-    message = orjson.loads(await request.read())
+    if request.method != "POST":
+        return web.Response(status=405, headers={"Allow": "POST, DELETE"})
+    message = decode(await request.read())
+    if not isinstance(message, dict):
+        return web.Response(status=400)
     request_id = message.get("id")
     method = message.get("method")
     if request_id is None or method is None:
         return web.Response(status=202)
+    params = message.get("params")
+    if not isinstance(params, dict):
+        params = {}
     if method == "initialize":
         result = {
-            "protocolVersion": message["params"].get("protocolVersion", "2025-11-25"),
+            "protocolVersion": params.get("protocolVersion", "2025-11-25"),
             "capabilities": {"tools": {}},
             "serverInfo": {"name": "bench-echo", "version": "0"},
         }
@@ -72,12 +85,11 @@ async def mcp(request: web.Request) -> web.StreamResponse:
         ]
         body = orjson.dumps({"jsonrpc": "2.0", "id": request_id, "result": {"tools": tools}})
         return web.Response(body=body, content_type=_JSON)
-    text = ((message.get("params") or {}).get("arguments") or {}).get("text", "")
-    result = {"content": [{"type": "text", "text": text}], "isError": False}
+    result = {"content": [{"type": "text", "text": echoed_text(params)}], "isError": False}
     if request.app[SSE_MODE] and method == "tools/call":
         return await _stream(request, message, result)
     return web.Response(
-        body=orjson.dumps({"jsonrpc": "2.0", "id": request_id, "result": result}), content_type=_JSON
+        body=encode({"jsonrpc": "2.0", "id": request_id, "result": result}), content_type=_JSON
     )
 
 
