@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,17 @@ _HANDSHAKE = (
     b'{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25",'
     b'"capabilities":{},"clientInfo":{"name":"fuzz","version":"0"}}}\n'
 )
+
+
+@pytest.fixture(scope="module")
+def http_peer() -> Iterator[HttpPeer]:
+    """One HTTP proxy (in front of the echo) for this module's HTTP finds."""
+    peer = HttpPeer(4096, ("--max-sessions", "3"))
+    try:
+        peer.start()
+        yield peer
+    finally:
+        peer.stop()
 
 
 def _through_stdio_proxy(lines: bytes, limit: int) -> list[dict[str, object]]:
@@ -94,11 +106,9 @@ def test_a_server_answer_over_the_limit_reaches_its_request_also_when_the_id_is_
     "_session_for, 'first sight of an id'), evicting the least recently used real session once "
     "--max-sessions is reached; with the SDK's demo server 20 concurrent made-up ids did the same",
 )
-def test_made_up_session_ids_do_not_evict_a_real_session() -> None:
-    peer = HttpPeer(4096, ("--max-sessions", "3"))
+def test_made_up_session_ids_do_not_evict_a_real_session(http_peer: HttpPeer) -> None:
+    client = RawHttp(http_peer.port, 10.0)
     try:
-        peer.start()
-        client = RawHttp(peer.port, 10.0)
 
         def post(body: bytes, session: bytes | None) -> tuple[int, bytes | None]:
             extra = b"Mcp-Session-Id: %s\r\n" % session if session is not None else b""
@@ -118,7 +128,7 @@ def test_made_up_session_ids_do_not_evict_a_real_session() -> None:
             post(ping, b"made-up-%d" % number)
         assert post(ping, session)[0] == 200  # today: 404, the real session was evicted
     finally:
-        peer.stop()
+        client.close()
 
 
 @pytest.mark.xfail(
@@ -128,11 +138,9 @@ def test_made_up_session_ids_do_not_evict_a_real_session() -> None:
     "also for a HEAD request, which HTTP forbids: a kept-alive client reads that body as the next "
     "response, and every answer after it on the connection goes to the wrong request",
 )
-def test_the_proxys_own_answer_to_a_head_request_has_no_body() -> None:
-    peer = HttpPeer(4096)
+def test_the_proxys_own_answer_to_a_head_request_has_no_body(http_peer: HttpPeer) -> None:
+    client = RawHttp(http_peer.port, 10.0)
     try:
-        peer.start()
-        client = RawHttp(peer.port, 10.0)
         ping = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
         client.send(
             b"HEAD /mcp HTTP/1.1\r\nHost: evil.example\r\n\r\n"
@@ -142,7 +150,7 @@ def test_the_proxys_own_answer_to_a_head_request_has_no_body() -> None:
         assert client.read(head_request=True).status == 421
         assert client.read().status == 200  # today: GarbledError, the 421's body is read as a head
     finally:
-        peer.stop()
+        client.close()
 
 
 @pytest.mark.xfail(
