@@ -58,8 +58,11 @@ ERROR_TYPES = (
     "unauthorized",
 )
 NETWORK = ("--latency-ms", "2", "--jitter-ms", "1")
-GIVE_UP = 5.0
-"""Seconds after which a request no longer holds a slot of the window (a drop never answers)."""
+SLOT = 1.0
+"""Seconds after which an unanswered stdio request gives up its slot in the window (a dropped one
+never answers; it is still judged at the end)."""
+SETTLE = 5.0
+"""At the end: how long unanswered requests may still take (delays, holds, the timeout error)."""
 RSS_SLACK = 32 * 2**20
 UNLOGGABLE_IDS = ("big", "surrogate")
 """Id styles the fault log cannot write today (an integer beyond 64 bits, a lone surrogate: the
@@ -219,7 +222,7 @@ def soak_stdio(
         last_peak = 0.0
         while time.monotonic() < deadline and peer.process.poll() is None:
             now = time.monotonic()
-            in_flight = sum(1 for at in sent_at.values() if now - at < GIVE_UP)
+            in_flight = sum(1 for at in sent_at.values() if now - at < SLOT)
             if in_flight >= window:
                 take(0.05)
                 continue
@@ -246,9 +249,9 @@ def soak_stdio(
             if now - last_peak > 1.0:
                 last_peak = now
                 soak.peak_rss = max(soak.peak_rss, resources(peer.pid).rss)
-        settle_until = time.monotonic() + GIVE_UP  # let delayed, held and timed-out answers in
+        settle_until = time.monotonic() + SETTLE  # let delayed, held and timed-out answers in
         while time.monotonic() < settle_until and any(
-            time.monotonic() - at < GIVE_UP for at in sent_at.values()
+            time.monotonic() - at < SETTLE for at in sent_at.values()
         ):
             take(0.2)
         take(0.5)

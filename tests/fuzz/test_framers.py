@@ -15,7 +15,7 @@ from tests.fuzz.framing import cut, ndjson_frames, sse_events
 from tests.fuzz.messages import fragments
 
 FAST = settings(
-    max_examples=300,
+    max_examples=200,
     deadline=None,
     derandomize=True,
     database=None,

@@ -18,7 +18,7 @@ from tests.fuzz.http_peer import HttpPeer
 from tests.fuzz.requests import request_batches
 
 LIMIT = 4096
-EXAMPLES = 150
+EXAMPLES = 120
 RSS_SLACK = 24 * 2**20
 FD_SLACK = 2
 """Pooled upstream connections the proxy may keep (besides its listener and pipes)."""

@@ -1,13 +1,15 @@
-"""What the fuzz suite found, pinned as the exact inputs (strict xfail: each turns into a failure
-the day it is fixed, so the mark comes off with the fix). The strategies steer around these
-inputs, so the fuzz tests stay green meanwhile; docs in each test say what is wrong."""
+"""What the fuzz suite found, as the exact inputs (each was a strict xfail until its fix; made-up
+session ids are tested against the SDK server in tests/http/test_holes.py). Each test's
+comments say what was wrong."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from bench.echo_stdio import decode, encode
 
 from tests.fuzz.checks import ROOT, proxy_env
@@ -17,6 +19,17 @@ _HANDSHAKE = (
     b'{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25",'
     b'"capabilities":{},"clientInfo":{"name":"fuzz","version":"0"}}}\n'
 )
+
+
+@pytest.fixture(scope="module")
+def http_peer() -> Iterator[HttpPeer]:
+    """One HTTP proxy (in front of the echo) for this module's HTTP finds."""
+    peer = HttpPeer(4096, ("--max-sessions", "3"))
+    try:
+        peer.start()
+        yield peer
+    finally:
+        peer.stop()
 
 
 def _through_stdio_proxy(lines: bytes, limit: int) -> list[dict[str, object]]:
@@ -74,11 +87,9 @@ def test_a_server_answer_over_the_limit_reaches_its_request_also_when_the_id_is_
     # today: [('cé', -32010)], and only once stdin closes: the -32011 was sent to no one
 
 
-def test_the_proxys_own_answer_to_a_head_request_has_no_body() -> None:
-    peer = HttpPeer(4096)
+def test_the_proxys_own_answer_to_a_head_request_has_no_body(http_peer: HttpPeer) -> None:
+    client = RawHttp(http_peer.port, 10.0)
     try:
-        peer.start()
-        client = RawHttp(peer.port, 10.0)
         ping = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
         client.send(
             b"HEAD /mcp HTTP/1.1\r\nHost: evil.example\r\n\r\n"
@@ -88,7 +99,7 @@ def test_the_proxys_own_answer_to_a_head_request_has_no_body() -> None:
         assert client.read(head_request=True).status == 421
         assert client.read().status == 200  # today: GarbledError, the 421's body is read as a head
     finally:
-        peer.stop()
+        client.close()
 
 
 def test_a_fault_on_a_request_with_an_id_orjson_cannot_write_is_still_logged(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from tests.fuzz.messages import ValidRequest
 from tests.fuzz.stdio_peer import StdioPeer
 
 LIMIT = 4096
-EXAMPLES = 150
+EXAMPLES = 120
 RSS_SLACK = 24 * 2**20
 """How far above its warmed-up baseline the proxy's RSS may end (allocator high-water marks)."""
 
