@@ -45,7 +45,7 @@ def test_ndjson_lines_do_not_depend_on_where_the_bytes_are_cut(
 def test_sse_events_within_the_limit_do_not_depend_on_where_the_bytes_are_cut(
     data: bytes, cuts: list[int], spare: int
 ) -> None:
-    limit = len(data) + spare  # over the limit, see the xfail below
+    limit = len(data) + spare  # over the limit: see the test of an oversized event below
     assert sse_events(cut(data, cuts), limit) == sse_events([data], limit)
 
 
