@@ -1,10 +1,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from tests.http.servers import demo_http_server
+
+# Hypothesis's per-example deadline (200 ms) times the machine, not the code: on a loaded
+# 2-core runner a trivial example took 353 ms. Correctness is what the properties check; speed
+# targets live in bench/.
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 
 @pytest.fixture(scope="session")
@@ -12,3 +20,25 @@ def stateful_url() -> Iterator[str]:
     """The demo server over Streamable HTTP (stateful, SSE), shared by the whole run."""
     with demo_http_server() as url:
         yield url
+
+
+# Tests that share one session-wide run, by path: under xdist they must all go to one worker or
+# each worker runs it again (the conformance suite computes each path's results once).
+SHARED_RUN = ("tests/conformance/",)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """For ``-n N`` (``--dist load``): one work unit per test, but one for all of SHARED_RUN;
+    the largest unit is handed out first, so the conformance suite starts at once on one worker
+    while the other takes everything else. (xdist's own ``--dist loadgroup`` does not group
+    under pytest 9.2: pytest-xdist issue #1386.)"""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedRunScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return next((prefix for prefix in SHARED_RUN if nodeid.startswith(prefix)), nodeid)
+
+    return SharedRunScheduling(config, log)

@@ -31,7 +31,9 @@ from tests.conformance import suite
 from tests.conformance.suite import Outcome
 
 # The first test that needs a path's results waits for the whole run of that path (the bridge
-# starts one server process per session: about a minute; the client scenarios too).
+# starts one server process per session: about a minute; the client scenarios too). Under
+# pytest-xdist (scripts/test) every test here goes to one worker (tests/conftest.py SHARED_RUN),
+# so each path runs once.
 pytestmark = pytest.mark.timeout(900)
 
 # `conformance list` of @modelcontextprotocol/conformance 0.1.16 (test_scenario_lists checks).

@@ -4,6 +4,7 @@ into half the tool calls, see stdio_faults.yaml) in front of the stdio demo serv
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import ClassVar
@@ -13,6 +14,8 @@ from locust import LoadTestShape, constant, task
 from mcpchaos.locust import McpStdioUser
 
 FAULTS = str(Path(__file__).with_name("stdio_faults.yaml"))
+CALLS = int(os.environ.get("STDIO_CALLS", "20"))
+LIMIT_S = 45.0
 
 
 class StdioToolUser(McpStdioUser):
@@ -27,9 +30,15 @@ class StdioToolUser(McpStdioUser):
         self.call_tool("echo", {"text": "over stdio"})
 
 
-class OneUserForFourSeconds(LoadTestShape):
-    """Instead of --run-time, whose timer can fire early (gevent's clock goes stale while Locust
-    starts up): the shape measures its own run time."""
+class OneUserUntilEnoughCalls(LoadTestShape):
+    """One user until it has made ``CALLS`` echo calls (``$STDIO_CALLS``): a condition, not a
+    time window, because the user's start-up (a proxy and a demo server, two Python processes)
+    alone can take seconds on a loaded machine. ``LIMIT_S`` only ends a run that never gets
+    there (the test then fails on the count, not on a timeout)."""
 
     def tick(self) -> tuple[int, float] | None:
-        return (1, 1.0) if self.get_run_time() < 4 else None
+        assert self.runner is not None
+        echo = self.runner.stats.entries.get(("tools/call echo", "MCP-stdio"))
+        if (echo is not None and echo.num_requests >= CALLS) or self.get_run_time() > LIMIT_S:
+            return None
+        return (1, 1.0)

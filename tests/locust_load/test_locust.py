@@ -95,16 +95,22 @@ def test_a_master_and_two_workers_send_mcp_load_while_the_shape_ramps_faults(
     assert chaos.fault_config()["fault_probability"] == 0
 
 
+@pytest.mark.timeout(90)
 def test_a_stdio_user_runs_its_own_server_and_counts_injected_errors_as_failures(tmp_path: Path) -> None:
+    # The shape runs until the user made `calls` calls (or gives up after LIMIT_S seconds).
+    calls = 20
     run = subprocess.run(
         [
             *LOCUST, "-f", str(HERE / "stdio_locustfile.py"), "--headless",
             "--csv", str(tmp_path / "run"), "--exit-code-on-error", "0", "--only-summary",
         ],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+        cwd=tmp_path, env={**os.environ, "STDIO_CALLS": str(calls)},
+        capture_output=True, text=True, timeout=75, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
-    echo = stats_rows(tmp_path / "run_stats.csv")["MCP-stdio tools/call echo"]
+    rows = stats_rows(tmp_path / "run_stats.csv")
+    assert "MCP-stdio tools/call echo" in rows, (sorted(rows), run.stderr[-3000:])
+    echo = rows["MCP-stdio tools/call echo"]
     requests, failures = int(echo["Request Count"]), int(echo["Failure Count"])
-    assert requests >= 10
+    assert requests >= calls, run.stderr[-3000:]
     assert 0 < failures < requests  # about half: the proxy's injected errors

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcpchaos.harness.load.recorder import Recorder
+from mcpchaos.harness.load.recorder import _BUCKET_DIGITS, Recorder, _histogram, _summary
 from mcpchaos.harness.load.settings import LoadSettings, Operation
 from mcpchaos.harness.load.wire import Chooser, prepare
 
@@ -18,6 +18,23 @@ class FakeClock:
 
 OK = {"jsonrpc": "2.0", "id": 1, "result": {}}
 INJECTED = {"jsonrpc": "2.0", "id": 1, "error": {"code": -32010, "data": {"mcpchaos": {"injected": True}}}}
+
+
+@given(
+    st.sampled_from([_BUCKET_DIGITS, 3]),
+    st.lists(st.integers(min_value=1, max_value=60_000_000), min_size=1, max_size=300),
+)
+def test_the_latency_summary_has_the_values_hdrh_itself_computes(digits: int, values: list[int]) -> None:
+    histogram = _histogram(digits)
+    for value in values:
+        histogram.record_value(value)
+    summary = _summary(histogram)
+    assert summary.count == len(values)
+    assert summary.p50_ms == histogram.get_value_at_percentile(50) / 1000
+    assert summary.p90_ms == histogram.get_value_at_percentile(90) / 1000
+    assert summary.p99_ms == histogram.get_value_at_percentile(99) / 1000
+    assert summary.max_ms == histogram.get_max_value() / 1000
+    assert summary.mean_ms == histogram.get_mean_value() / 1000
 
 
 def test_accounting_counts_duplicates_unexpected_lost_and_hung_requests() -> None:

@@ -22,14 +22,14 @@ async def test_stdio_clients_each_run_a_server_process_and_get_answers(protocol:
 
 async def test_stdio_load_through_the_proxy_is_answered() -> None:
     command = [*MCPCHAOS, "proxy", "--", *DEMO_STDIO]
-    recorder, _ = await drive(StdioTarget(command), LoadSettings(clients=1), requests=20, within=20)
+    recorder, _ = await drive(StdioTarget(command), LoadSettings(clients=1), requests=20)
     counts = recorder.totals()[0]
     assert counts.ok == counts.total >= 20
 
 
 async def test_a_crashed_server_fails_its_requests_and_a_new_process_takes_over() -> None:
     settings = LoadSettings(clients=1, mix=[tool("echo", text="x"), tool("fail", mode="crash")])
-    recorder, driver = await drive(StdioTarget(DEMO_STDIO), settings, requests=5, within=20)
+    recorder, driver = await drive(StdioTarget(DEMO_STDIO), settings, requests=5)
     counts, _, accounting = recorder.totals()
     assert counts.transport_kinds.get("process_exited", 0) >= 1
     assert counts.ok > 0

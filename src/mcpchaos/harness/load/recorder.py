@@ -122,21 +122,30 @@ class _Stats:
         return _summary(self.histogram)
 
 
-def _ms(histogram: HdrHistogram, percentile: float) -> float:
-    return float(histogram.get_value_at_percentile(percentile)) / 1000
+def _mean_us(histogram: HdrHistogram) -> float:
+    """``histogram.get_mean_value()``, the same value, in one scan of the counts (hdrh's own
+    walks a pure-Python iterator: ~50 ms for a phase histogram, read twice a second)."""
+    total = 0
+    for index, count in enumerate(list(histogram.counts)):
+        if count:
+            value = histogram.get_value_from_index(index)
+            total += count * histogram._hdr_median_equiv_value(value)
+    return float(total) / int(histogram.get_total_count())
 
 
 def _summary(histogram: HdrHistogram) -> LatencySummary:
     count = int(histogram.get_total_count())
     if count == 0:
         return LatencySummary()
+    # One pass for the three quantiles (the values of get_value_at_percentile).
+    quantiles = histogram.get_percentile_to_value_dict([50, 90, 99])
     return LatencySummary(
         count=count,
-        p50_ms=_ms(histogram, 50),
-        p90_ms=_ms(histogram, 90),
-        p99_ms=_ms(histogram, 99),
+        p50_ms=float(quantiles[50]) / 1000,
+        p90_ms=float(quantiles[90]) / 1000,
+        p99_ms=float(quantiles[99]) / 1000,
         max_ms=float(histogram.get_max_value()) / 1000,
-        mean_ms=float(histogram.get_mean_value()) / 1000,
+        mean_ms=_mean_us(histogram) / 1000,
     )
 
 
