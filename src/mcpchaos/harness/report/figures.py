@@ -22,13 +22,18 @@ RESOURCE_NAMES = {
 """The measured resources of a :class:`ResourceSample`, in table order, as the reports name them."""
 
 LIMITS = {
-    "connections": ("max_connections", "past the limit a new connection gets a 503 and is closed"),
+    "connections": (
+        "max_connections",
+        "the solid line must stay at or under it; a connection past the limit gets a 503 and is closed",
+    ),
     "sessions": (
         "max_sessions",
-        "past it the least recently used session is evicted (404, the client re-initializes)",
+        "past it the least recently used session is evicted (404, its client re-initializes). The "
+        "count includes handshakes still in flight, so it may rise above the line by up to the "
+        "number of clients opening sessions at once; it must fall back to the line, not keep growing",
     ),
 }
-"""A proxy gauge, the scenario parameter that limits it, and what the limit does: the limit plots."""
+"""A proxy gauge, the scenario parameter that limits it, and how to read the gauge against it."""
 
 MIN_PERIODIC = 3
 """Periodic samples a resource needs before it is drawn over time (labelled ones alone are not a curve)."""

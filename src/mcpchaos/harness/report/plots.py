@@ -169,7 +169,7 @@ def recovery(result: ScenarioResult) -> Plot | None:
 def gauge(result: ScenarioResult, resource: str) -> Plot | None:
     """A proxy gauge over time (open connections, sessions) against the limit the scenario set."""
     points = figures.over_time(result.resources, "proxy", resource)
-    limit_param, what = figures.LIMITS[resource]
+    limit_param, how = figures.LIMITS[resource]
     limit = result.params.get(limit_param)
     if len(points) < 2 or not isinstance(limit, int | float):
         return None
@@ -195,8 +195,7 @@ def gauge(result: ScenarioResult, resource: str) -> Plot | None:
         markers=_markers(result),
     )
     caption = (
-        f"The {name} the proxy held, sampled over the run; the dashed line is the limit "
-        f"({limit:g}). The solid line must stay at or under it: {what}."
+        f"The {name} the proxy held, sampled over the run; the dashed line is the limit ({limit:g}): {how}."
     )
     return Plot(resource, title, chart, caption)
 

@@ -163,8 +163,7 @@ class CascadingFailure(Scenario):
                 "a hung dependency starves unrelated calls",
                 f"without a circuit breaker in front of B, A's own echo calls kept only {without_b:.0%} "
                 f"success while B hung: calls stuck on B held A's {p.workers} workers.",
-                "Put a circuit breaker (mcpchaos proxy --breaker, or one in your client library) and a short "
-                "timeout in front of every dependency; bound the concurrency spent on each dependency.",
+                self.mitigation,
             )
         if with_b is not None:
             ctx.finding(
