@@ -44,6 +44,7 @@ def test_skipped_and_inconclusive_are_their_own_words_never_a_pass() -> None:
 
 def test_limits_list_the_collapse_point_and_measurements() -> None:
     text = render_markdown(sample_journal())
+    assert "Measured:" in text
     assert "- Collapse point: fault probability **0.9**" in text
     assert "- Time to detect: 1.20 s" in text
     assert "- Time to recover: 3.10 s" in text
@@ -93,6 +94,8 @@ def test_a_scenario_that_did_not_run_says_why() -> None:
 def test_absent_data_leaves_out_its_sections() -> None:
     journal = sample_journal(with_bare=True)
     text = render_markdown(journal.model_copy(update={"scenarios": [journal.scenarios[2]]}))
-    assert "#### Limits identified" not in text
+    assert "Measured:" not in text
     assert "#### Counts" not in text
-    assert "#### Verdicts" not in text
+    assert "| verdict | result | measured |" not in text
+    assert "#### Parameters" not in text
+    assert "## Rules" not in text

@@ -7,6 +7,9 @@ every figure derived from the journal (resource rows, the counts table) live her
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import yaml
 
 from mcpchaos.harness.journal import Counts, Event, PhaseRecord, ResourceSample, ScenarioResult, Status
 
@@ -274,3 +277,8 @@ def resource_rows(samples: list[ResourceSample]) -> list[ResourceRow]:
 
 def resource_value(resource: str, value: int | None) -> str:
     return size(value) if resource == "rss_bytes" else ("–" if value is None else str(value))
+
+
+def params_yaml(params: dict[str, Any]) -> str:
+    """A scenario's parameters as YAML, in their own order, ready for ``--params``."""
+    return yaml.safe_dump(params, sort_keys=False, allow_unicode=True, default_flow_style=False).rstrip("\n")

@@ -137,11 +137,10 @@ def _scenario(result: ScenarioResult, index: int) -> tuple[str, Contents]:
     if result.description:
         parts.append(f"<p>{escape(result.description)}</p>")
     parts.append(f'<p class="finding"><strong>Finding:</strong> {escape(figures.finding(result))}</p>')
-    parts.append(
-        f'<p class="meta">started {escape(result.started_at)}, ran {result.duration_s:.1f} s'
-        + (f", parameters: <code>{escape(str(result.params))}</code>" if result.params else "")
-        + "</p>"
-    )
+    parts.append(f'<p class="meta">started {escape(result.started_at)}, ran {result.duration_s:.1f} s</p>')
+    if result.params:
+        yaml_text = escape(figures.params_yaml(result.params))
+        parts.append(f"<details><summary>Parameters (YAML)</summary><pre>{yaml_text}</pre></details>")
     if result.skipped:
         parts.append(f'<p class="meta">Skipped: {escape(result.skipped)}</p>')
     if result.error:

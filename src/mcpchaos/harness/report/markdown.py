@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-import yaml
-
 from mcpchaos.harness.journal import Journal, ScenarioResult, Status
 from mcpchaos.harness.report import figures
 
@@ -59,9 +57,9 @@ def _parameters(result: ScenarioResult) -> list[str]:
     """The parameters as YAML, ready for ``--params`` (fenced past any backticks they hold)."""
     if not result.params:
         return []
-    text = yaml.safe_dump(result.params, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    text = figures.params_yaml(result.params)
     fence = "`" * max([3, *(len(run) + 1 for run in re.findall(r"`+", text))])
-    return ["#### Parameters", "", f"{fence}yaml", text.rstrip("\n"), fence, ""]
+    return ["#### Parameters", "", f"{fence}yaml", text, fence, ""]
 
 
 def _limits(result: ScenarioResult) -> list[str]:
