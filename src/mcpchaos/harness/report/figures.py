@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from mcpchaos.harness.journal import Counts, Event, PhaseRecord, ResourceSample, ScenarioResult, Status
+from mcpchaos.harness.verdicts import COMMON
 
 RESOURCE_NAMES = {
     "rss_bytes": "RSS",
@@ -229,8 +230,11 @@ def finding(result: ScenarioResult) -> str:
         if result.measurements.get(k) is not None
     ]
     warned = [f.title for f in result.findings if f.severity != "info"]
+    # The scenario's own verdict (the last one beyond those every scenario has) answers its question.
+    own = [v for v in result.verdicts if v.name not in COMMON]
     sentence = f"All {len(result.verdicts)} verdicts passed"
     sentence += f" ({', '.join(key)})" if key else ""
+    sentence += f"; {own[-1].name}: {said(own[-1].detail)}" if own else ""
     sentence += f"; but note: {warned[0]}" if warned else ""
     return sentence + "."
 
