@@ -16,7 +16,7 @@ Phase records are filled in after the load stopped, so requests still in flight 
 phase ends are counted in the phase they started in; the requests before the first phase get
 a record too (``warmup``), so the phases add up to the scenario's totals.
 
-Just over 400 lines: the parameters every scenario shares, the context and the ``Scenario``
+About 470 lines: the parameters every scenario shares, the context and the ``Scenario``
 base stay together, because a scenario author reads them together.
 """
 
