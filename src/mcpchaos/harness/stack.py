@@ -71,7 +71,13 @@ def last_lines(output: bytes, limit: int = 2000) -> str:
     return "…" + (end[space + 1 :] if space != -1 else end)
 
 
-async def wait_for_port(port: int, process: ManagedProcess | None, within_s: float = 20.0) -> None:
+# Generous: a process that dies is noticed at once (below), so the bound only matters for one that
+# is slow to start, and a Python server with the SDK's imports took over 20 s on a 2-core machine
+# running other work.
+START_WITHIN_S = 60.0
+
+
+async def wait_for_port(port: int, process: ManagedProcess | None, within_s: float = START_WITHIN_S) -> None:
     """Bounded wait until 127.0.0.1:port accepts connections."""
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:

@@ -56,7 +56,7 @@ class NetworkPartition(Scenario):
         await ctx.phase(
             "partition", p.partition_s, note="network partitioned", outage=True, action=ctx.control.partition
         )
-        await ctx.phase("recovery", p.recovery_s, note="network healed", action=ctx.control.heal)
+        await ctx.phase("recovery", p.recovery_s, note="network healed", repair=ctx.control.heal)
         outcomes = ctx.recorder.phase_summary("partition")[0]
         ctx.measurements["partition_deadlines"] = float(outcomes.deadline)
         if outcomes.deadline:

@@ -74,7 +74,7 @@ class SuddenFailure(Scenario):
                 "failure", p.failure_s, note="upstream killed", outage=True, action=ctx.stack.kill_upstream
             )
             await ctx.phase(
-                "recovery", p.recovery_s, note="upstream restarted", action=ctx.stack.restart_upstream
+                "recovery", p.recovery_s, note="upstream restarted", repair=ctx.stack.restart_upstream
             )
         else:
             failure = await ctx.phase(

@@ -68,7 +68,7 @@ class ThunderingHerd(Scenario):
                 ctx.event("herd", f"{p.load.clients} clients reconnect at once")
 
         recovery = await ctx.phase(
-            "recovery", p.recovery_s, note="all clients reconnect at once", action=back
+            "recovery", p.recovery_s, note="all clients reconnect at once", repair=back
         )
         latency = ctx.recorder.phase_summary("recovery")[1]
         ctx.measurements["herd_p99_ms"] = latency.p99_ms

@@ -53,7 +53,7 @@ class UpstreamFailure(Scenario):
             "upstream_down", p.down_s, note="upstream killed", outage=True, action=ctx.stack.kill_upstream
         )
         await ctx.phase(
-            "recovery", p.recovery_s, note="upstream restarted", action=ctx.stack.restart_upstream
+            "recovery", p.recovery_s, note="upstream restarted", repair=ctx.stack.restart_upstream
         )
         baseline = ctx.recorder.phase_summary("baseline")[0].success_rate or 0.0
         ctx.measurements["time_to_detect_s"] = time_to_detect(
