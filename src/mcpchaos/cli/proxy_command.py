@@ -87,6 +87,16 @@ async def serve(args: argparse.Namespace) -> int:
     elif args.fault_log:
         raise ConfigError("--fault-log needs faults to log: add --faults FILE or --fault-probability")
     chain = InterceptorChain(interceptors, FailurePolicy(args.on_interceptor_error))
+    history = None
+    if args.history:
+        if control is None:
+            raise ConfigError("--history is read through the control API: give --control too")
+        from mcpchaos.observe.history import HistoryRecorder
+
+        # A pump hook, not an interceptor: it records what each peer was actually given.
+        history = chain.recorder = HistoryRecorder(max(args.history_limit, 1))
+        if injector is not None:
+            injector.on_fault(history.fault)
 
     network_config = options.network_config(args)
     if network_config is not None and shape in ("http-to-stdio", "stdio-to-http"):
@@ -108,6 +118,7 @@ async def serve(args: argparse.Namespace) -> int:
         # so the per-message path carries no counting it could not show.
         metrics = Metrics().observe(chain, injector)
         targets = ControlTargets(metrics, injector, network, lambda: [s for get in sessions for s in get()])
+        targets.history = history
         if network is not None:
             # Toxiproxy's clients see the proxy's own network as a proxy named "mcpchaos".
             targets.toxiproxy.register(
