@@ -94,10 +94,10 @@ class ControlReport:
 
 
 async def _clean_session(client: Client) -> None:
-    progress: list[float] = []
+    values: list[float] = []
 
-    async def on_progress(value: float, total: float | None, message: str | None) -> None:
-        progress.append(value)
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        values.append(progress)
 
     await client.list_tools()
     await client.call_tool("echo", {"text": "hi"})
@@ -105,7 +105,7 @@ async def _clean_session(client: Client) -> None:
     await client.call_tool("fail", {"message": "nope"})
     await client.read_resource("demo://info")
     await client.get_prompt("summarize", {"text": "chaos"})
-    assert progress == [1, 2, 3]
+    assert values == [1, 2, 3]
 
 
 @pytest.mark.parametrize("mode", MODES)
