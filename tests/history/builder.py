@@ -18,13 +18,19 @@ class Builder:
     """Appends entries to one session's history; time advances 10 ms a message."""
 
     def __init__(self, key: str = "s-1") -> None:
-        self.history = SessionHistory(key, 1, "test")
+        self.key = key
+        self.entries: list[Entry] = []
         self.now = 0.0
+
+    @property
+    def history(self) -> SessionHistory:
+        """The history so far (faults set on its entries included)."""
+        return SessionHistory.of(self.key, self.entries)
 
     def _entry(self, direction: Direction, payload: dict[str, Any], written: bool, meta: Any = None) -> Entry:
         message = parse(orjson.dumps({"jsonrpc": "2.0", **payload}))
         assert isinstance(message, Message), message
-        entries = self.history.entries
+        entries = self.entries
         wire = OUT_WIRE[direction] if written else IN_WIRE[direction]
         entry = Entry(
             len(entries), self.now, wire, written, direction, message.kind, message.id, message.method,

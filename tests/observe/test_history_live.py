@@ -163,7 +163,7 @@ async def test_a_clean_sdk_session_over_http_passes_the_checker_in_both_eras(
         headers = [
             e.meta["headers"]
             for h in recorder.histories()
-            for e in h.entries
+            for e in h.view()
             if e.meta and "headers" in e.meta
         ]
         assert any(h.get("mcp-method") == "tools/call" and h.get("mcp-name") == "echo" for h in headers)

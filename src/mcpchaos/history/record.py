@@ -151,20 +151,52 @@ class Entry:
         return f"Entry(#{self.seq} {self.wire}/{io} {self.kind.value} {self.method or ''} id={self.id!r})"
 
 
+Raw = tuple[float, Direction, bool, Kind, "MessageId | None", "str | None", bytes, int]
+"""One recorded message as the hot path stores it: (time, direction, written, kind, id, method,
+bytes, ordinal). A tuple costs a tenth of an object to build; :meth:`SessionHistory.view`
+turns them into :class:`Entry` objects when the checker (or a tape writer) reads them."""
+
+
 @dataclass(slots=True)
 class SessionHistory:
-    """One session's entries, in the order the proxy read and wrote them."""
+    """One session's messages, in the order the proxy read and wrote them."""
 
     key: str
     """The session's id when last seen (an HTTP session is renamed once its id is known)."""
     ordinal: int
     transport: str
-    entries: list[Entry] = field(default_factory=list)
+    raw: list[Raw] = field(default_factory=list)
+    meta: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Transport metadata by entry seq (see :attr:`Entry.meta`)."""
+    faults: dict[int, list[str]] = field(default_factory=dict)
+    """Faults injected, by the seq of the entry they were injected on."""
     truncated: int = 0
     """Messages not recorded because the session reached its cap (the history is a prefix)."""
     pending_meta: dict[str, Any] | None = None
     """Transport metadata for the next message read (set by the transport just before it)."""
 
-    def wire(self, wire: Wire) -> list[Entry]:
-        """The entries of one wire, in order."""
-        return [entry for entry in self.entries if entry.wire == wire]
+    def view(self) -> list[Entry]:
+        """The entries, as objects (built anew on each call)."""
+        meta, faults = self.meta, self.faults
+        entries = []
+        for seq, (time, direction, written, kind, message_id, method, raw, ordinal) in enumerate(self.raw):
+            wire = (OUT_WIRE if written else IN_WIRE)[direction]
+            entry = Entry(seq, time, wire, written, direction, kind, message_id, method, raw, ordinal)
+            if meta:
+                entry.meta = meta.get(seq)
+            if faults:
+                entry.faults = faults.get(seq)
+            entries.append(entry)
+        return entries
+
+    @classmethod
+    def of(cls, key: str, entries: list[Entry], ordinal: int = 1, transport: str = "test") -> SessionHistory:
+        """A history holding ``entries`` (made-up histories in tests; entries renumbered)."""
+        history = cls(key, ordinal, transport)
+        for seq, e in enumerate(entries):
+            history.raw.append((e.time, e.direction, e.written, e.kind, e.id, e.method, e.raw, e.ordinal))
+            if e.meta is not None:
+                history.meta[seq] = e.meta
+            if e.faults:
+                history.faults[seq] = e.faults
+        return history

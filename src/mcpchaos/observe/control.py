@@ -254,7 +254,7 @@ class ControlServer:
     async def _history(self, request: web.Request) -> web.Response:
         recorder = self._recorder()
         sessions = [
-            {"session": h.key, "transport": h.transport, "entries": len(h.entries), "truncated": h.truncated}
+            {"session": h.key, "transport": h.transport, "entries": len(h.raw), "truncated": h.truncated}
             for h in recorder.histories()
         ]
         return _json({**recorder.stats(), "by_session": sessions[-1000:]})

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 from mcpchaos.faults.injector import FaultRecord
-from mcpchaos.history.record import IN_WIRE, OUT_WIRE, Entry, SessionHistory
+from mcpchaos.history.record import Entry, SessionHistory
 from mcpchaos.intercept.context import Session
 from mcpchaos.protocol.messages import Direction, Message
 
@@ -45,49 +45,52 @@ _DIRECTIONS: Final = {d.value: d for d in Direction}
 class HistoryRecorder:
     """Bounded per-session histories, fed by the pump."""
 
+    __slots__ = (
+        "_sessions",
+        "evicted_entries",
+        "evicted_sessions",
+        "limit",
+        "listeners",
+        "per_session",
+        "total",
+    )
+
     def __init__(self, limit: int = DEFAULT_LIMIT, per_session: int | None = None) -> None:
         self.limit = max(1, limit)
         self.per_session = max(1, min(per_session or DEFAULT_PER_SESSION, self.limit))
         self._sessions: OrderedDict[int, SessionHistory] = OrderedDict()
         self.total = 0
         """Entries held now."""
-        self.recorded = 0
-        """Entries recorded since the start (evicted ones included)."""
         self.evicted_sessions = 0
         self.evicted_entries = 0
         self.listeners: list[Callable[[SessionHistory, Entry], None]] = []
         """Called with each new entry (a tape writer, issue 19). Keep them cheap."""
 
-    # ---- the pump's hooks (the hot path) ------------------------------------------------
+    # ---- the pump's hooks (the hot path: a tuple appended, nothing parsed) --------------
 
     def read(
         self, session: Session, direction: Direction, message: Message, now: float, ordinal: int
     ) -> None:
         """The proxy read ``message`` from the peer ``direction`` starts at."""
-        history = self._history(session)
-        entries = history.entries
-        if len(entries) >= self.per_session:
+        history = self._sessions.get(session.ordinal)
+        if history is None:
+            history = self._open(session)
+        history.key = session.id  # an HTTP session is renamed once its id is known
+        raw = history.raw
+        if len(raw) >= self.per_session:
             history.truncated += 1
             return
-        meta = history.pending_meta
-        if meta is not None:
-            history.pending_meta = None
-        if message.event_id is not None:  # read from an SSE stream: keep its event id
-            meta = {**meta, "event_id": message.event_id} if meta else {"event_id": message.event_id}
-        entry = Entry(
-            len(entries),
-            now,
-            IN_WIRE[direction],
-            False,
-            direction,
-            message.kind,
-            message.id,
-            message.method,
-            message.wire,
-            ordinal,
-            meta,
+        if history.pending_meta is not None or message.event_id is not None:
+            self._read_meta(history, message, len(raw))
+        wire = message._wire  # the bytes it was read as (the property only serialises built ones)
+        raw.append(
+            (now, direction, False, message.kind, message.id, message.method, wire or message.wire, ordinal)
         )
-        self._append(history, entry)
+        self.total += 1
+        if self.total > self.limit:
+            self._evict(history)
+        if self.listeners:
+            self._tell(history)
 
     def written(
         self,
@@ -99,30 +102,26 @@ class HistoryRecorder:
     ) -> None:
         """The proxy wrote ``message`` to the peer ``direction`` points at (``meta``: how,
         e.g. the HTTP status of an injected HTTP-level reply)."""
-        history = self._history(session)
-        entries = history.entries
-        if len(entries) >= self.per_session:
+        history = self._sessions.get(session.ordinal)
+        if history is None:
+            history = self._open(session)
+        raw = history.raw
+        if len(raw) >= self.per_session:
             history.truncated += 1
             return
-        entry = Entry(
-            len(entries),
-            now,
-            OUT_WIRE[direction],
-            True,
-            direction,
-            message.kind,
-            message.id,
-            message.method,
-            message.wire,
-            -1,
-            meta,
-        )
-        self._append(history, entry)
+        if meta is not None:
+            history.meta[len(raw)] = meta
+        raw.append((now, direction, True, message.kind, message.id, message.method, message.wire, -1))
+        self.total += 1
+        if self.total > self.limit:
+            self._evict(history)
+        if self.listeners:
+            self._tell(history)
 
     def transport_meta(self, session: Session, meta: dict[str, Any] | None) -> None:
         """Transport metadata (HTTP status, MCP headers) for the next message read from
         ``session``; the transport calls it just before handing that message to the pump."""
-        self._history(session).pending_meta = meta
+        (self._sessions.get(session.ordinal) or self._open(session)).pending_meta = meta
 
     # ---- faults -------------------------------------------------------------------------
 
@@ -134,11 +133,11 @@ class HistoryRecorder:
             return
         mode = record.params.get("mode") or record.params.get("type")
         label = f"{record.fault}:{mode}" if isinstance(mode, str) else record.fault
-        for entry in reversed(history.entries):  # the fault is decided right after the read
-            if not entry.written and entry.direction is direction and entry.ordinal == record.ordinal:
-                if entry.faults is None:
-                    entry.faults = []
-                entry.faults.append(label)
+        raw = history.raw
+        for seq in range(len(raw) - 1, max(len(raw) - 64, 0) - 1, -1):  # decided right after the read
+            _, entry_direction, written, *_, ordinal = raw[seq]
+            if not written and entry_direction is direction and ordinal == record.ordinal:
+                history.faults.setdefault(seq, []).append(label)
                 return
 
     # ---- reading ------------------------------------------------------------------------
@@ -151,7 +150,6 @@ class HistoryRecorder:
         return {
             "sessions": len(self._sessions),
             "entries": self.total,
-            "recorded": self.recorded,
             "limit": self.limit,
             "per_session": self.per_session,
             "truncated_sessions": sum(1 for h in self._sessions.values() if h.truncated),
@@ -167,21 +165,22 @@ class HistoryRecorder:
 
     # ---- inside -------------------------------------------------------------------------
 
-    def _history(self, session: Session) -> SessionHistory:
-        history = self._sessions.get(session.ordinal)
-        if history is None:
-            history = SessionHistory(session.id, session.ordinal, session.transport)
-            self._sessions[session.ordinal] = history
-        else:
-            history.key = session.id  # an HTTP session is renamed once its id is known
+    def _open(self, session: Session) -> SessionHistory:
+        history = SessionHistory(session.id, session.ordinal, session.transport)
+        self._sessions[session.ordinal] = history
         return history
 
-    def _append(self, history: SessionHistory, entry: Entry) -> None:
-        history.entries.append(entry)
-        self.recorded += 1
-        self.total += 1
-        if self.total > self.limit:
-            self._evict(history)
+    @staticmethod
+    def _read_meta(history: SessionHistory, message: Message, seq: int) -> None:
+        meta = history.pending_meta
+        history.pending_meta = None
+        if message.event_id is not None:  # read from an SSE stream: keep its event id
+            meta = {**(meta or {}), "event_id": message.event_id}
+        if meta is not None:
+            history.meta[seq] = meta
+
+    def _tell(self, history: SessionHistory) -> None:
+        entry = history.view()[-1]  # listeners (tapes) are rare: building the view is their cost
         for listener in self.listeners:
             listener(history, entry)
 
@@ -192,6 +191,6 @@ class HistoryRecorder:
                 self._sessions.move_to_end(ordinal)
                 continue
             del self._sessions[ordinal]
-            self.total -= len(oldest.entries)
+            self.total -= len(oldest.raw)
             self.evicted_sessions += 1
-            self.evicted_entries += len(oldest.entries)
+            self.evicted_entries += len(oldest.raw)
