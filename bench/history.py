@@ -2,8 +2,9 @@
 
     .venv/bin/python -m bench.history [--exchanges 50000] [--rounds 5]
 
-*Recording*: a real :class:`~mcpchaos.proxy.pump.Pump` with stand-in endpoints carries
-``tools/call`` request/response pairs (a 2026-07-28 request with its ``_meta``, 100-byte text)
+*Recording*: the recorder's own calls alone (read + written per message, nothing else); and a
+real :class:`~mcpchaos.proxy.pump.Pump` with stand-in endpoints carrying ``tools/call``
+request/response pairs (a 2026-07-28 request with its ``_meta``, 100-byte text)
 with the recorder on and off, alternately; the difference per proxied message is what
 recording costs (each proxied message is two entries: read from one peer, written to the other).
 Target: ≤ 2 µs per message. *Checking*: :func:`mcpchaos.history.check` over the histories the
@@ -76,6 +77,22 @@ def _run(pairs: list[tuple[Message, Message]], recorder: HistoryRecorder | None,
     return time.process_time() - started
 
 
+def _direct(pairs: list[tuple[Message, Message]], sessions: int) -> float:
+    """Seconds of CPU for the recorder's own calls alone (read + written per message)."""
+    recorder = HistoryRecorder(limit=8 * len(pairs), per_session=8 * len(pairs))
+    all_sessions = [Session(f"s-{n}", n, "bench") for n in range(1, sessions + 1)]
+    read, written = recorder.read, recorder.written
+    c2s, s2c = Direction.CLIENT_TO_SERVER, Direction.SERVER_TO_CLIENT
+    started = time.process_time()
+    for index, (request, response) in enumerate(pairs):
+        session = all_sessions[index % sessions]
+        read(session, c2s, request, 1.0, index)
+        written(session, c2s, request, 1.0)
+        read(session, s2c, response, 1.0, index)
+        written(session, s2c, response, 1.0)
+    return time.process_time() - started
+
+
 async def main(exchanges: int, rounds: int) -> None:
     pairs = _messages(exchanges)
     messages = 2 * exchanges
@@ -84,7 +101,9 @@ async def main(exchanges: int, rounds: int) -> None:
     on: list[float] = []
     checks: list[float] = []
     entries = 0
+    direct: list[float] = []
     for round_ in range(rounds):
+        direct.append(_direct(pairs, sessions))
         order = (False, True) if round_ % 2 == 0 else (True, False)
         for recording in order:
             recorder = HistoryRecorder(limit=4 * messages, per_session=4 * messages) if recording else None
@@ -104,6 +123,8 @@ async def main(exchanges: int, rounds: int) -> None:
     print(f"pump per message, history on:  {per_on:.2f} µs")
     verdict = "met" if per_on - per_off <= TARGET_US else "NOT met"
     print(f"recording per message: {per_on - per_off:.2f} µs (target ≤ {TARGET_US:g} µs: {verdict})")
+    per_direct = statistics.median(direct) / messages * 1e6
+    print(f"the recorder's calls alone (read + written) per message: {per_direct:.2f} µs")
     print(f"checker per entry (every rule, both wires): {per_check:.2f} µs")
     print(f"checker per proxied message (2 entries):    {2 * per_check:.2f} µs")
 

@@ -151,10 +151,32 @@ class Entry:
         return f"Entry(#{self.seq} {self.wire}/{io} {self.kind.value} {self.method or ''} id={self.id!r})"
 
 
-Raw = tuple[float, Direction, bool, Kind, "MessageId | None", "str | None", bytes, int]
-"""One recorded message as the hot path stores it: (time, direction, written, kind, id, method,
-bytes, ordinal). A tuple costs a tenth of an object to build; :meth:`SessionHistory.view`
-turns them into :class:`Entry` objects when the checker (or a tape writer) reads them."""
+Raw = tuple[float, int, int, "MessageId | None", "str | None", bytes, int]
+"""One recorded message as the hot path stores it: (time, side code, kind code, id, method,
+bytes, ordinal). Only atoms (numbers, strings, bytes, None), so the cyclic garbage collector
+untracks the tuple at its first pass and never walks the history again (with enum members in
+them, collections over a large history tripled the cost of recording). A tuple costs a tenth
+of an object to build; :meth:`SessionHistory.view` turns them into :class:`Entry` objects when
+the checker (or a tape writer) reads them."""
+
+SIDE_CODES: Final = (
+    (Direction.CLIENT_TO_SERVER, False),
+    (Direction.SERVER_TO_CLIENT, False),
+    (Direction.CLIENT_TO_SERVER, True),
+    (Direction.SERVER_TO_CLIENT, True),
+)
+"""Side code → (direction, written): 0/1 read client → server / server → client, 2/3 written."""
+KIND_CODES: Final = (Kind.REQUEST, Kind.NOTIFICATION, Kind.RESULT, Kind.ERROR)
+"""Kind code → kind."""
+
+
+def kind_code(kind: Kind) -> int:
+    """The code :data:`KIND_CODES` decodes (identity tests: an enum's hash is Python code)."""
+    if kind is Kind.REQUEST:
+        return 0
+    if kind is Kind.NOTIFICATION:
+        return 1
+    return 2 if kind is Kind.RESULT else 3
 
 
 @dataclass(slots=True)
@@ -179,9 +201,12 @@ class SessionHistory:
         """The entries, as objects (built anew on each call)."""
         meta, faults = self.meta, self.faults
         entries = []
-        for seq, (time, direction, written, kind, message_id, method, raw, ordinal) in enumerate(self.raw):
+        for seq, (time, side, kind, message_id, method, raw, ordinal) in enumerate(self.raw):
+            direction, written = SIDE_CODES[side]
             wire = (OUT_WIRE if written else IN_WIRE)[direction]
-            entry = Entry(seq, time, wire, written, direction, kind, message_id, method, raw, ordinal)
+            entry = Entry(
+                seq, time, wire, written, direction, KIND_CODES[kind], message_id, method, raw, ordinal
+            )
             if meta:
                 entry.meta = meta.get(seq)
             if faults:
@@ -194,7 +219,8 @@ class SessionHistory:
         """A history holding ``entries`` (made-up histories in tests; entries renumbered)."""
         history = cls(key, ordinal, transport)
         for seq, e in enumerate(entries):
-            history.raw.append((e.time, e.direction, e.written, e.kind, e.id, e.method, e.raw, e.ordinal))
+            side = (2 if e.written else 0) + (e.direction is Direction.SERVER_TO_CLIENT)
+            history.raw.append((e.time, side, kind_code(e.kind), e.id, e.method, e.raw, e.ordinal))
             if e.meta is not None:
                 history.meta[seq] = e.meta
             if e.faults:

@@ -33,34 +33,43 @@ from typing import Any, Final
 from mcpchaos.faults.injector import FaultRecord
 from mcpchaos.history.record import Entry, SessionHistory
 from mcpchaos.intercept.context import Session
-from mcpchaos.protocol.messages import Direction, Message
+from mcpchaos.protocol.messages import Direction, Kind, Message
 
 DEFAULT_LIMIT: Final = 100_000
 """Entries kept in all sessions together (≈ 0.3–1 KB each, the message's bytes included)."""
 DEFAULT_PER_SESSION: Final = 10_000
 """Entries kept per session."""
 _DIRECTIONS: Final = {d.value: d for d in Direction}
+_C2S: Final = Direction.CLIENT_TO_SERVER
+_REQUEST: Final = Kind.REQUEST
+_NOTIFICATION: Final = Kind.NOTIFICATION
+_RESULT: Final = Kind.RESULT
 
 
 class HistoryRecorder:
     """Bounded per-session histories, fed by the pump."""
 
     __slots__ = (
+        "_room",
         "_sessions",
         "evicted_entries",
         "evicted_sessions",
         "limit",
         "listeners",
         "per_session",
-        "total",
     )
+
+    @property
+    def total(self) -> int:
+        """Entries held now."""
+        return self.limit - self._room
 
     def __init__(self, limit: int = DEFAULT_LIMIT, per_session: int | None = None) -> None:
         self.limit = max(1, limit)
         self.per_session = max(1, min(per_session or DEFAULT_PER_SESSION, self.limit))
         self._sessions: OrderedDict[int, SessionHistory] = OrderedDict()
-        self.total = 0
-        """Entries held now."""
+        self._room = self.limit
+        """Entries that fit before the cap (a countdown: one test per message)."""
         self.evicted_sessions = 0
         self.evicted_entries = 0
         self.listeners: list[Callable[[SessionHistory, Entry], None]] = []
@@ -83,11 +92,21 @@ class HistoryRecorder:
         if history.pending_meta is not None or message.event_id is not None:
             self._read_meta(history, message, len(raw))
         wire = message._wire  # the bytes it was read as (the property only serialises built ones)
+        kind = message.kind  # kind_code inlined: a call here is a tenth of the hook's cost
+        code = 0 if kind is _REQUEST else 1 if kind is _NOTIFICATION else 2 if kind is _RESULT else 3
         raw.append(
-            (now, direction, False, message.kind, message.id, message.method, wire or message.wire, ordinal)
+            (
+                now,
+                0 if direction is _C2S else 1,
+                code,
+                message.id,
+                message.method,
+                wire or message.wire,
+                ordinal,
+            )
         )
-        self.total += 1
-        if self.total > self.limit:
+        self._room -= 1
+        if self._room < 0:
             self._evict(history)
         if self.listeners:
             self._tell(history)
@@ -111,9 +130,11 @@ class HistoryRecorder:
             return
         if meta is not None:
             history.meta[len(raw)] = meta
-        raw.append((now, direction, True, message.kind, message.id, message.method, message.wire, -1))
-        self.total += 1
-        if self.total > self.limit:
+        kind = message.kind
+        code = 0 if kind is _REQUEST else 1 if kind is _NOTIFICATION else 2 if kind is _RESULT else 3
+        raw.append((now, 2 if direction is _C2S else 3, code, message.id, message.method, message.wire, -1))
+        self._room -= 1
+        if self._room < 0:
             self._evict(history)
         if self.listeners:
             self._tell(history)
@@ -134,9 +155,10 @@ class HistoryRecorder:
         mode = record.params.get("mode") or record.params.get("type")
         label = f"{record.fault}:{mode}" if isinstance(mode, str) else record.fault
         raw = history.raw
+        read_side = 0 if direction is _C2S else 1
         for seq in range(len(raw) - 1, max(len(raw) - 64, 0) - 1, -1):  # decided right after the read
-            _, entry_direction, written, *_, ordinal = raw[seq]
-            if not written and entry_direction is direction and ordinal == record.ordinal:
+            _, side, *_, ordinal = raw[seq]
+            if side == read_side and ordinal == record.ordinal:
                 history.faults.setdefault(seq, []).append(label)
                 return
 
@@ -161,7 +183,7 @@ class HistoryRecorder:
     def clear(self) -> None:
         """Forget every history (e.g. between two phases of a run)."""
         self._sessions.clear()
-        self.total = 0
+        self._room = self.limit
 
     # ---- inside -------------------------------------------------------------------------
 
@@ -185,12 +207,12 @@ class HistoryRecorder:
             listener(history, entry)
 
     def _evict(self, keep: SessionHistory) -> None:
-        while self.total > self.limit and len(self._sessions) > 1:
+        while self._room < 0 and len(self._sessions) > 1:
             ordinal, oldest = next(iter(self._sessions.items()))
             if oldest is keep:  # the session being recorded goes last: move it to the end
                 self._sessions.move_to_end(ordinal)
                 continue
             del self._sessions[ordinal]
-            self.total -= len(oldest.raw)
+            self._room += len(oldest.raw)
             self.evicted_sessions += 1
             self.evicted_entries += len(oldest.raw)
