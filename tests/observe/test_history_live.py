@@ -15,6 +15,8 @@ from mcp import Client, StdioServerParameters
 
 from mcpchaos.cli.main import build_parser
 from mcpchaos.cli.proxy_command import build_chain
+from mcpchaos.config.faults import FaultConfig
+from mcpchaos.faults.injector import FaultInjector
 from mcpchaos.harness.control_client import ControlClient
 from mcpchaos.harness.stack import free_port
 from mcpchaos.history import check
@@ -176,3 +178,34 @@ def test_without_history_the_chain_has_no_recorder_and_no_extra_interceptor() ->
     assert off.recorder is None
     assert isinstance(on.recorder, HistoryRecorder)
     assert [i.name for i in off.interceptors] == [i.name for i in on.interceptors] == ["faults"]
+
+
+async def test_violations_an_injected_duplicate_causes_are_marked_induced_and_leave_the_check_clean(
+    demo_url: str,
+) -> None:
+    config = FaultConfig.model_validate(
+        {
+            "fault_probability": 1.0,
+            "enabled_faults": {"duplicate": True},
+            "match": {"methods": ["tools/call"]},
+            "seed": 1,
+        }
+    )
+    injector = FaultInjector(config)
+    chain = InterceptorChain([injector])
+    recorder = chain.recorder = HistoryRecorder()
+    injector.on_fault(recorder.fault)
+    proxy = HttpProxy(demo_url, chain)
+    await proxy.start("127.0.0.1", 0)
+    try:
+        with anyio.fail_after(30):
+            async with Client(f"http://127.0.0.1:{proxy.port}{proxy.mcp_path}", mode="legacy") as client:
+                await client.call_tool("echo", {"text": "twice"})
+    finally:
+        await proxy.stop()
+    result = check(recorder.histories())
+    assert injector.injected == 1
+    assert result.violations, "a duplicated request reuses its id in flight on the server side"
+    assert all(v.induced for v in result.violations)
+    assert "no_id_reuse" in result.counts(True)
+    assert result.clean

@@ -214,6 +214,18 @@ class SessionHistory:
             entries.append(entry)
         return entries
 
+    def snapshot(self) -> SessionHistory:
+        """A copy that later recording does not change (so a check can run off the loop)."""
+        return SessionHistory(
+            self.key,
+            self.ordinal,
+            self.transport,
+            list(self.raw),
+            dict(self.meta),
+            dict(self.faults),
+            self.truncated,
+        )
+
     @classmethod
     def of(cls, key: str, entries: list[Entry], ordinal: int = 1, transport: str = "test") -> SessionHistory:
         """A history holding ``entries`` (made-up histories in tests; entries renumbered)."""

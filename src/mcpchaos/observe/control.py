@@ -265,8 +265,11 @@ class ControlServer:
             grace_s = float(request.query.get("grace_ms", DEFAULT_GRACE_S * 1000)) / 1000
         except ValueError:
             return _problem(400, "grace_ms must be a number")
-        # Pure and synchronous: the proxy's loop waits for it (≈ 1 µs a message, bench/history.py).
-        result = check(recorder.histories(), grace_s)
+        # A snapshot on the loop (copies of the lists: milliseconds), the check in a thread: a
+        # full history takes the checker about a second (bench/history.py), which the proxy's
+        # sessions must not wait for.
+        snapshot = [history.snapshot() for history in recorder.histories()]
+        result = await asyncio.to_thread(check, snapshot, grace_s)
         return _json({**result.as_dict(), "recorder": recorder.stats()})
 
     async def _sessions(self, request: web.Request) -> web.Response:
