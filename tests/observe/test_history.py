@@ -83,3 +83,23 @@ def test_history_consistent_fails_on_unexplained_violations_only_and_is_inconclu
     assert failed.status == "failed"
     assert "first: no_id_reuse in session s (client side): reuses id 1" in failed.detail
     assert check_history_consistent(None).status == "inconclusive"
+
+
+def test_a_message_written_on_unchanged_is_one_cheap_entry_that_reads_back_whole() -> None:
+    recorder = HistoryRecorder()
+    session = Session("s", 1, "stdio")
+    request = _message({"id": 5, "method": "tools/call", "params": {"name": "echo"}})
+    recorder.read(session, C2S, request, 1.0, 0)
+    recorder.written(session, C2S, request, 1.5)
+    changed = _message({"id": 5, "method": "tools/call", "params": {"name": "other"}})
+    recorder.written(session, C2S, changed, 2.0)  # a fault's copy: a whole entry
+    history = next(recorder.histories())
+    assert [type(item).__name__ for item in history.raw] == ["tuple", "float", "tuple"]
+    entries = history.view()
+    assert [(e.wire, e.written, e.id, e.time) for e in entries] == [
+        ("client", False, 5, 1.0),
+        ("server", True, 5, 1.5),
+        ("server", True, 5, 2.0),
+    ]
+    assert entries[1].raw is request.wire
+    assert entries[2].params["name"] == "other"

@@ -151,7 +151,7 @@ class Entry:
         return f"Entry(#{self.seq} {self.wire}/{io} {self.kind.value} {self.method or ''} id={self.id!r})"
 
 
-Raw = tuple[float, int, int, "MessageId | None", "str | None", bytes, int]
+Raw = tuple[float, int, int, MessageId | None, str | None, bytes, int]
 """One recorded message as the hot path stores it: (time, side code, kind code, id, method,
 bytes, ordinal). Only atoms (numbers, strings, bytes, None), so the cyclic garbage collector
 untracks the tuple at its first pass and never walks the history again (with enum members in
@@ -187,7 +187,9 @@ class SessionHistory:
     """The session's id when last seen (an HTTP session is renamed once its id is known)."""
     ordinal: int
     transport: str
-    raw: list[Raw] = field(default_factory=list)
+    raw: list[Raw | float] = field(default_factory=list)
+    """The entries as recorded. A bare float is the commonest entry made cheap: the message
+    of the read entry just before it, written on unchanged at that time (no tuple built)."""
     meta: dict[int, dict[str, Any]] = field(default_factory=dict)
     """Transport metadata by entry seq (see :attr:`Entry.meta`)."""
     faults: dict[int, list[str]] = field(default_factory=dict)
@@ -201,7 +203,16 @@ class SessionHistory:
         """The entries, as objects (built anew on each call)."""
         meta, faults = self.meta, self.faults
         entries = []
-        for seq, (time, side, kind, message_id, method, raw, ordinal) in enumerate(self.raw):
+        read: Raw | None = None
+        for seq, item in enumerate(self.raw):
+            if isinstance(item, tuple):
+                time, side, kind, message_id, method, raw, ordinal = item
+                if side < 2:
+                    read = item
+            else:  # a bare time: the read just before, written on unchanged
+                assert read is not None
+                _, side, kind, message_id, method, raw, _ = read
+                time, side, ordinal = item, side + 2, -1
             direction, written = SIDE_CODES[side]
             wire = (OUT_WIRE if written else IN_WIRE)[direction]
             entry = Entry(

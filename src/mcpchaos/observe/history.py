@@ -130,6 +130,21 @@ class HistoryRecorder:
             return
         if meta is not None:
             history.meta[len(raw)] = meta
+        elif raw:
+            last = raw[-1]
+            # The message just read, written on unchanged (the common case): a float says so.
+            if (
+                type(last) is tuple
+                and last[5] is message._wire
+                and last[1] == (0 if direction is _C2S else 1)
+            ):
+                raw.append(now)
+                self._room -= 1
+                if self._room < 0:
+                    self._evict(history)
+                if self.listeners:
+                    self._tell(history)
+                return
         kind = message.kind
         code = 0 if kind is _REQUEST else 1 if kind is _NOTIFICATION else 2 if kind is _RESULT else 3
         raw.append((now, 2 if direction is _C2S else 3, code, message.id, message.method, message.wire, -1))
@@ -157,8 +172,8 @@ class HistoryRecorder:
         raw = history.raw
         read_side = 0 if direction is _C2S else 1
         for seq in range(len(raw) - 1, max(len(raw) - 64, 0) - 1, -1):  # decided right after the read
-            _, side, *_, ordinal = raw[seq]
-            if side == read_side and ordinal == record.ordinal:
+            item = raw[seq]
+            if type(item) is tuple and item[1] == read_side and item[6] == record.ordinal:
                 history.faults.setdefault(seq, []).append(label)
                 return
 
