@@ -5,7 +5,7 @@ transport gives it two :class:`Endpoint` objects (the client side and the server
 calls :meth:`Pump.receive` with every frame it reads. Delays and holds are event-loop timers,
 not tasks or sleeps, so a delayed message never blocks another message or another session.
 
-Why one module of ≈ 470 lines: every effect's meaning (send, delay, hold, release, reply,
+Why one module of ≈ 490 lines: every effect's meaning (send, delay, hold, release, reply,
 disconnect, exhaust) and the answering of malformed frames act on the same per-session state
 (timers, held messages, the tracker); this is the one place that sends, and it stays whole.
 """
