@@ -103,3 +103,14 @@ def test_a_message_written_on_unchanged_is_one_cheap_entry_that_reads_back_whole
     ]
     assert entries[1].raw is request.wire
     assert entries[2].params["name"] == "other"
+
+
+def test_a_listener_is_told_each_new_entry_as_it_is_recorded() -> None:
+    recorder = HistoryRecorder()
+    told: list[tuple[str, bool, object]] = []
+    recorder.listeners.append(lambda history, entry: told.append((history.key, entry.written, entry.id)))
+    session = Session("s", 1, "stdio")
+    request = _message({"id": 9, "method": "ping"})
+    recorder.read(session, C2S, request, 1.0, 0)
+    recorder.written(session, C2S, request, 1.1)
+    assert told == [("s", False, 9), ("s", True, 9)]

@@ -209,3 +209,22 @@ async def test_violations_an_injected_duplicate_causes_are_marked_induced_and_le
     assert all(v.induced for v in result.violations)
     assert "no_id_reuse" in result.counts(True)
     assert result.clean
+
+
+async def test_the_stdio_to_http_bridge_records_both_sides_too(demo_url: str) -> None:
+    port = free_port()
+    proxy = await RawProxy.start([], "--upstream", demo_url, "--history", "--control", str(port))
+    control = ControlClient(f"http://127.0.0.1:{port}")
+    try:
+        await proxy.initialize()
+        listed = await proxy.request(1, "tools/list")
+        assert listed["result"]["tools"]
+        report = await control.history_check()
+    finally:
+        await control.close()
+        await proxy.close()
+    assert report["clean"], report["violations"]
+    assert report["sessions"] == 1
+    assert (
+        report["messages"] >= 2 * 3
+    )  # initialize, its result, initialized, tools/list, its result: both sides

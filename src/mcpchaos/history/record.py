@@ -201,29 +201,27 @@ class SessionHistory:
 
     def view(self) -> list[Entry]:
         """The entries, as objects (built anew on each call)."""
-        meta, faults = self.meta, self.faults
-        entries = []
-        read: Raw | None = None
-        for seq, item in enumerate(self.raw):
-            if isinstance(item, tuple):
-                time, side, kind, message_id, method, raw, ordinal = item
-                if side < 2:
-                    read = item
-            else:  # a bare time: the read just before, written on unchanged
-                assert read is not None
-                _, side, kind, message_id, method, raw, _ = read
-                time, side, ordinal = item, side + 2, -1
-            direction, written = SIDE_CODES[side]
-            wire = (OUT_WIRE if written else IN_WIRE)[direction]
-            entry = Entry(
-                seq, time, wire, written, direction, KIND_CODES[kind], message_id, method, raw, ordinal
-            )
-            if meta:
-                entry.meta = meta.get(seq)
-            if faults:
-                entry.faults = faults.get(seq)
-            entries.append(entry)
-        return entries
+        return [self.entry(seq) for seq in range(len(self.raw))]
+
+    def entry(self, seq: int) -> Entry:
+        """Entry ``seq`` as an object. A bare time stands for the read entry just before it,
+        written on unchanged (the recorder only writes one right after that read)."""
+        item = self.raw[seq]
+        if isinstance(item, tuple):
+            time, side, kind, message_id, method, raw, ordinal = item
+        else:
+            read = self.raw[seq - 1]
+            assert isinstance(read, tuple)
+            _, side, kind, message_id, method, raw, _ = read
+            time, side, ordinal = item, side + 2, -1
+        direction, written = SIDE_CODES[side]
+        wire = (OUT_WIRE if written else IN_WIRE)[direction]
+        entry = Entry(seq, time, wire, written, direction, KIND_CODES[kind], message_id, method, raw, ordinal)
+        if self.meta:
+            entry.meta = self.meta.get(seq)
+        if self.faults:
+            entry.faults = self.faults.get(seq)
+        return entry
 
     def snapshot(self) -> SessionHistory:
         """A copy that later recording does not change (so a check can run off the loop)."""

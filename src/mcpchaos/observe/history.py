@@ -217,7 +217,7 @@ class HistoryRecorder:
             history.meta[seq] = meta
 
     def _tell(self, history: SessionHistory) -> None:
-        entry = history.view()[-1]  # listeners (tapes) are rare: building the view is their cost
+        entry = history.entry(len(history.raw) - 1)  # built only when someone listens (a tape)
         for listener in self.listeners:
             listener(history, entry)
 
