@@ -212,6 +212,20 @@ def build_parser() -> argparse.ArgumentParser:
         "answer -32603 (fail-closed) (default: fail-open)",
     )
     general.add_argument("--trace", action="store_true", help="log every message that passes (on stderr)")
+    general.add_argument(
+        "--history",
+        action="store_true",
+        help="record every session's messages (both sides, bounded) for 'mcpchaos ctl check' "
+        "(needs --control; docs/history.md)",
+    )
+    general.add_argument(
+        "--history-limit",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="with --history: messages kept in all (oldest sessions evicted first; at most "
+        "10000 per session) (default: 100000)",
+    )
     faults.add_argument(
         "--faults", metavar="FILE", help="a FaultConfig in YAML or JSON (examples/ has profiles)"
     )

@@ -119,6 +119,8 @@ async def _collect(ctx: ScenarioContext) -> None:
     ctx.proxy_alive_at_end = proxy is None or proxy.alive
     with contextlib.suppress(Exception):
         ctx.proxy_metrics = metrics_since(await ctx.control.metrics(), ctx.proxy_metrics_start)
+    with contextlib.suppress(Exception):  # an attached proxy may run without --history
+        ctx.history_check = await ctx.control.history_check()
     if ctx.stack.fault_log_path.exists():
         ctx.fault_records = [
             orjson.loads(line) for line in ctx.stack.fault_log_path.read_bytes().splitlines() if line.strip()

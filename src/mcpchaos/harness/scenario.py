@@ -124,6 +124,8 @@ class ScenarioContext:
         self.cleanups: list[Callable[[], Awaitable[None]]] = []
         """Run by the runner at the very end (extra processes a scenario started)."""
         self.proxy_metrics: dict[str, Any] = {}
+        self.history_check: dict[str, Any] | None = None
+        """The history checker's report on the proxy's histories (None: not available)."""
         self.proxy_alive_at_end = True
         self.fault_records: list[dict[str, Any]] = []
         self.proxy_metrics_start: dict[str, Any] = {}

@@ -220,6 +220,10 @@ class TargetSpec:
         return f"a running proxy at {self.url} (control {self.control_url})"
 
 
+HISTORY_LIMIT = 50_000
+"""Messages of history the harness's proxy keeps (``proxy --history-limit``)."""
+
+
 def _mcpchaos(*args: str) -> list[str]:
     return [sys.executable, "-m", "mcpchaos", *args]
 
@@ -291,6 +295,11 @@ class Stack:
             f"127.0.0.1:{control_port}",
             "--fault-log",
             str(self.fault_log_path),
+            # The history checker's verdict (history_consistent) reads the proxy's histories;
+            # 50,000 messages (≈ 20 MB) keeps the RSS well inside no_leaks' tolerance.
+            "--history",
+            "--history-limit",
+            str(HISTORY_LIMIT),
             *self.proxy_args,
         )
         if self.target.kind == "command":

@@ -23,6 +23,8 @@
   the proxy saw) = client requests the proxy counted; faults the proxy counted = fault log
   lines; injected errors the clients saw = error faults the log shows on requests answered
   with a JSON-RPC error.
+* ``history_consistent`` — the history checker finds no violation of the MCP invariants in any
+  session's history that the injected faults do not explain (:mod:`mcpchaos.harness.history_verdict`).
 
 Scenarios add their own: ``isolation`` (cascading failure), ``connection_limit`` (connection
 storm), ``sessions_bounded`` (memory pressure).
@@ -44,6 +46,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from mcpchaos.harness.history_verdict import history_consistent
 from mcpchaos.harness.journal import (
     Accounting,
     OutcomeCounts,
@@ -555,7 +558,8 @@ VERDICTS: dict[str, Callable[[ScenarioContext], Verdict]] = {
     "recovery": recovery,
     "no_leaks": no_leaks,
     "metrics_accurate": metrics_accurate,
+    "history_consistent": history_consistent,
 }
 
-COMMON = ("no_exceptions", "no_hangs", "nothing_lost", "no_leaks")
+COMMON = ("no_exceptions", "no_hangs", "nothing_lost", "no_leaks", "history_consistent")
 """Verdicts every scenario is judged by."""

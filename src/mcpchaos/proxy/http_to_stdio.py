@@ -38,6 +38,7 @@ from mcpchaos.events import notify
 from mcpchaos.intercept.chain import InterceptorChain
 from mcpchaos.intercept.context import Session
 from mcpchaos.protocol import codes
+from mcpchaos.protocol.http_headers import recorded_headers
 from mcpchaos.protocol.messages import Direction, Kind, Message
 from mcpchaos.proxy.http_options import HttpOptions
 from mcpchaos.proxy.http_reply import HEAD_SSE, LONG_LIVED, SESSION_GONE, ClientReply
@@ -286,6 +287,9 @@ class HttpToStdioBridge:
         if answer_needed and outgoing.method not in LONG_LIVED:
             reply.arm_idle(self.options.request_timeout)
         upstream.current = stream
+        recorder = self.chain.recorder
+        if recorder is not None:  # the history checks the mirrored headers against the body
+            recorder.transport_meta(upstream.session, recorded_headers(request.index))
         upstream.pump.receive(Direction.CLIENT_TO_SERVER, outgoing)
         upstream.current = None
         if not answer_needed and not reply.done:
