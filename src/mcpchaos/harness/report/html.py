@@ -198,6 +198,7 @@ def _scenario(result: ScenarioResult, index: int) -> str:
         + (f", parameters: <code>{escape(str(result.params))}</code>" if result.params else "")
         + "</p>"
     )
+    parts.append(f'<p class="meta ready">{ready}</p>' if (ready := figures.ready_line(result)) else "")
     if result.skipped:
         parts.append(f'<p class="meta">Skipped: {escape(result.skipped)}</p>')
     if result.error:

@@ -89,6 +89,7 @@ def _findings(result: ScenarioResult) -> list[str]:
 
 def _scenario(result: ScenarioResult) -> list[str]:
     lines = [f"### {_text(result.scenario)}: {_mark(result.status)}", "", *_what_was_done(result)]
+    lines += [f"{ready.capitalize()}.", ""] if (ready := figures.ready_line(result)) else []
     if result.skipped:
         lines += [f"**Skipped:** {_text(result.skipped)}", ""]
     if result.error:
