@@ -190,7 +190,7 @@ def test_server_processes_past_the_limit_or_outliving_the_load_fail_naming_the_c
         "server processes: 9 started (limit 200), 4 alive at the end"
     )
     (storm,) = server_process_problems(baseline, {"started": 200, "alive": 4, "refused": 37}, limit=200)
-    assert "200 started, the limit of 200 reached (37 session(s) refused)" in storm
+    assert "200 started, the limit of 200 reached (37 new session(s) refused)" in storm
     (left,) = server_process_problems(baseline, {"started": 9, "alive": 6, "refused": 0}, limit=200)
     assert left == "server processes: 6 of 9 started still alive at the end, 4 at baseline"
 

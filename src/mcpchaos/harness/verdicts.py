@@ -439,7 +439,7 @@ def server_process_problems(
     if limit is not None and (started >= limit or final.get("refused", 0)):
         problems.append(
             f"server processes: {started} started, the limit of {limit} reached "
-            f"({final.get('refused', 0)} session(s) refused): clients kept opening sessions"
+            f"({final.get('refused', 0)} new session(s) refused)"
         )
     if baseline is not None and alive > baseline.get("alive", 0):
         problems.append(
