@@ -4,11 +4,14 @@ npm ``@modelcontextprotocol/server-everything`` over stdio and over Streamable H
 pinned, under ``.tools/`` (``scripts/bootstrap.sh --tests`` runs it; here it runs again, a no-op
 in milliseconds when they are there).
 
-Each target runs one scenario of the quick suite, chosen so the three stay within ~90 s together
-(docs/real-servers.md has the whole quick suite against each): the run ends with conclusive
-verdicts (none inconclusive, none skipped), the request mix built from the server's own tools
-validates against its schemas (no tool error at baseline), start-up is measured, every output
-says the journal's numbers, and a stdio target's server processes are counted.
+Each target runs one scenario of the quick suite with ``--duration 1`` (and two clients on a
+stdio target: each is a process to start), chosen so the three stay within ~90 s together on a
+loaded 2-core machine (docs/real-servers.md has the whole quick suite against each): the run
+ends with conclusive verdicts (none inconclusive, none skipped), the request mix built from the
+server's own tools validates against its schemas (no tool error at baseline), start-up is
+measured, every output says the journal's numbers, and a stdio target's server processes are
+counted. ``upstream_failure`` for server-everything over stdio (its processes are killed and
+new ones start), ``sudden_failure`` for the other two (a URL target cannot be killed).
 """
 
 from __future__ import annotations
@@ -78,9 +81,11 @@ def _wait_for(port: int, process: subprocess.Popen[bytes], within_s: float) -> N
     raise AssertionError(f"server-everything not listening on {port} after {within_s} s")
 
 
-def run_against(target: str, scenario: str, out: Path) -> tuple[dict[str, Any], str]:
-    """``mcpchaos run SCENARIO --quick --target TARGET``; the journal and what the terminal said."""
-    command = [sys.executable, "-m", "mcpchaos", "run", scenario, "--quick", "--target", target]
+def run_against(target: str, scenario: str, out: Path, *flags: str) -> tuple[dict[str, Any], str]:
+    """``mcpchaos run SCENARIO --quick --duration 1 --target TARGET``; the journal and what the
+    terminal said."""
+    command = [sys.executable, "-m", "mcpchaos", "run", scenario, "--quick", "--duration", "1", *flags]
+    command += ["--target", target]
     done = subprocess.run(
         [*command, "--out", str(out)], capture_output=True, text=True, timeout=240, check=False
     )
@@ -114,7 +119,7 @@ def server_processes(result: dict[str, Any]) -> dict[str, Any]:
 def test_server_everything_over_stdio_killed_and_back(node: Path, tmp_path: Path) -> None:
     # upstream_failure kills the server processes: new ones start, each one counted.
     target = subprocess.list2cmdline([str(node), str(EVERYTHING), "stdio"])
-    journal, terminal = run_against(target, "upstream_failure", tmp_path / "out")
+    journal, terminal = run_against(target, "upstream_failure", tmp_path / "out", "--clients", "2")
     assert_conclusive_with_the_targets_own_mix(journal, terminal, "echo")
     check_run(tmp_path / "out", terminal)
     (result,) = journal["scenarios"]
@@ -133,7 +138,7 @@ def test_server_everything_over_streamable_http(everything_http: str, tmp_path: 
 
 @pytest.mark.timeout(300)
 def test_mcp_server_time_in_its_own_venv(node: Path, tmp_path: Path) -> None:
-    journal, terminal = run_against(str(TIME_SERVER), "sudden_failure", tmp_path / "out")
+    journal, terminal = run_against(str(TIME_SERVER), "sudden_failure", tmp_path / "out", "--clients", "2")
     assert_conclusive_with_the_targets_own_mix(journal, terminal, "get_current_time")
     check_run(tmp_path / "out", terminal)
     (result,) = journal["scenarios"]
