@@ -13,7 +13,8 @@ from rich.console import Console
 
 from mcpchaos.harness.journal import Counts, OutcomeCounts
 from mcpchaos.harness.progress import TerminalProgress, summary_table
-from mcpchaos.harness.report import write_reports
+from mcpchaos.harness.report import load_journal, write_reports
+from tests.harness.report.question_check import check_page, check_runbook
 from tests.harness.report.sample import sample_journal
 from tests.harness.report_check import check_run
 
@@ -30,6 +31,8 @@ def test_every_output_of_a_quick_run_shows_the_journals_counts(tmp_path: Path, s
     terminal = done.stdout + done.stderr
     assert done.returncode in (0, 1, 3), terminal
     journal = check_run(out, terminal)
+    check_page(load_journal(out / "journal.json"))  # and each report answers the scenario's question
+    check_runbook(load_journal(out / "journal.json"))
     (result,) = journal["scenarios"]
     assert result["ready_after_s"] > 0  # start-up measured (and said the same everywhere)
     warmup = next(p for p in result["phases"] if p["name"] == "warmup")

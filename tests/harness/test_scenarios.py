@@ -9,6 +9,7 @@ import pytest
 
 from mcpchaos.harness.scenarios import SCENARIOS
 from mcpchaos.harness.stack import TargetSpec
+from tests.harness.report.question_check import check_page, check_runbook, journal_of
 from tests.harness.scenario_runs import failed, run_quick
 
 
@@ -24,6 +25,9 @@ async def test_every_scenario_passes_its_verdicts_against_the_demo_server(name: 
     assert not empty, f"phases without any request: {empty}"
     assert result.status == "passed", result.inconclusive
     assert result.timeline
+    # The report answers the scenario's question (its figures, captions, the runbook).
+    check_page(journal_of(result))
+    check_runbook(journal_of(result))
     if name == "cascading_failure":  # judged with the breaker, compared without it
         with_breaker = result.measurements["independent_success_with_breaker"]
         without_breaker = result.measurements["independent_success_without_breaker"]

@@ -16,7 +16,7 @@ Phase records are filled in after the load stopped, so requests still in flight 
 phase ends are counted in the phase they started in; the requests before the first phase get
 a record too (``warmup``), so the phases add up to the scenario's totals.
 
-Just over 400 lines: the parameters every scenario shares, the context and the ``Scenario``
+About 470 lines: the parameters every scenario shares, the context and the ``Scenario``
 base stay together, because a scenario author reads them together.
 """
 
@@ -42,13 +42,14 @@ from mcpchaos.harness.journal import (
     PhaseRecord,
     ResourceSample,
     ScenarioResult,
+    TimeBucket,
     Verdict,
     phase_totals,
 )
 from mcpchaos.harness.load.driver import HttpTarget, LoadDriver
 from mcpchaos.harness.load.recorder import Recorder
 from mcpchaos.harness.load.settings import LoadSettings
-from mcpchaos.harness.resources import sample
+from mcpchaos.harness.resources import proxy_gauges, sample
 from mcpchaos.harness.stack import Stack, TargetSpec
 
 
@@ -271,12 +272,28 @@ class ScenarioContext:
             },
         )
 
+    def sample_over_time(self) -> None:
+        """Keep a resource sample every time bucket (at least 0.25 s apart) until the load stops:
+        the figures over time (RSS, open connections, sessions) drawn from the journal."""
+        every_s = max(self.params.bucket_s, 0.25)
+
+        async def keep_sampling() -> None:
+            while True:
+                await self.snapshot("")
+                await asyncio.sleep(every_s)
+
+        self.background.append(asyncio.get_running_loop().create_task(keep_sampling()))
+
     async def snapshot(self, label: str) -> list[ResourceSample]:
-        """Resources of the proxy and the upstream now, kept under ``label``."""
+        """Resources of the proxy and the upstream now, kept under ``label`` (empty: a periodic
+        sample); the proxy's open connections and sessions beside them."""
         taken: list[ResourceSample] = []
         tasks: int | None = None
+        gauges: dict[str, int | None] = {}
         proxy_pid = self.stack.proxy.pid if self.stack.proxy is not None else None
         if self.stack.control is not None:
+            with contextlib.suppress(Exception):  # a dead proxy is reported by the verdicts
+                gauges = proxy_gauges(await self.stack.control.metrics())
             try:
                 health = await self.stack.control.health()
                 tasks = health.get("tasks")
@@ -288,7 +305,7 @@ class ScenarioContext:
         if proxy_pid is not None:
             taken_sample = sample(proxy_pid, "proxy", self.now_s(), label, tasks)
             if taken_sample is not None:
-                taken.append(taken_sample)
+                taken.append(taken_sample.model_copy(update=gauges))
         if self.stack.upstream is not None and self.stack.upstream.pid is not None:
             upstream_sample = sample(self.stack.upstream.pid, "upstream", self.now_s(), label)
             if upstream_sample is not None:
@@ -337,6 +354,14 @@ class ScenarioContext:
             out[name] = Counts(outcomes=outcomes, accounting=accounting)
         return out
 
+    def other_timelines(self) -> dict[str, list[TimeBucket]]:
+        """The other loads' timelines, shifted to the main recorder's clock (they started later)."""
+        out: dict[str, list[TimeBucket]] = {}
+        for name, (_, recorder) in self.extra_drivers.items():
+            offset = self.recorder.now_s() - recorder.now_s()
+            out[name] = [b.model_copy(update={"t_s": round(b.t_s + offset, 3)}) for b in recorder.timeline()]
+        return out
+
     def phase_named(self, name: str) -> PhaseRecord:
         for record in self.phases:
             if record.name == name:
@@ -370,6 +395,8 @@ class ScenarioContext:
             proxy_metrics=self.proxy_metrics,
             fault_counts=fault_counts,
             other_loads=self.other_totals(),
+            other_timelines=self.other_timelines(),
+            mitigation=scenario.mitigation,
             error=error,
             skipped=skipped,
             inconclusive=inconclusive,
@@ -401,6 +428,8 @@ class Scenario(ABC):
     Params: ClassVar[type[ScenarioParams]] = ScenarioParams
     quick: ClassVar[dict[str, Any]] = {}
     """Parameter overrides for ``--quick`` (CI-sized) over :data:`QUICK`, applied under the user's own."""
+    mitigation: ClassVar[str] = ""
+    """What to do when the scenario fails, in a sentence or two (the runbook's standing advice)."""
     verdict_names: ClassVar[tuple[str, ...]] = ()
     """The verdicts this scenario is judged by (in the report's order)."""
     clients_param: ClassVar[str] = "load.clients"

@@ -52,6 +52,11 @@ class CascadingFailure(Scenario):
         "Client → proxy → server A → (relay tool) → proxy → server B. B hangs: do A's own calls "
         "collapse too? Run with a circuit breaker in front of B and without it."
     )
+    mitigation = (
+        "Put a circuit breaker and a short timeout in front of every dependency (mcpchaos proxy "
+        "--breaker, or your client library's), and bound the workers any one dependency may hold, so "
+        "a hung dependency fails fast instead of starving unrelated calls."
+    )
     Params = CascadeParams
     quick: ClassVar[dict[str, object]] = {
         "failure_s": 4.0,
@@ -149,7 +154,7 @@ class CascadingFailure(Scenario):
                 self.independent_baseline = base_outcomes
             key = "with_breaker" if breaker else "without_breaker"
             ctx.measurements[f"independent_success_{key}"] = during.success_rate
-            ctx.measurements[f"independent_baseline_{key}"] = base
+            ctx.measurements[f"independent_baseline_success_{key}"] = base
         with_b = ctx.measurements.get("independent_success_with_breaker")
         without_b = ctx.measurements.get("independent_success_without_breaker")
         if without_b is not None and without_b < 0.9:
@@ -158,8 +163,7 @@ class CascadingFailure(Scenario):
                 "a hung dependency starves unrelated calls",
                 f"without a circuit breaker in front of B, A's own echo calls kept only {without_b:.0%} "
                 f"success while B hung: calls stuck on B held A's {p.workers} workers.",
-                "Put a circuit breaker (mcpchaos proxy --breaker, or one in your client library) and a short "
-                "timeout in front of every dependency; bound the concurrency spent on each dependency.",
+                self.mitigation,
             )
         if with_b is not None:
             ctx.finding(
@@ -175,7 +179,7 @@ class CascadingFailure(Scenario):
         assert isinstance(p, CascadeParams)
         key = "with_breaker" if p.breaker else "without_breaker"
         during = ctx.measurements.get(f"independent_success_{key}")
-        base = ctx.measurements.get(f"independent_baseline_{key}")
+        base = ctx.measurements.get(f"independent_baseline_success_{key}")
         passed = during is not None and base is not None and during >= 0.9 * base
         weak = baseline_problem(self.independent_baseline, p.min_baseline_ok, p.min_baseline_success)
         isolation = Verdict(

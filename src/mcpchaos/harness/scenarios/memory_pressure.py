@@ -33,6 +33,10 @@ class MemoryPressure(Scenario):
         "Open many more sessions than --max-sessions allows, without closing them: the least recently "
         "used are evicted (404, clients re-initialize), memory stays bounded, new clients still work."
     )
+    mitigation = (
+        "Bound the session table (--max-sessions with LRU eviction and idle expiry) so memory stays "
+        "flat, and make clients re-initialize on 404 for an evicted session."
+    )
     Params = Params
     quick: ClassVar[dict[str, object]] = {
         "max_sessions": 100,
@@ -57,6 +61,7 @@ class MemoryPressure(Scenario):
         if ctx.stack.target.kind == "attach":
             raise ScenarioSkipped("needs a proxy started with --max-sessions: not in attach mode")
         await ctx.start_load()
+        ctx.sample_over_time()  # the figures: open connections, sessions and RSS over time
         await ctx.phase("baseline", p.baseline_s, faults={})
         opened: list[tuple[int, int]] = []
         peak_rss = 0

@@ -26,6 +26,11 @@ class NetworkPartition(Scenario):
         "Partition the network between the proxy and the upstream (nothing passes), then heal it: "
         "requests in the partition must end (error or deadline), and service must come back."
     )
+    mitigation = (
+        "Give every request a deadline and use keep-alive probes or timeouts on upstream connections, "
+        "so a partition ends in errors within seconds rather than hung calls; reconnect with backoff "
+        "after it heals."
+    )
     Params = Params
     quick: ClassVar[dict[str, object]] = {
         "partition_s": 1.5,

@@ -23,6 +23,10 @@ class ThunderingHerd(Scenario):
         "An outage, then every client drops its session and re-initializes at the same instant: "
         "does the server take the herd, and how long until service is back?"
     )
+    mitigation = (
+        "Spread reconnects with jittered exponential backoff, rate-limit new sessions (initialize) at "
+        "the server, and size its start-up for the herd the clients can produce."
+    )
     Params = Params
     quick: ClassVar[dict[str, object]] = {
         "outage_s": 1.0,

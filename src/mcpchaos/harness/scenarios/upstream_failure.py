@@ -24,6 +24,10 @@ class UpstreamFailure(Scenario):
         "Kill the upstream server (SIGKILL) under load, keep it down, restart it: every request in "
         "flight must get an answer, and clients must find the new server (re-initializing their sessions)."
     )
+    mitigation = (
+        "Run the server under a supervisor that restarts it, answer in-flight requests with an error "
+        "when it dies, and have clients re-initialize their session against the new process."
+    )
     Params = Params
     quick: ClassVar[dict[str, object]] = {
         "down_s": 1.5,
