@@ -34,6 +34,7 @@ def test_every_output_of_a_quick_run_shows_the_journals_counts(tmp_path: Path, s
     check_page(load_journal(out / "journal.json"))  # and each report answers the scenario's question
     check_runbook(load_journal(out / "journal.json"))
     (result,) = journal["scenarios"]
+    assert result["ready_after_s"] > 0  # start-up measured (and said the same everywhere)
     warmup = next(p for p in result["phases"] if p["name"] == "warmup")
     assert warmup["accounting"]["handshakes"] > 0  # the handshakes are counted, in their phase
     if scenario == "network_partition":
@@ -67,9 +68,19 @@ def test_every_output_of_a_written_journal_shows_its_counts_and_words(tmp_path: 
 
 
 @pytest.mark.parametrize("where", ["findings.md", "report.html", "terminal"])
-def test_the_check_catches_one_count_that_differs(tmp_path: Path, where: str) -> None:
+@pytest.mark.parametrize("number", ["count", "start-up"])
+def test_the_check_catches_one_number_that_differs(tmp_path: Path, where: str, number: str) -> None:
     terminal = written(tmp_path)
-    if where == "terminal":
+    if number == "start-up":
+        if where == "terminal":
+            terminal = terminal.replace("target ready after 1.38 s", "target ready after 1.39 s", 1)
+        else:
+            path = tmp_path / where
+            text = path.read_text(encoding="utf-8")
+            changed = text.replace("ready after 1.38 s", "ready after 1.39 s", 1)
+            assert changed != text
+            path.write_text(changed, encoding="utf-8")
+    elif where == "terminal":
         terminal = terminal.replace("sent 1871,", "sent 1870,", 1)
     else:
         path = tmp_path / where

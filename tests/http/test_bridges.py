@@ -243,3 +243,53 @@ async def test_an_injected_disconnect_on_the_bridge_logs_no_traceback(
     finally:
         await server.stop()
     assert [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
+
+
+TINY_SERVER = """
+import json, sys
+for line in sys.stdin:
+    message = json.loads(line)
+    if message.get("method") == "initialize":
+        info = {"name": "t", "version": "0"}
+        result = {"protocolVersion": "2025-11-25", "capabilities": {}, "serverInfo": info}
+        sys.stdout.write(json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}) + "\\n")
+        sys.stdout.flush()
+"""
+"""Answers ``initialize`` and nothing else: starts in milliseconds (no SDK import)."""
+
+
+async def test_the_bridge_starts_at_most_max_processes_servers_and_counts_them() -> None:
+    from mcpchaos.intercept.chain import InterceptorChain
+    from mcpchaos.observe.metrics import Metrics
+    from mcpchaos.proxy.http_to_stdio import BridgeOptions
+
+    chain = InterceptorChain()
+    metrics = Metrics().observe(chain)
+    server = HttpToStdioBridge(
+        [sys.executable, "-c", TINY_SERVER], chain, bridge=BridgeOptions(max_processes=2)
+    )
+    await server.start("127.0.0.1", 0)
+    url = bridge_url(server)
+    try:
+        async with aiohttp.ClientSession() as http:
+            sessions = []
+            for _ in range(2):
+                async with http.post(url, json=INITIALIZE, headers=HEADERS) as response:
+                    assert response.status == 200
+                    sessions.append(response.headers["Mcp-Session-Id"])
+                    await response.read()
+            async with http.delete(url, headers={**HEADERS, "Mcp-Session-Id": sessions[0]}) as response:
+                assert response.status == 200
+            async with asyncio.timeout(10):
+                while metrics.as_dict()["server_processes"]["alive"] != 1:  # noqa: ASYNC110 - bounded
+                    await asyncio.sleep(0.05)
+            # One process is free again, but the bound is on the processes started, over the life.
+            async with http.post(url, json=INITIALIZE, headers=HEADERS) as response:
+                assert response.status == 502
+                body = await response.text()
+            assert "2 server processes started, the limit (--max-server-processes 2)" in body
+    finally:
+        await server.stop()
+    counted = metrics.as_dict()["server_processes"]
+    assert (counted["started"], counted["refused"]) == (2, 1)
+    assert "mcpchaos_server_processes_total" in metrics.prometheus().decode()

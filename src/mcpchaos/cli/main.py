@@ -352,6 +352,14 @@ def build_parser() -> argparse.ArgumentParser:
         "100 server processes for the HTTP→stdio bridge)",
     )
     http.add_argument(
+        "--max-server-processes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="HTTP→stdio bridge: server processes started at most over the proxy's life; past it a new "
+        "session is refused with HTTP 502 (default: no bound; mcpchaos run sets one)",
+    )
+    http.add_argument(
         "--session-idle-timeout",
         type=_positive_float,
         metavar="SECONDS",

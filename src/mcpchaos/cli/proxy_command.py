@@ -233,6 +233,9 @@ async def _run(
                 path=args.path,
                 shutdown_grace=args.shutdown_grace,
                 max_sessions=max(args.max_sessions or 100, 1),
+                max_processes=None
+                if args.max_server_processes is None
+                else max(args.max_server_processes, 1),
             ),
         )
         sessions.append(lambda: [describe(upstream.session) for upstream in bridge.sessions.entries()])

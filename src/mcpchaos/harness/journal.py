@@ -305,6 +305,10 @@ class ScenarioResult(_Derived):
     inconclusive: str | None = None
     """Set when the run cannot tell (a baseline too weak to compare with), with the reason and
     the first errors seen; the scenario is then at best inconclusive, never passed."""
+    ready_after_s: float | None = None
+    """Start-up, measured: seconds from the load's start until every client's session was open
+    (a stdio server's process start and the era's handshake), apart from any call; None when
+    the load never started."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -27,7 +27,7 @@ import orjson
 from mcpchaos import __version__
 from mcpchaos.harness.journal import Environment, Journal, ScenarioResult, TargetInfo
 from mcpchaos.harness.scenario import RunSettings, Scenario, ScenarioContext, ScenarioSkipped
-from mcpchaos.harness.verdicts import concurrency, leak_problems, weak_baseline
+from mcpchaos.harness.verdicts import concurrency, leak_problems, server_process_problems, weak_baseline
 
 
 def environment() -> Environment:
@@ -160,6 +160,11 @@ async def _settle(ctx: ScenarioContext) -> None:
             not leak_problems(baselines[s.process], s, concurrency(ctx))
             for s in samples
             if s.process in baselines
+        ) and not (  # a stdio server's processes take a moment to exit after their session
+            "final" in ctx.server_processes
+            and server_process_problems(
+                ctx.server_processes.get("baseline"), ctx.server_processes["final"], None
+            )
         )
         if settled or time.monotonic() >= deadline:
             return

@@ -72,6 +72,11 @@ class ScenarioParams(BaseModel):
     """After the load stopped: how long resources get to return to their baseline."""
     min_baseline_ok: int = Field(20, ge=1)
     """A baseline with fewer successful (``ok``) calls than this makes the scenario inconclusive."""
+    max_server_processes: int = Field(200, ge=1, le=100_000)
+    """A stdio target (``--target COMMAND``): server processes the proxy may start in this
+    scenario (one per session), passed as its ``--max-server-processes``. Past it new sessions
+    are refused, and ``no_leaks`` fails naming the count: clients that churn sessions (handshakes
+    timing out, re-initializing) must not spawn without end."""
     min_baseline_success: float = Field(0.5, ge=0, le=1)
     """A baseline whose success rate is below this makes the scenario inconclusive: against a
     target that mostly fails when healthy, recovery and degradation mean nothing."""
@@ -106,6 +111,7 @@ class ScenarioContext:
         self.params = params
         self.run = run
         self.stack = Stack(run.target, run.workdir / name, name="sut")
+        self.stack.max_server_processes = params.max_server_processes
         self.recorder = Recorder(bucket_s=params.bucket_s)
         self.driver: LoadDriver | None = None
         self.extra_drivers: dict[str, tuple[LoadDriver, Recorder]] = {}
@@ -131,6 +137,11 @@ class ScenarioContext:
         self.proxy_metrics_start: dict[str, Any] = {}
         """Attach mode: the proxy's counters when the scenario started (subtracted at the end)."""
         self.fault_log_start = 0
+        self.server_processes: dict[str, dict[str, int]] = {}
+        """Command targets: the proxy's ``server_processes`` counts (started, alive, refused) at the
+        ``baseline`` and ``final`` resource snapshots, for ``no_leaks``."""
+        self.ready_after_s: float | None = None
+        """How long the main load's sessions took to open (the target's start-up), once started."""
         self._load_stopped = False
         self.started_wall = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         self._started = time.monotonic()
@@ -166,6 +177,8 @@ class ScenarioContext:
         self.recorder.begin_phase("warmup")  # handshakes and the first requests, before any phase
         self.driver = LoadDriver(HttpTarget(url or self.stack.proxy_url), settings, self.recorder)
         await self.driver.start()
+        if self.driver.ready_after_s is not None:
+            self.ready_after_s = round(self.driver.ready_after_s, 3)
 
     async def start_extra_load(self, name: str, settings: LoadSettings) -> Recorder:
         """A second load with its own recorder (e.g. calls that should stay unaffected)."""
@@ -299,6 +312,8 @@ class ScenarioContext:
                 health = await self.stack.control.health()
                 tasks = health.get("tasks")
                 proxy_pid = proxy_pid or health.get("pid")
+                if self.stack.target.kind == "command" and label in ("baseline", "final"):
+                    self.server_processes[label] = (await self.stack.control.metrics())["server_processes"]
             except Exception:  # a dead proxy is reported by the verdicts, not here
                 tasks = None
         if proxy_pid is not None:
@@ -399,6 +414,7 @@ class ScenarioContext:
             error=error,
             skipped=skipped,
             inconclusive=inconclusive,
+            ready_after_s=self.ready_after_s,
         )
 
 

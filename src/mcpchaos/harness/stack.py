@@ -244,6 +244,8 @@ class Stack:
         self.proxy_args: list[str] = []
         self.upstream_args: list[str] = list(target.demo_args)
         """Extra ``mcpchaos demo-server`` options (demo targets only)."""
+        self.max_server_processes: int | None = None
+        """Command targets: the proxy's ``--max-server-processes`` (None: no bound)."""
 
     @property
     def owns_upstream(self) -> bool:
@@ -303,6 +305,8 @@ class Stack:
             *self.proxy_args,
         )
         if self.target.kind == "command":
+            if self.max_server_processes is not None:
+                argv += ["--max-server-processes", str(self.max_server_processes)]
             argv += ["--", *self.target.command]
         else:
             argv += ["--upstream", self.upstream_url]

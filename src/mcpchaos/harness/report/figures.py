@@ -176,6 +176,11 @@ def why(result: ScenarioResult) -> str | None:
     return result.inconclusive
 
 
+def ready_line(result: ScenarioResult) -> str | None:
+    """``target ready after 1.40 s``: the measured start-up, said the same in every output."""
+    return None if result.ready_after_s is None else f"target ready after {result.ready_after_s:.2f} s"
+
+
 def degradation_phases(result: ScenarioResult) -> list[PhaseRecord]:
     """Phases with a fault probability and any outcome: the points of the degradation plot;
     none when they hold fewer than two levels (one level is a point, not a curve)."""

@@ -138,6 +138,7 @@ def _scenario(result: ScenarioResult, index: int) -> tuple[str, Contents]:
         parts.append(f"<p>{escape(result.description)}</p>")
     parts.append(f'<p class="finding"><strong>Finding:</strong> {escape(figures.finding(result))}</p>')
     parts.append(f'<p class="meta">started {escape(result.started_at)}, ran {result.duration_s:.1f} s</p>')
+    parts.append(f'<p class="meta ready">{ready}</p>' if (ready := figures.ready_line(result)) else "")
     if result.params:
         yaml_text = escape(figures.params_yaml(result.params))
         parts.append(f"<details><summary>Parameters (YAML)</summary><pre>{yaml_text}</pre></details>")

@@ -118,6 +118,7 @@ def _mitigation(result: ScenarioResult) -> list[str]:
 def _scenario(result: ScenarioResult) -> list[str]:
     lines = [f"### {_text(result.scenario)}: {_mark(result.status)}", ""]
     lines += [f"**Finding:** {_text(figures.finding(result))}", ""]
+    lines += [f"{ready.capitalize()}.", ""] if (ready := figures.ready_line(result)) else []
     if result.description:
         lines += [f"**Question:** {_text(result.description)}", ""]
     lines += _evidence(result)
