@@ -508,9 +508,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_control_arguments(link)
     _add_limit_arguments(link)
 
-    from mcpchaos.cli import ctl_command
+    # The parser alone: ctl_command imports aiohttp (0.8 s of start-up), which no other command
+    # needs, and every proxy and server process the harness starts parses this command line.
+    from mcpchaos.cli import ctl_parser
 
-    ctl_command.add_parser(commands)
+    ctl_parser.add_parser(commands)
     run_command.add_parser(commands)
     report_command.add_parser(commands)
 
