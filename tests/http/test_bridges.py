@@ -181,7 +181,7 @@ async def test_an_expired_bridge_session_stops_its_process_and_answers_404(expir
     metrics = Metrics().observe(chain)
     # Long enough that the session outlives the process scan just below on a loaded machine
     # (0.5 s idle beat it 2 runs in 10 at load 6-9).
-    limit = {"session_idle_timeout": 3.0} if expiry == "idle" else {"session_max_age": 3.0}
+    limit = {"session_idle_timeout": 3.0} if expiry == "idle" else {"session_max_age": 5.0}
     server = HttpToStdioBridge(DEMO, chain, HttpOptions(**limit))  # type: ignore[arg-type]
     await server.start("127.0.0.1", 0)
     before = server_children()

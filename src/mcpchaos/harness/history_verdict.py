@@ -48,6 +48,7 @@ def check_history_consistent(report: dict[str, Any] | None) -> Verdict:
         + (f" ({', '.join(f'{rule} {n}' for rule, n in sorted(unexplained.items()))})" if unexplained else "")
         + f", {sum(induced.values())} induced by faults, "
         f"{report.get('unanswered_total', 0)} request(s) unanswered at the end"
+        + _by_wire(report.get("unanswered_by_wire") or {})
     )
     if report.get("truncated_sessions"):
         detail += f", {report['truncated_sessions']} session(s) truncated at the cap"
@@ -68,3 +69,10 @@ def check_history_consistent(report: dict[str, Any] | None) -> Verdict:
             "violations": violations[:5],
         },
     )
+
+
+def _by_wire(counts: dict[str, int]) -> str:
+    """ " (N to the client, M by the server)": the client's share is what a user lost."""
+    if not counts:
+        return ""
+    return f" ({counts.get('client', 0)} to the client, {counts.get('server', 0)} by the server)"

@@ -20,6 +20,7 @@ its history truncated. They are listed apart as ``unanswered`` (the harness's ``
 from __future__ import annotations
 
 import gc
+from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -108,6 +109,9 @@ class CheckResult:
             "induced_by_rule": self.counts(True),
             "violations": [v.as_dict() for v in ordered[:limit]],
             "unanswered_total": len(self.unanswered),
+            # Apart: a client left without an answer is a loss; a request the server never
+            # answered (it was killed or hung, and the proxy answered the client) is an outage.
+            "unanswered_by_wire": dict(Counter(u.wire for u in self.unanswered)),
             "unanswered": [u.as_dict() for u in self.unanswered[:limit]],
         }
 

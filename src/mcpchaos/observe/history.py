@@ -26,6 +26,7 @@ Tapes (issue 19) are a second consumer of the same entries (see :mod:`mcpchaos.h
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any, Final
@@ -158,6 +159,22 @@ class HistoryRecorder:
         """Transport metadata (HTTP status, MCP headers) for the next message read from
         ``session``; the transport calls it just before handing that message to the pump."""
         (self._sessions.get(session.ordinal) or self._open(session)).pending_meta = meta
+
+    def answered_by_proxy(self, session: Session) -> Callable[[Message, int], None]:
+        """A callback for the client reply's own error answers (upstream gone, timed out, session
+        gone), which no pump writes: each becomes the client side's response to its request,
+        with its HTTP status. Without it an outage's requests all read "unanswered"."""
+
+        def record(error: Message, status: int) -> None:
+            self.written(
+                session,
+                Direction.SERVER_TO_CLIENT,
+                error,
+                asyncio.get_running_loop().time(),
+                {"status": status},
+            )
+
+        return record
 
     # ---- faults -------------------------------------------------------------------------
 

@@ -104,6 +104,7 @@ class Exchange:
             recorder = self.proxy.chain.recorder
             if recorder is not None:  # the history checks the mirrored headers against the body
                 recorder.transport_meta(self.session, recorded_headers(self.request.index))
+                self.reply.on_failed = recorder.answered_by_proxy(self.session)
             self.pump.receive(Direction.CLIENT_TO_SERVER, item)
         self.check_settled()
 

@@ -60,6 +60,7 @@ class ClientReply:
         "head_headers",
         "head_kind",
         "head_status",
+        "on_failed",
         "request_id",
         "writer",
     )
@@ -81,6 +82,10 @@ class ClientReply:
         """The upstream's header lines: sent with the answer its head announced."""
         self.extra_headers = b""
         """Header lines every response to this request carries (the bridge's session id)."""
+        self.on_failed: Callable[[Message, int], None] | None = None
+        """Told of each error the proxy answers on its own (:meth:`fail`: the upstream is gone,
+        timed out, sent nonsense; the session is gone), which no pump writes: the history
+        records it as the request's response."""
         self._done_callback: Callable[[], None] | None = on_done
         self._loop = asyncio.get_running_loop()
         self._ending = False
@@ -194,6 +199,8 @@ class ClientReply:
         """Answer the request with an error: a whole response if nothing was sent, else an
         event on the stream (and the stream ends)."""
         error = error_response(self.request_id, code, text)
+        if self.on_failed is not None and self.request_id is not None and self.writer.open:
+            self.on_failed(error, status)
         writer = self.writer
         if writer.state is State.WAITING:
             writer.send(status, self.extra_headers + JSON_HEADER, error.wire)

@@ -311,6 +311,7 @@ class HttpToStdioBridge:
         recorder = self.chain.recorder
         if recorder is not None:  # the history checks the mirrored headers against the body
             recorder.transport_meta(upstream.session, recorded_headers(request.index))
+            reply.on_failed = recorder.answered_by_proxy(upstream.session)
         upstream.pump.receive(Direction.CLIENT_TO_SERVER, outgoing)
         upstream.current = None
         if not answer_needed and not reply.done:

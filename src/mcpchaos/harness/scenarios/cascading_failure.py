@@ -137,15 +137,18 @@ class CascadingFailure(Scenario):
             if index > 0:
 
                 async def switch(breaker: bool = breaker) -> None:
-                    await dependency.restart_proxy(self._dependency_proxy_args(p, breaker))
+                    # A is stopped while B's proxy restarts (A's new command line needs that
+                    # proxy's new port): the switch took 9 s one after the other.
+                    stopping = [ctx.stack.upstream.stop()] if ctx.stack.upstream is not None else []
+                    await asyncio.gather(
+                        dependency.restart_proxy(self._dependency_proxy_args(p, breaker)), *stopping
+                    )
                     ctx.stack.upstream_args = [
                         "--downstream",
                         dependency.proxy_url,
                         "--workers",
                         str(p.workers),
                     ]
-                    if ctx.stack.upstream is not None:
-                        await ctx.stack.upstream.stop()
                     await ctx.stack.start_upstream()
                     ctx.event("variant", "breaker on" if breaker else "breaker off")
 
