@@ -9,6 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import anyio
 import pytest
 from mcp import Client, StdioServerParameters
@@ -228,3 +229,31 @@ async def test_the_stdio_to_http_bridge_records_both_sides_too(demo_url: str) ->
     assert (
         report["messages"] >= 2 * 3
     )  # initialize, its result, initialized, tools/list, its result: both sides
+
+
+async def test_the_proxys_own_error_answer_is_the_client_sides_response() -> None:
+    # Nothing listens upstream: the proxy answers the call itself (-32010), which no pump writes.
+    chain = InterceptorChain()
+    recorder = chain.recorder = HistoryRecorder()
+    proxy = HttpProxy(f"http://127.0.0.1:{free_port()}/mcp", chain)
+    await proxy.start("127.0.0.1", 0)
+    call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "echo", "arguments": {}}}
+    call["params"]["_meta"] = {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}  # type: ignore[index]
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": "echo",
+    }
+    try:
+        async with aiohttp.ClientSession() as http:
+            url = f"http://127.0.0.1:{proxy.port}{proxy.mcp_path}"
+            async with asyncio.timeout(30), http.post(url, json=call, headers=headers) as response:
+                assert response.status == 502
+                answer = await response.json()
+    finally:
+        await proxy.stop()
+    assert answer["id"] == 7
+    result = check(recorder.histories())
+    client_side = [u for u in result.unanswered if u.wire == "client"]
+    assert client_side == []  # the client was answered: the history says so
+    assert result.as_dict()["unanswered_by_wire"].get("client", 0) == 0
