@@ -72,7 +72,7 @@ async def on_elicit(context: ClientRequestContext, params: ElicitRequestParams) 
     return ElicitResult(action="decline")
 
 
-REJECTED = (codes.MISSING_REQUIRED_CLIENT_CAPABILITY, {"elicitation": {}})
+REJECTED: tuple[int, dict[str, Any]] = (codes.MISSING_REQUIRED_CLIENT_CAPABILITY, {"elicitation": {}})
 
 
 async def test_on_stdio_a_client_without_elicitation_gets_32021_cleanly(tmp_path: Path) -> None:
