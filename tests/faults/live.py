@@ -60,11 +60,19 @@ async def on_stdio(
 
 
 async def on_http(
-    config: dict[str, Any], scenario: Scenario, upstream: str, mode: str = "legacy", **client: Any
+    config: dict[str, Any],
+    scenario: Scenario,
+    upstream: str,
+    mode: str = "legacy",
+    log: list[dict[str, Any]] | None = None,
+    **client: Any,
 ) -> tuple[Any, list[dict[str, Any]]]:
+    """``log``, if given, gets the fault records as they happen (also when the client fails)."""
     injector = FaultInjector(validate(FaultConfig, config))
     records: list[FaultRecord] = []
     injector.on_fault(records.append)
+    if log is not None:
+        injector.on_fault(lambda record: log.append(record.as_dict()))
     proxy = HttpProxy(upstream, InterceptorChain([injector]))
     await proxy.start("127.0.0.1", 0)
     try:
