@@ -111,3 +111,16 @@ async def test_a_legacy_client_answered_as_by_a_2026_only_server_fails_to_connec
         )
     assert error.error.code == codes.UNSUPPORTED_PROTOCOL_VERSION
     assert error.error.data["supported"] == ["2026-07-28"]
+
+
+async def test_a_server_that_contradicts_itself_is_given_up_on_after_two_rounds(stateful_url: str) -> None:
+    # discover says "legacy only", initialize says "2026 only": the SDK re-probes once, then fails.
+    config = rule({"era_downgrade": True}, tools=(), methods=("server/discover", "initialize"))
+    log: list[dict[str, Any]] = []
+
+    async def never(client: Client) -> None:
+        raise AssertionError("connected")
+
+    error = await connect_error(on_http(config, never, stateful_url, mode="auto", log=log))
+    assert error.error.code == codes.UNSUPPORTED_PROTOCOL_VERSION
+    assert [r["method"] for r in log] == ["server/discover", "initialize"] * 2
