@@ -8,13 +8,18 @@ import anyio
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
+from mcpchaos.config.faults import FaultConfig
+from mcpchaos.config.load import validate
+from mcpchaos.faults.injector import FaultInjector
 from mcpchaos.faults.session_expiry import SESSION_EXPIRY
+from mcpchaos.intercept.chain import InterceptorChain
 from mcpchaos.intercept.context import Session
 from mcpchaos.intercept.effects import Forward, HttpReply
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.messages import Direction, request, result_response
+from mcpchaos.proxy.http_to_stdio import HttpToStdioBridge
 from tests.faults.helpers import ctx, rng, settings
-from tests.faults.live import on_http, rule
+from tests.faults.live import DEMO, on_http, rule
 
 CALL = request(2, "tools/call", {"name": "slow", "arguments": {}})
 
@@ -81,3 +86,22 @@ async def test_the_sdk_client_sees_404_then_stays_on_the_dead_session_while_the_
 
     started, _ = await on_http({"seed": 1}, ran, stateful_url, mode="legacy")  # a new client connects
     assert started >= before + 1  # the expired session's call did reach the server
+
+
+async def test_behind_the_http_to_stdio_bridge_the_expired_session_s_process_is_stopped() -> None:
+    injector = FaultInjector(validate(FaultConfig, rule({"session_expiry": True})))
+    bridge = HttpToStdioBridge(DEMO, InterceptorChain([injector]))
+    await bridge.start("127.0.0.1", 0)
+    errors = []
+    try:
+        with anyio.fail_after(30):
+            async with Client(f"http://127.0.0.1:{bridge.port}/mcp", mode="legacy") as client:
+                for _ in range(2):
+                    try:
+                        await client.call_tool("echo", {"text": "x"}, read_timeout_seconds=5)
+                    except MCPError as exc:
+                        errors.append(exc.error.message)
+    finally:
+        await bridge.stop()
+    assert errors == ["Session not found", "Session not found (ended by the proxy: initialize again)"]
+    assert bridge.expired == 1
