@@ -45,3 +45,11 @@ if [ "${1:-}" = --tests ] && [ "${MCPCHAOS_SKIP_CONFORMANCE_SETUP:-0}" != 1 ] \
     && ! bash scripts/conformance-setup.sh; then
     echo "bootstrap: conformance-setup.sh failed; tests/conformance will try again" >&2
 fi
+
+# With --tests: tests/realservers runs the harness against third-party servers (npm
+# server-everything, PyPI mcp-server-time in its own venv), installed under .tools/ by
+# realservers-setup.sh. Not fatal here either: those tests skip with the reason.
+if [ "${1:-}" = --tests ] && [ "${MCPCHAOS_SKIP_REALSERVERS_SETUP:-0}" != 1 ] \
+    && ! bash scripts/realservers-setup.sh; then
+    echo "bootstrap: realservers-setup.sh failed; tests/realservers will skip" >&2
+fi

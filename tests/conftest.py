@@ -22,14 +22,21 @@ def stateful_url() -> Iterator[str]:
         yield url
 
 
-# Tests that share one session-wide run, by path: under xdist they must all go to one worker or
-# each worker runs it again (the conformance suite computes each path's results once).
-SHARED_RUN = ("tests/conformance/",)
+# Tests that share one session-wide run, by path: under xdist each group must go to one worker or
+# each worker runs it again (the conformance suite computes each path's results once; the quick
+# suite's run is judged per scenario and read back for the reports' counts).
+SHARED_RUN = (
+    ("tests/conformance/",),
+    (
+        "tests/harness/test_scenarios.py::test_every_scenario",
+        "tests/harness/test_report_consistency.py::test_every_output_of_a_quick_run",
+    ),
+)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """For ``-n N`` (``--dist load``): one work unit per test, but one for all of SHARED_RUN;
+    """For ``-n N`` (``--dist load``): one work unit per test, but one for each group of SHARED_RUN;
     the largest unit is handed out first, so the conformance suite starts at once on one worker
     while the other takes everything else. (xdist's own ``--dist loadgroup`` does not group
     under pytest 9.2: pytest-xdist issue #1386.)"""
@@ -39,6 +46,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     class SharedRunScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return next((prefix for prefix in SHARED_RUN if nodeid.startswith(prefix)), nodeid)
+            return next(
+                (group[0] for group in SHARED_RUN if any(nodeid.startswith(prefix) for prefix in group)),
+                nodeid,
+            )
 
     return SharedRunScheduling(config, log)

@@ -45,12 +45,24 @@ def test_scenarios_name_prints_its_parameters_as_yaml_that_run_accepts(tmp_path:
     [
         (["run", "no_such_scenario"], "unknown scenario 'no_such_scenario'"),
         (["scenarios", "no_such_scenario"], "unknown scenario 'no_such_scenario'"),
+        (["run", "sudden_failure,no_such_scenario"], "unknown scenario(s) no_such_scenario"),
     ],
 )
 def test_an_unknown_scenario_is_a_usage_error(args: list[str], message: str) -> None:
     result = mcpchaos(*args)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_names_joined_by_commas_run_that_part_of_the_suite_in_suite_order_with_its_parameters() -> None:
+    from mcpchaos.cli.run_command import plan
+
+    raw = {"defaults": {"baseline_s": 2.0}, "sudden_failure": {"baseline_s": 3.0}}
+    chosen = plan("upstream_failure,sudden_failure", raw, True, "params")
+    assert [(s.name, params["baseline_s"]) for s, params in chosen if params] == [
+        ("sudden_failure", 3.0),
+        ("upstream_failure", 2.0),
+    ]
 
 
 def test_a_parameter_file_with_a_wrong_field_stops_before_anything_runs(tmp_path: Path) -> None:

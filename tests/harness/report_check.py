@@ -121,7 +121,7 @@ class _Page(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "section":
-            self.sections.append({"title": "", "word": "", "tables": []})
+            self.sections.append({"title": "", "word": "", "tables": [], "text": []})
         elif tag == "h2" and self.sections and not self.sections[-1]["title"]:
             self._h2 = []
         elif tag == "span" and self._h2 is not None:
@@ -148,6 +148,8 @@ class _Page(HTMLParser):
             self._table = None
 
     def handle_data(self, data: str) -> None:
+        if self.sections:
+            self.sections[-1]["text"].append(data)
         if self._cell is not None:
             self._cell.append(data)
         if self._h2 is not None:
@@ -162,6 +164,13 @@ def html_sections(page: str) -> dict[str, tuple[str, Table | None]]:
         counts = [t for t in section["tables"] if t and t[0][:2] == ["phase", "sent"]]
         out[section["title"]] = (section["word"], counts[0] if counts else None)
     return out
+
+
+def html_texts(page: str) -> dict[str, str]:
+    """Each scenario section's text (tags left out)."""
+    parser = _Page()
+    parser.feed(page)
+    return {section["title"]: "".join(section["text"]) for section in parser.sections}
 
 
 # -- the terminal -----------------------------------------------------------------------
@@ -194,6 +203,29 @@ def terminal_counts(text: str, scenario: str, load: str | None = None) -> dict[s
     return _counts_line(found.group(1))
 
 
+def terminal_after(text: str, scenario: str, status: str) -> str:
+    """What the terminal printed with ``scenario``'s result line (its indented lines, as rich
+    wrapped them), up to the next progress message or result line."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{status} {scenario} in "))
+    said = [lines[start]]
+    for line in lines[start + 1 :]:
+        if re.match(r"^\s*\d+\.\ds |^(passed|failed|inconclusive|skipped) \S+ in |^[┏┃┡│└]", line):
+            break
+        said.append(line)
+    return " ".join(" ".join(said).split())
+
+
+READY = re.compile(r"target ready after ([\d.]+) s", re.IGNORECASE)
+
+
+def check_ready(scenario: dict[str, Any], where: str, text: str) -> None:
+    """The start-up line says the journal's ``ready_after_s`` (2 decimals), once, or is absent."""
+    said = READY.findall(text)
+    ready = scenario.get("ready_after_s")
+    assert said == ([] if ready is None else [f"{ready:.2f}"]), (where, scenario["scenario"], said, ready)
+
+
 def _counts_line(line: str) -> dict[str, int]:
     pairs = [part.strip().rsplit(" ", 1) for part in line.split(",")]
     return {name: int(value) for name, value in pairs}
@@ -209,7 +241,10 @@ def check_run(out: Path, terminal: str, verdict_details: bool = True) -> dict[st
     markdown = (out / "findings.md").read_text(encoding="utf-8")
     md = markdown_sections(markdown)
     md_overall = overall_markdown_words(markdown)
-    html = html_sections((out / "report.html").read_text(encoding="utf-8"))
+    page = (out / "report.html").read_text(encoding="utf-8")
+    html = html_sections(page)
+    html_text = html_texts(page)
+    md_text = {part.partition(":")[0]: part for part in re.split(r"^### ", markdown, flags=re.M)[1:]}
     rows = terminal_rows(terminal)
     assert markdown.startswith(f"# mcpchaos findings: {_mark(journal['status'])} {journal['status']}\n")
     for scenario in journal["scenarios"]:
@@ -234,6 +269,9 @@ def check_run(out: Path, terminal: str, verdict_details: bool = True) -> dict[st
             assert _counts_line(counts[3]) == expected[f"{load} load (total)"], (name, counts)
             assert terminal_counts(terminal, name, load) == expected[f"{load} load (total)"], name
         assert re.search(rf"^{status} {re.escape(name)} in ", terminal, flags=re.M), (name, status)
+        check_ready(scenario, "findings.md", md_text[name])
+        check_ready(scenario, "report.html", html_text[name])
+        check_ready(scenario, "terminal", terminal_after(terminal, name, status))
     return journal
 
 

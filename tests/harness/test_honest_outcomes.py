@@ -66,7 +66,8 @@ def server(tmp_path: Path, name: str, source: str) -> str:
 @pytest.mark.timeout(240)
 def test_a_target_whose_tools_always_error_is_inconclusive_with_its_error_and_exit_3(tmp_path: Path) -> None:
     out = tmp_path / "report"
-    command = [sys.executable, "-m", "mcpchaos", "run", "gradual_degradation", "--quick"]
+    # Short phases (--duration): the baseline alone makes the run inconclusive.
+    command = [sys.executable, "-m", "mcpchaos", "run", "gradual_degradation", "--quick", "--duration", "4"]
     # A generous deadline: the SDK server's start-up (python, mcp) is paid inside the handshake.
     params = tmp_path / "params.yaml"
     # The mix given (the demo's echo): the run does not build one from the target's tools, which

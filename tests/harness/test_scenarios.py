@@ -9,13 +9,15 @@ import pytest
 
 from mcpchaos.harness.scenarios import SCENARIOS
 from mcpchaos.harness.stack import TargetSpec
+from tests.harness.conftest import SuiteRun
+from tests.harness.report.question_check import check_page, check_runbook, journal_of
 from tests.harness.scenario_runs import failed, run_quick
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(960)  # the first of them waits for the shared run (tests/harness/conftest.py)
 @pytest.mark.parametrize("name", list(SCENARIOS))
-async def test_every_scenario_passes_its_verdicts_against_the_demo_server(name: str, tmp_path: Path) -> None:
-    result = await run_quick(name, tmp_path)
+def test_every_scenario_passes_its_verdicts_against_the_demo_server(name: str, quick_suite: SuiteRun) -> None:
+    result = quick_suite.result(name)
     assert result.error is None, result.error
     assert result.skipped is None, result.skipped
     assert result.verdicts, "a scenario must be judged"
@@ -24,6 +26,11 @@ async def test_every_scenario_passes_its_verdicts_against_the_demo_server(name: 
     assert not empty, f"phases without any request: {empty}"
     assert result.status == "passed", result.inconclusive
     assert result.timeline
+    assert result.ready_after_s is not None  # start-up measured
+    assert result.ready_after_s > 0
+    # The report answers the scenario's question (its figures, captions, the runbook).
+    check_page(journal_of(result))
+    check_runbook(journal_of(result))
     if name == "cascading_failure":  # judged with the breaker, compared without it
         with_breaker = result.measurements["independent_success_with_breaker"]
         without_breaker = result.measurements["independent_success_without_breaker"]

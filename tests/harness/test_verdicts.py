@@ -20,6 +20,8 @@ from mcpchaos.harness.verdicts import (
     check_nothing_lost,
     explained_by_faults,
     leak_problems,
+    server_process_counts,
+    server_process_problems,
     time_to_recover,
 )
 
@@ -179,6 +181,18 @@ def test_a_child_process_or_tasks_left_behind_or_doubled_memory_are_leaks() -> N
     assert leak_problems(sample(40, 60), sample(40, 60, children=1))
     assert leak_problems(sample(40, 60), sample(40, 60, tasks=50))
     assert leak_problems(sample(40, 100), sample(40, 300))
+
+
+def test_server_processes_past_the_limit_or_outliving_the_load_fail_naming_the_counts() -> None:
+    baseline = {"started": 4, "alive": 4, "refused": 0}
+    assert server_process_problems(baseline, {"started": 9, "alive": 4, "refused": 0}, limit=200) == []
+    assert server_process_counts({"started": 9, "alive": 4}, 200) == (
+        "server processes: 9 started (limit 200), 4 alive at the end"
+    )
+    (storm,) = server_process_problems(baseline, {"started": 200, "alive": 4, "refused": 37}, limit=200)
+    assert "200 started, the limit of 200 reached (37 new session(s) refused)" in storm
+    (left,) = server_process_problems(baseline, {"started": 9, "alive": 6, "refused": 0}, limit=200)
+    assert left == "server processes: 6 of 9 started still alive at the end, 4 at baseline"
 
 
 def test_metrics_reconcile_exactly_or_fail() -> None:

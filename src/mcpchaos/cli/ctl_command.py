@@ -6,6 +6,7 @@ mcpchaos ctl faults add error --probability 0.3 --tool 'write_*'
 mcpchaos ctl faults remove error-1
 mcpchaos ctl faults off                                  # no faults at all; 'reset': the start-up ones
 mcpchaos ctl log --follow
+mcpchaos ctl check                                       # the history checker (proxy --history)
 
 The commands, their help and examples: :mod:`mcpchaos.cli.ctl_parser`. Usage mistakes (a
 bad address, a missing or unreadable configuration, a rule that does not validate) exit 2
@@ -157,6 +158,34 @@ async def _network(args: argparse.Namespace) -> Any:
     return await _call(args, "PUT" if args.action == "set" else "PATCH", "/network", body)
 
 
+async def _check(args: argparse.Namespace) -> int:
+    """``ctl check``: the violations, one a line (or the whole report); 1 if any is unexplained."""
+    query = f"?grace_ms={args.grace_ms}" if args.grace_ms is not None else ""
+    report = await _call(args, "GET", "/history/check" + query)
+    if args.json:
+        _print(report)
+    else:
+        for violation in report["violations"]:
+            induced = " (induced by an injected fault)" if violation["induced_by_fault"] else ""
+            messages = ", ".join(f"#{seq}" for seq in violation["messages"])
+            print(
+                f"{violation['rule']}: session {violation['session']} ({violation['wire']} side), "
+                f"messages {messages}: {violation['detail']}{induced}"
+            )
+        unexplained = sum(report["unexplained_by_rule"].values())
+        print(
+            f"{report['sessions']} session(s), {report['messages']} message(s): {unexplained} violation(s), "
+            f"{sum(report['induced_by_rule'].values())} induced by faults, "
+            f"{report['unanswered_total']} request(s) unanswered at the end"
+            + (
+                f", {report['truncated_sessions']} session(s) truncated"
+                if report["truncated_sessions"]
+                else ""
+            )
+        )
+    return 0 if report["clean"] else 1
+
+
 async def run(args: argparse.Namespace) -> int:
     command = args.ctl_command
     if command == "status":
@@ -185,6 +214,8 @@ async def run(args: argparse.Namespace) -> int:
             _print(await _call(args, "GET", "/metrics.json"))
         else:
             print(await _call(args, "GET", "/metrics", raw=True), end="")
+    elif command == "check":
+        return await _check(args)
     elif command == "log":
         since = args.since
         while True:

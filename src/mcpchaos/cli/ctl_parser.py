@@ -103,6 +103,25 @@ export MCPCHAOS_CONTROL=9900; mcpchaos ctl faults add error --probability 0.3 --
         examples="mcpchaos ctl metrics\nmcpchaos ctl metrics --json",
     )
     metrics.add_argument("--json", action="store_true", help="JSON instead of Prometheus text")
+    check = _sub(
+        sub,
+        "check",
+        help="check every session's history against the MCP invariants (proxy --history)",
+        description="Run the history checker on the proxy's live history ('mcpchaos proxy --history'): "
+        "every request ends in one response or a cancellation, nothing after a cancellation, progress "
+        "only increases, known subscriptions, mirrored headers match bodies, re-list after list-changed, "
+        "resultType on 2026-07-28 results, no id reused in flight (docs/history.md). Prints the "
+        "violations; exit 0 when none is left unexplained by an injected fault, 1 otherwise.",
+        examples="mcpchaos ctl check\nmcpchaos ctl check --json     # the whole report\n"
+        "mcpchaos ctl check --grace-ms 500     # allow slower races",
+    )
+    check.add_argument("--json", action="store_true", help="print the checker's whole report as JSON")
+    check.add_argument(
+        "--grace-ms",
+        type=float,
+        help="how late a message may be after a cancellation or list-changed and still count as a "
+        "race (default: 100)",
+    )
 
 
 def _add_faults(sub: Any) -> None:

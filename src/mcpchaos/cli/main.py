@@ -212,6 +212,20 @@ def build_parser() -> argparse.ArgumentParser:
         "answer -32603 (fail-closed) (default: fail-open)",
     )
     general.add_argument("--trace", action="store_true", help="log every message that passes (on stderr)")
+    general.add_argument(
+        "--history",
+        action="store_true",
+        help="record every session's messages (both sides, bounded) for 'mcpchaos ctl check' "
+        "(needs --control; docs/history.md)",
+    )
+    general.add_argument(
+        "--history-limit",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="with --history: messages kept in all (oldest sessions evicted first; at most "
+        "10000 per session) (default: 100000)",
+    )
     faults.add_argument(
         "--faults", metavar="FILE", help="a FaultConfig in YAML or JSON (examples/ has profiles)"
     )
@@ -336,6 +350,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="sessions at most; the least recently used is evicted (default: 10000 for the HTTP proxy, "
         "100 server processes for the HTTP→stdio bridge)",
+    )
+    http.add_argument(
+        "--max-server-processes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="HTTP→stdio bridge: server processes started at most over the proxy's life; past it a new "
+        "session is refused with HTTP 502 (default: no bound; mcpchaos run sets one)",
     )
     http.add_argument(
         "--session-idle-timeout",
@@ -486,9 +508,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_control_arguments(link)
     _add_limit_arguments(link)
 
-    from mcpchaos.cli import ctl_command
+    # The parser alone: ctl_command imports aiohttp (0.8 s of start-up), which no other command
+    # needs, and every proxy and server process the harness starts parses this command line.
+    from mcpchaos.cli import ctl_parser
 
-    ctl_command.add_parser(commands)
+    ctl_parser.add_parser(commands)
     run_command.add_parser(commands)
     report_command.add_parser(commands)
 

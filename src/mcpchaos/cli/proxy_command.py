@@ -68,25 +68,8 @@ async def serve(args: argparse.Namespace) -> int:
     listen = options.listen_address(args.listen)
     upstream = addresses.http_url(args.upstream) if args.upstream else None
 
-    interceptors: list[Interceptor] = []
-    if args.trace:
-        from mcpchaos.observe.trace import TraceInterceptor
-
-        interceptors.append(TraceInterceptor())
-        logging.getLogger("mcpchaos.trace").setLevel(logging.INFO)
-    faults = options.fault_config(args)
-    injector = None
-    if faults is not None or control is not None:  # with a control API, faults can be switched on later
-        injector = FaultInjector(faults if faults is not None else FaultConfig())
-        if args.fault_log:
-            from mcpchaos.observe.faultlog import FaultLog
-
-            injector.on_fault(FaultLog(args.fault_log))
-        interceptors.append(injector)
-        log.info("fault injection ready (seed %d)", injector.seed)
-    elif args.fault_log:
-        raise ConfigError("--fault-log needs faults to log: add --faults FILE or --fault-probability")
-    chain = InterceptorChain(interceptors, FailurePolicy(args.on_interceptor_error))
+    chain, injector = build_chain(args, control is not None)
+    history = chain.recorder
 
     network_config = options.network_config(args)
     if network_config is not None and shape in ("http-to-stdio", "stdio-to-http"):
@@ -108,6 +91,7 @@ async def serve(args: argparse.Namespace) -> int:
         # so the per-message path carries no counting it could not show.
         metrics = Metrics().observe(chain, injector)
         targets = ControlTargets(metrics, injector, network, lambda: [s for get in sessions for s in get()])
+        targets.history = history
         if network is not None:
             # Toxiproxy's clients see the proxy's own network as a proxy named "mcpchaos".
             targets.toxiproxy.register(
@@ -128,6 +112,42 @@ async def serve(args: argparse.Namespace) -> int:
             watcher.cancel()
         if server is not None:
             await server.stop()
+
+
+def build_chain(args: argparse.Namespace, controlled: bool) -> tuple[InterceptorChain, FaultInjector | None]:
+    """The chain the options ask for (trace, fault injector) and, with ``--history``, its
+    history recorder; ``controlled``: a control API will run (faults can come later)."""
+    interceptors: list[Interceptor] = []
+    if args.trace:
+        from mcpchaos.observe.trace import TraceInterceptor
+
+        interceptors.append(TraceInterceptor())
+        logging.getLogger("mcpchaos.trace").setLevel(logging.INFO)
+    faults = options.fault_config(args)
+    injector = None
+    if faults is not None or controlled:  # with a control API, faults can be switched on later
+        injector = FaultInjector(faults if faults is not None else FaultConfig())
+        if args.fault_log:
+            from mcpchaos.observe.faultlog import FaultLog
+
+            injector.on_fault(FaultLog(args.fault_log))
+        interceptors.append(injector)
+        log.info("fault injection ready (seed %d)", injector.seed)
+    elif args.fault_log:
+        raise ConfigError("--fault-log needs faults to log: add --faults FILE or --fault-probability")
+    chain = InterceptorChain(interceptors, FailurePolicy(args.on_interceptor_error))
+    history = None
+    if args.history:
+        if not controlled:
+            raise ConfigError("--history is read through the control API: give --control too")
+        from mcpchaos.observe.history import HistoryRecorder
+
+        # A pump hook, not an interceptor: it records what each peer was actually given.
+        history = chain.recorder = HistoryRecorder(max(args.history_limit, 1))
+        if injector is not None:
+            injector.on_fault(history.fault)
+
+    return chain, injector
 
 
 async def watch_faults(args: argparse.Namespace, injector: FaultInjector, every: float = 0.5) -> None:
@@ -213,6 +233,9 @@ async def _run(
                 path=args.path,
                 shutdown_grace=args.shutdown_grace,
                 max_sessions=max(args.max_sessions or 100, 1),
+                max_processes=None
+                if args.max_server_processes is None
+                else max(args.max_server_processes, 1),
             ),
         )
         sessions.append(lambda: [describe(upstream.session) for upstream in bridge.sessions.entries()])

@@ -53,7 +53,10 @@ def add_parser(commands: Any) -> None:
         formatter_class=HelpFormatter,
     )
     run.add_argument(
-        "scenario", metavar="SCENARIO", help=f"a scenario name (see 'mcpchaos scenarios') or '{SUITE}'"
+        "scenario",
+        metavar="SCENARIO",
+        help=f"a scenario name (see 'mcpchaos scenarios'), '{SUITE}', or names joined by commas (a part of "
+        "the suite, in suite order, its parameters given as for the suite)",
     )
     run.add_argument(
         "--target",
@@ -223,7 +226,12 @@ def plan(
     from mcpchaos.harness.scenario import deep_merge
     from mcpchaos.harness.scenarios import SCENARIOS
 
-    if scenario == SUITE:
+    names = [name.strip() for name in scenario.split(",") if name.strip()]
+    if scenario == SUITE or len(names) > 1:
+        wanted = set(SCENARIOS) if scenario == SUITE else set(names)
+        if wanted - set(SCENARIOS):
+            strange = ", ".join(sorted(wanted - set(SCENARIOS)))
+            raise ConfigError(f"unknown scenario(s) {strange}; known: {', '.join(SCENARIOS)}, {SUITE}")
         unknown = set(raw) - set(SCENARIOS) - {"defaults"}
         if unknown:
             raise ConfigError(
@@ -233,7 +241,9 @@ def plan(
             )
         defaults = raw.get("defaults") or {}
         chosen: list[tuple[Scenario, dict[str, Any] | None]] = [
-            (cls(), deep_merge(defaults, raw.get(name) or {})) for name, cls in SCENARIOS.items()
+            (cls(), deep_merge(defaults, raw.get(name) or {}))
+            for name, cls in SCENARIOS.items()
+            if name in wanted
         ]
     else:
         found = SCENARIOS.get(scenario)

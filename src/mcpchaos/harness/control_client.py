@@ -103,3 +103,9 @@ class ControlClient:
     async def breaker(self) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("GET", "/breaker")
         return result
+
+    async def history_check(self, grace_ms: float | None = None) -> dict[str, Any]:
+        """The history checker's report on the proxy's live history (``proxy --history``)."""
+        query = f"?grace_ms={grace_ms}" if grace_ms is not None else ""
+        result: dict[str, Any] = await self._call("GET", "/history/check" + query)
+        return result

@@ -222,6 +222,10 @@ class ResourceSample(_Record):
     threads: int | None = None
     tasks: int | None = None
     """asyncio tasks, when the process reports them (the proxy's control API)."""
+    connections: int | None = None
+    """Client connections the proxy holds open (its control API's ``connections.active``)."""
+    sessions: int | None = None
+    """MCP sessions the proxy keeps (its control API's ``sessions.active``)."""
 
 
 class Verdict(_Derived):
@@ -290,6 +294,10 @@ class ScenarioResult(_Derived):
     """Injected faults by kind, from the fault log."""
     other_loads: dict[str, Counts] = Field(default_factory=dict)
     """Loads beside the main one (e.g. cascading_failure's ``independent`` calls), by name."""
+    other_timelines: dict[str, list[TimeBucket]] = Field(default_factory=dict)
+    """The other loads' timelines, by name, on the main load's clock (the plots draw them beside it)."""
+    mitigation: str = ""
+    """What to do when this scenario fails: the runbook's standing advice for it."""
     error: str | None = None
     """Set when the scenario itself could not run to the end (the run goes on with the next)."""
     skipped: str | None = None
@@ -297,6 +305,10 @@ class ScenarioResult(_Derived):
     inconclusive: str | None = None
     """Set when the run cannot tell (a baseline too weak to compare with), with the reason and
     the first errors seen; the scenario is then at best inconclusive, never passed."""
+    ready_after_s: float | None = None
+    """Start-up, measured: seconds from the load's start until every client's session was open
+    (a stdio server's process start and the era's handshake), apart from any call; None when
+    the load never started."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -85,6 +85,8 @@ class TerminalProgress(ProgressSink):
         for name, other in result.other_loads.items():
             counts = figures.counts_line(other)
             self.console.print(f"  counts ({name} load): {counts}", markup=False, highlight=False)
+        if (ready := figures.ready_line(result)) is not None:
+            self.console.print(f"  {ready}", markup=False, highlight=False)
 
     def close(self) -> None:
         if self._live is not None:

@@ -1,8 +1,10 @@
-"""Resource samples of the processes under test (psutil), for the leak verdict."""
+"""Resource samples of the processes under test (psutil and the proxy's own gauges), for the
+leak verdict and the figures over time."""
 
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import psutil
 
@@ -36,3 +38,13 @@ def sample(
         threads=threads,
         tasks=tasks,
     )
+
+
+def proxy_gauges(metrics: dict[str, Any]) -> dict[str, int | None]:
+    """The proxy's open connections and sessions from its ``/metrics.json`` (None where absent)."""
+
+    def active(part: str) -> int | None:
+        value = (metrics.get(part) or {}).get("active")
+        return int(value) if isinstance(value, int | float) else None
+
+    return {"connections": active("connections"), "sessions": active("sessions")}

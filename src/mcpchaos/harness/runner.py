@@ -27,7 +27,7 @@ import orjson
 from mcpchaos import __version__
 from mcpchaos.harness.journal import Environment, Journal, ScenarioResult, TargetInfo
 from mcpchaos.harness.scenario import RunSettings, Scenario, ScenarioContext, ScenarioSkipped
-from mcpchaos.harness.verdicts import concurrency, leak_problems, weak_baseline
+from mcpchaos.harness.verdicts import concurrency, leak_problems, server_process_problems, weak_baseline
 
 
 def environment() -> Environment:
@@ -119,6 +119,8 @@ async def _collect(ctx: ScenarioContext) -> None:
     ctx.proxy_alive_at_end = proxy is None or proxy.alive
     with contextlib.suppress(Exception):
         ctx.proxy_metrics = metrics_since(await ctx.control.metrics(), ctx.proxy_metrics_start)
+    with contextlib.suppress(Exception):  # an attached proxy may run without --history
+        ctx.history_check = await ctx.control.history_check()
     if ctx.stack.fault_log_path.exists():
         ctx.fault_records = [
             orjson.loads(line) for line in ctx.stack.fault_log_path.read_bytes().splitlines() if line.strip()
@@ -158,6 +160,11 @@ async def _settle(ctx: ScenarioContext) -> None:
             not leak_problems(baselines[s.process], s, concurrency(ctx))
             for s in samples
             if s.process in baselines
+        ) and not (  # a stdio server's processes take a moment to exit after their session
+            "final" in ctx.server_processes
+            and server_process_problems(
+                ctx.server_processes.get("baseline"), ctx.server_processes["final"], None
+            )
         )
         if settled or time.monotonic() >= deadline:
             return

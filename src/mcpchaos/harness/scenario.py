@@ -16,7 +16,7 @@ Phase records are filled in after the load stopped, so requests still in flight 
 phase ends are counted in the phase they started in; the requests before the first phase get
 a record too (``warmup``), so the phases add up to the scenario's totals.
 
-Just over 400 lines: the parameters every scenario shares, the context and the ``Scenario``
+About 470 lines: the parameters every scenario shares, the context and the ``Scenario``
 base stay together, because a scenario author reads them together.
 """
 
@@ -42,13 +42,14 @@ from mcpchaos.harness.journal import (
     PhaseRecord,
     ResourceSample,
     ScenarioResult,
+    TimeBucket,
     Verdict,
     phase_totals,
 )
 from mcpchaos.harness.load.driver import HttpTarget, LoadDriver
 from mcpchaos.harness.load.recorder import Recorder
 from mcpchaos.harness.load.settings import LoadSettings
-from mcpchaos.harness.resources import sample
+from mcpchaos.harness.resources import proxy_gauges, sample
 from mcpchaos.harness.stack import Stack, TargetSpec
 
 
@@ -71,6 +72,11 @@ class ScenarioParams(BaseModel):
     """After the load stopped: how long resources get to return to their baseline."""
     min_baseline_ok: int = Field(20, ge=1)
     """A baseline with fewer successful (``ok``) calls than this makes the scenario inconclusive."""
+    max_server_processes: int = Field(200, ge=1, le=100_000)
+    """A stdio target (``--target COMMAND``): server processes the proxy may start in this
+    scenario (one per session), passed as its ``--max-server-processes``. Past it new sessions
+    are refused, and ``no_leaks`` fails naming the count: clients that churn sessions (handshakes
+    timing out, re-initializing) must not spawn without end."""
     min_baseline_success: float = Field(0.5, ge=0, le=1)
     """A baseline whose success rate is below this makes the scenario inconclusive: against a
     target that mostly fails when healthy, recovery and degradation mean nothing."""
@@ -105,6 +111,7 @@ class ScenarioContext:
         self.params = params
         self.run = run
         self.stack = Stack(run.target, run.workdir / name, name="sut")
+        self.stack.max_server_processes = params.max_server_processes
         self.recorder = Recorder(bucket_s=params.bucket_s)
         self.driver: LoadDriver | None = None
         self.extra_drivers: dict[str, tuple[LoadDriver, Recorder]] = {}
@@ -123,11 +130,18 @@ class ScenarioContext:
         self.cleanups: list[Callable[[], Awaitable[None]]] = []
         """Run by the runner at the very end (extra processes a scenario started)."""
         self.proxy_metrics: dict[str, Any] = {}
+        self.history_check: dict[str, Any] | None = None
+        """The history checker's report on the proxy's histories (None: not available)."""
         self.proxy_alive_at_end = True
         self.fault_records: list[dict[str, Any]] = []
         self.proxy_metrics_start: dict[str, Any] = {}
         """Attach mode: the proxy's counters when the scenario started (subtracted at the end)."""
         self.fault_log_start = 0
+        self.server_processes: dict[str, dict[str, int]] = {}
+        """Command targets: the proxy's ``server_processes`` counts (started, alive, refused) at the
+        ``baseline`` and ``final`` resource snapshots, for ``no_leaks``."""
+        self.ready_after_s: float | None = None
+        """How long the main load's sessions took to open (the target's start-up), once started."""
         self._load_stopped = False
         self.started_wall = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         self._started = time.monotonic()
@@ -163,6 +177,8 @@ class ScenarioContext:
         self.recorder.begin_phase("warmup")  # handshakes and the first requests, before any phase
         self.driver = LoadDriver(HttpTarget(url or self.stack.proxy_url), settings, self.recorder)
         await self.driver.start()
+        if self.driver.ready_after_s is not None:
+            self.ready_after_s = round(self.driver.ready_after_s, 3)
 
     async def start_extra_load(self, name: str, settings: LoadSettings) -> Recorder:
         """A second load with its own recorder (e.g. calls that should stay unaffected)."""
@@ -206,15 +222,27 @@ class ScenarioContext:
         fault_probability: float | None = None,
         outage: bool = False,
         action: Callable[[], Awaitable[None]] | None = None,
+        repair: Callable[[], Awaitable[None]] | None = None,
         until: Callable[[], bool] | None = None,
     ) -> PhaseRecord:
         """Run ``duration_s`` seconds of load in a named phase. ``faults`` (if given) is
         applied first; ``action`` runs at the start (kill, partition…); ``until`` may end
-        the phase early. Returns the (provisional) record."""
+        the phase early. Returns the (provisional) record.
+
+        ``repair`` (restart the upstream, heal the network…) runs *before* the phase begins:
+        until it returns the fault is still in place, so that time belongs to the phase before
+        (the outage), and the recovery clock starts once the cause is gone. On a loaded machine
+        restarting the demo server took 9 s, which the recovery verdict used to charge to the
+        proxy ("recovered after 12.32 s" for a 3 s phase)."""
         if any(p.name == name for p in self.phases):
             raise ValueError(f"phase names must be unique in a scenario: {name!r}")
         if faults is not None:
             await self.set_faults(faults)
+        if repair is not None:
+            self.run.progress.message(f"{self.name}: before phase {name}: {note or 'repairing'}")
+            began = time.monotonic()
+            await repair()
+            self.event("repaired", f"{note or name} after {time.monotonic() - began:.2f} s")
         self.recorder.begin_phase(name)
         for _, recorder in self.extra_drivers.values():
             recorder.begin_phase(name)
@@ -258,22 +286,40 @@ class ScenarioContext:
             },
         )
 
+    def sample_over_time(self) -> None:
+        """Keep a resource sample every time bucket (at least 0.25 s apart) until the load stops:
+        the figures over time (RSS, open connections, sessions) drawn from the journal."""
+        every_s = max(self.params.bucket_s, 0.25)
+
+        async def keep_sampling() -> None:
+            while True:
+                await self.snapshot("")
+                await asyncio.sleep(every_s)
+
+        self.background.append(asyncio.get_running_loop().create_task(keep_sampling()))
+
     async def snapshot(self, label: str) -> list[ResourceSample]:
-        """Resources of the proxy and the upstream now, kept under ``label``."""
+        """Resources of the proxy and the upstream now, kept under ``label`` (empty: a periodic
+        sample); the proxy's open connections and sessions beside them."""
         taken: list[ResourceSample] = []
         tasks: int | None = None
+        gauges: dict[str, int | None] = {}
         proxy_pid = self.stack.proxy.pid if self.stack.proxy is not None else None
         if self.stack.control is not None:
+            with contextlib.suppress(Exception):  # a dead proxy is reported by the verdicts
+                gauges = proxy_gauges(await self.stack.control.metrics())
             try:
                 health = await self.stack.control.health()
                 tasks = health.get("tasks")
                 proxy_pid = proxy_pid or health.get("pid")
+                if self.stack.target.kind == "command" and label in ("baseline", "final"):
+                    self.server_processes[label] = (await self.stack.control.metrics())["server_processes"]
             except Exception:  # a dead proxy is reported by the verdicts, not here
                 tasks = None
         if proxy_pid is not None:
             taken_sample = sample(proxy_pid, "proxy", self.now_s(), label, tasks)
             if taken_sample is not None:
-                taken.append(taken_sample)
+                taken.append(taken_sample.model_copy(update=gauges))
         if self.stack.upstream is not None and self.stack.upstream.pid is not None:
             upstream_sample = sample(self.stack.upstream.pid, "upstream", self.now_s(), label)
             if upstream_sample is not None:
@@ -322,6 +368,14 @@ class ScenarioContext:
             out[name] = Counts(outcomes=outcomes, accounting=accounting)
         return out
 
+    def other_timelines(self) -> dict[str, list[TimeBucket]]:
+        """The other loads' timelines, shifted to the main recorder's clock (they started later)."""
+        out: dict[str, list[TimeBucket]] = {}
+        for name, (_, recorder) in self.extra_drivers.items():
+            offset = self.recorder.now_s() - recorder.now_s()
+            out[name] = [b.model_copy(update={"t_s": round(b.t_s + offset, 3)}) for b in recorder.timeline()]
+        return out
+
     def phase_named(self, name: str) -> PhaseRecord:
         for record in self.phases:
             if record.name == name:
@@ -355,9 +409,12 @@ class ScenarioContext:
             proxy_metrics=self.proxy_metrics,
             fault_counts=fault_counts,
             other_loads=self.other_totals(),
+            other_timelines=self.other_timelines(),
+            mitigation=scenario.mitigation,
             error=error,
             skipped=skipped,
             inconclusive=inconclusive,
+            ready_after_s=self.ready_after_s,
         )
 
 
@@ -385,6 +442,8 @@ class Scenario(ABC):
     Params: ClassVar[type[ScenarioParams]] = ScenarioParams
     quick: ClassVar[dict[str, Any]] = {}
     """Parameter overrides for ``--quick`` (CI-sized) over :data:`QUICK`, applied under the user's own."""
+    mitigation: ClassVar[str] = ""
+    """What to do when the scenario fails, in a sentence or two (the runbook's standing advice)."""
     verdict_names: ClassVar[tuple[str, ...]] = ()
     """The verdicts this scenario is judged by (in the report's order)."""
     clients_param: ClassVar[str] = "load.clients"

@@ -71,7 +71,13 @@ def last_lines(output: bytes, limit: int = 2000) -> str:
     return "…" + (end[space + 1 :] if space != -1 else end)
 
 
-async def wait_for_port(port: int, process: ManagedProcess | None, within_s: float = 20.0) -> None:
+# Generous: a process that dies is noticed at once (below), so the bound only matters for one that
+# is slow to start, and a Python server with the SDK's imports took over 20 s on a 2-core machine
+# running other work.
+START_WITHIN_S = 60.0
+
+
+async def wait_for_port(port: int, process: ManagedProcess | None, within_s: float = START_WITHIN_S) -> None:
     """Bounded wait until 127.0.0.1:port accepts connections."""
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
@@ -214,6 +220,10 @@ class TargetSpec:
         return f"a running proxy at {self.url} (control {self.control_url})"
 
 
+HISTORY_LIMIT = 50_000
+"""Messages of history the harness's proxy keeps (``proxy --history-limit``)."""
+
+
 def _mcpchaos(*args: str) -> list[str]:
     return [sys.executable, "-m", "mcpchaos", *args]
 
@@ -234,6 +244,8 @@ class Stack:
         self.proxy_args: list[str] = []
         self.upstream_args: list[str] = list(target.demo_args)
         """Extra ``mcpchaos demo-server`` options (demo targets only)."""
+        self.max_server_processes: int | None = None
+        """Command targets: the proxy's ``--max-server-processes`` (None: no bound)."""
 
     @property
     def owns_upstream(self) -> bool:
@@ -285,9 +297,16 @@ class Stack:
             f"127.0.0.1:{control_port}",
             "--fault-log",
             str(self.fault_log_path),
+            # The history checker's verdict (history_consistent) reads the proxy's histories;
+            # 50,000 messages (≈ 20 MB) keeps the RSS well inside no_leaks' tolerance.
+            "--history",
+            "--history-limit",
+            str(HISTORY_LIMIT),
             *self.proxy_args,
         )
         if self.target.kind == "command":
+            if self.max_server_processes is not None:
+                argv += ["--max-server-processes", str(self.max_server_processes)]
             argv += ["--", *self.target.command]
         else:
             argv += ["--upstream", self.upstream_url]

@@ -11,7 +11,10 @@ arguments for each from its ``inputSchema`` (:mod:`mcpchaos.harness.schema_args`
 
 Each kept tool is then called once with its arguments; one that answers ``isError`` or a
 JSON-RPC error is left out, with the reason, so a baseline measures the server and not
-arguments it refuses. The ``--params`` mix (``load.mix``) still overrides all of this.
+arguments it refuses; so is one slower than :data:`PROBE_S` (server-everything's
+``trigger-long-running-operation`` takes 10 s by default: under a 2 s call deadline every call
+of it would end as a deadline, and the baseline would measure the mix, not the server).
+The ``--params`` mix (``load.mix``) still overrides all of this.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ from mcpchaos.harness.stack import TargetSpec
 
 DISCOVERY_S = 30.0
 """Start-up, handshake, ``tools/list`` and one call per tool: generous (npx, uvx)."""
+PROBE_S = 3.0
+"""A tool whose one call takes longer than this is left out of the default mix (a first call is
+often the slowest: imports, caches; a loaded CI machine takes over a second for a traceback)."""
 _SAFE_WEIGHT = 3.0
 _UNKNOWN_WEIGHT = 1.0
 
@@ -117,7 +123,10 @@ async def discover(target: TargetSpec, allow_destructive: bool, within_s: float 
 async def _probe(client: Client, op: Operation) -> str | None:
     """None if one call of ``op`` succeeded, else why not."""
     try:
-        result = await client.call_tool(op.name, op.params.get("arguments", {}))
+        async with asyncio.timeout(PROBE_S):
+            result = await client.call_tool(op.name, op.params.get("arguments", {}))
+    except TimeoutError:
+        return f"a call with the arguments built took over {PROBE_S:g} s (--params load.mix can keep it)"
     except Exception as error:  # an MCPError, or the session broke: either way, not in the mix
         return f"a call with the arguments built failed: {error}"
     if result.is_error:

@@ -23,6 +23,8 @@
   the proxy saw) = client requests the proxy counted; faults the proxy counted = fault log
   lines; injected errors the clients saw = error faults the log shows on requests answered
   with a JSON-RPC error.
+* ``history_consistent`` — the history checker finds no violation of the MCP invariants in any
+  session's history that the injected faults do not explain (:mod:`mcpchaos.harness.history_verdict`).
 
 Scenarios add their own: ``isolation`` (cascading failure), ``connection_limit`` (connection
 storm), ``sessions_bounded`` (memory pressure).
@@ -44,6 +46,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from mcpchaos.harness.history_verdict import history_consistent
 from mcpchaos.harness.journal import (
     Accounting,
     OutcomeCounts,
@@ -428,6 +431,34 @@ def leak_problems(baseline: ResourceSample, final: ResourceSample, concurrency: 
     return problems
 
 
+def server_process_problems(
+    baseline: dict[str, int] | None, final: dict[str, int], limit: int | None
+) -> list[str]:
+    """A stdio target's server processes (the proxy starts one per session): the run stayed under
+    its limit, and no more are alive at the end than under healthy load (each problem names the
+    counts)."""
+    started, alive = final.get("started", 0), final.get("alive", 0)
+    problems: list[str] = []
+    if limit is not None and (started >= limit or final.get("refused", 0)):
+        problems.append(
+            f"server processes: {started} started, the limit of {limit} reached "
+            f"({final.get('refused', 0)} new session(s) refused)"
+        )
+    if baseline is not None and alive > baseline.get("alive", 0):
+        problems.append(
+            f"server processes: {alive} of {started} started still alive at the end, "
+            f"{baseline.get('alive', 0)} at baseline"
+        )
+    return problems
+
+
+def server_process_counts(final: dict[str, int], limit: int | None) -> str:
+    """``server processes: 9 started (limit 200), 4 alive at the end``."""
+    bound = f" (limit {limit})" if limit is not None else ""
+    started, alive = final.get("started", 0), final.get("alive", 0)
+    return f"server processes: {started} started{bound}, {alive} alive at the end"
+
+
 def no_leaks(ctx: ScenarioContext) -> Verdict:
     problems: list[str] = []
     compared: list[str] = []
@@ -438,6 +469,19 @@ def no_leaks(ctx: ScenarioContext) -> Verdict:
             continue
         compared.append(process)
         problems += leak_problems(baseline, final, concurrency(ctx))
+    processes = ctx.server_processes.get("final")
+    limit = ctx.stack.max_server_processes
+    counted = ""
+    if processes is not None:
+        problems += server_process_problems(ctx.server_processes.get("baseline"), processes, limit)
+        counted = server_process_counts(processes, limit)
+    detail = (
+        ("; ".join(problems) if problems else "back to baseline: " + ", ".join(compared))
+        if compared
+        else ("no resource samples (process not visible from here)")
+    )
+    if counted and not any(p.startswith("server processes") for p in problems):
+        detail += f"; {counted}"
     return Verdict(
         name="no_leaks",
         passed=bool(compared) and not problems,
@@ -445,11 +489,18 @@ def no_leaks(ctx: ScenarioContext) -> Verdict:
             "after the load stops: fds ≤ baseline + max(10, 20%, 4 per concurrent client), "
             "child processes ≤ baseline, "
             "asyncio tasks ≤ baseline + 10, RSS ≤ max(1.5 × baseline, baseline + 64 MiB)"
+            + (
+                "; stdio server processes: started < max_server_processes, alive ≤ baseline"
+                if processes
+                else ""
+            )
         ),
-        detail=("; ".join(problems) if problems else "back to baseline: " + ", ".join(compared))
-        if compared
-        else "no resource samples (process not visible from here)",
-        evidence={"problems": problems, "compared": compared},
+        detail=detail,
+        evidence={
+            "problems": problems,
+            "compared": compared,
+            "server_processes": {**(processes or {}), "limit": limit} if processes is not None else None,
+        },
     )
 
 
@@ -555,7 +606,8 @@ VERDICTS: dict[str, Callable[[ScenarioContext], Verdict]] = {
     "recovery": recovery,
     "no_leaks": no_leaks,
     "metrics_accurate": metrics_accurate,
+    "history_consistent": history_consistent,
 }
 
-COMMON = ("no_exceptions", "no_hangs", "nothing_lost", "no_leaks")
+COMMON = ("no_exceptions", "no_hangs", "nothing_lost", "no_leaks", "history_consistent")
 """Verdicts every scenario is judged by."""

@@ -44,7 +44,7 @@ FailureListener = Callable[[str, Message, Context, BaseException], None]
 class InterceptorChain:
     """An ordered, immutable list of interceptors behind one error guard."""
 
-    __slots__ = ("_interceptors", "_listeners", "failures", "observers", "policy")
+    __slots__ = ("_interceptors", "_listeners", "failures", "observers", "policy", "recorder")
 
     def __init__(
         self,
@@ -58,6 +58,10 @@ class InterceptorChain:
         self._listeners: list[FailureListener] = []
         self.observers: list[Any] = []
         """Pump observers (metrics): every pump running this chain reports to them."""
+        self.recorder: Any = None
+        """The history recorder (:class:`mcpchaos.observe.history.HistoryRecorder`), when
+        ``--history`` asked for one: every pump running this chain records each message it
+        reads and writes there. None (the default) records nothing."""
 
     @property
     def interceptors(self) -> tuple[Interceptor, ...]:

@@ -14,6 +14,7 @@ work, so it answers while the proxy is under load (a stalled loop from a CPU-spi
     GET  /network   PUT /network   PATCH /network   POST /network/reset
     POST /network/partition      POST /network/heal
     GET  /sessions               GET /breaker
+    GET  /history                GET /history/check?grace_ms=N (``--history``: docs/history.md)
     /proxies, /populate, /reset, /version: Toxiproxy's API (:mod:`mcpchaos.observe.toxiproxy_api`)
 
 Invalid JSON → 400; a body that does not validate → 422 with the errors, field paths named;
@@ -44,7 +45,9 @@ from mcpchaos.config.faults import FaultConfig, Rule
 from mcpchaos.config.network import NetworkConfig
 from mcpchaos.errors import ConfigError, ListenError
 from mcpchaos.faults.injector import FaultInjector, FaultRecord
+from mcpchaos.history.check import DEFAULT_GRACE_S, check
 from mcpchaos.netsim.controller import NetworkController
+from mcpchaos.observe.history import HistoryRecorder
 from mcpchaos.observe.metrics import Metrics
 from mcpchaos.observe.toxiproxy_api import ToxiproxyApi
 from mcpchaos.protocol.host_check import is_loopback
@@ -86,6 +89,8 @@ class ControlTargets:
     startup_network: NetworkConfig = field(default_factory=NetworkConfig)
     toxiproxy: ToxiproxyApi = field(default_factory=ToxiproxyApi)
     """Toxiproxy's API: proxies (links) created through it, and the networks registered."""
+    history: HistoryRecorder | None = None
+    """The session histories, when the proxy runs with ``--history`` (GET /history/check)."""
 
     def __post_init__(self) -> None:
         if self.injector is not None:
@@ -163,6 +168,8 @@ class ControlServer:
             ("POST", "/network/heal", self._heal),
             ("GET", "/sessions", self._sessions),
             ("GET", "/breaker", self._breaker),
+            ("GET", "/history", self._history),
+            ("GET", "/history/check", self._history_check),
         ]
         for method, path, handler in routes:
             app.router.add_route(method, path, handler)
@@ -238,6 +245,32 @@ class ControlServer:
         if self.targets.breaker is None:
             raise web.HTTPNotFound(text="no circuit breaker: start the proxy with --breaker")
         return _json(self.targets.breaker.as_dict())
+
+    def _recorder(self) -> HistoryRecorder:
+        if self.targets.history is None:
+            raise web.HTTPNotFound(text="no history recorded: start the proxy with --history")
+        return self.targets.history
+
+    async def _history(self, request: web.Request) -> web.Response:
+        recorder = self._recorder()
+        sessions = [
+            {"session": h.key, "transport": h.transport, "entries": len(h.raw), "truncated": h.truncated}
+            for h in recorder.histories()
+        ]
+        return _json({**recorder.stats(), "by_session": sessions[-1000:]})
+
+    async def _history_check(self, request: web.Request) -> web.Response:
+        recorder = self._recorder()
+        try:
+            grace_s = float(request.query.get("grace_ms", DEFAULT_GRACE_S * 1000)) / 1000
+        except ValueError:
+            return _problem(400, "grace_ms must be a number")
+        # A snapshot on the loop (copies of the lists: milliseconds), the check in a thread: a
+        # full history takes the checker about a second (bench/history.py), which the proxy's
+        # sessions must not wait for.
+        snapshot = [history.snapshot() for history in recorder.histories()]
+        result = await asyncio.to_thread(check, snapshot, grace_s)
+        return _json({**result.as_dict(), "recorder": recorder.stats()})
 
     async def _sessions(self, request: web.Request) -> web.Response:
         return _json({"sessions": self.targets.sessions()})

@@ -80,6 +80,8 @@ class Metrics:
         self.sessions_expired = 0
         self.upstream_restarts = 0
         """stdio servers started again after a failure (--restart on-failure)."""
+        self.server_processes: Counter[str] = Counter()
+        """The HTTP → stdio bridge's server processes: started, exited, refused (over its limit)."""
         self.breaker_state = "closed"
         self.breaker_transitions: Counter[tuple[str, str]] = Counter()
         self.connections: Counter[str] = Counter()
@@ -175,6 +177,11 @@ class Metrics:
                 "expired": self.sessions_expired,
             },
             "upstream_restarts": self.upstream_restarts,
+            "server_processes": {
+                "started": self.server_processes["started"],
+                "alive": self.server_processes["started"] - self.server_processes["exited"],
+                "refused": self.server_processes["refused"],
+            },
             "connections": {
                 **self.connections,
                 "active": self.connections["accepted"] - self.connections["closed"],
@@ -232,6 +239,15 @@ class _PumpObserver:
 
     def upstream_restarted(self, attempt: int, status: int) -> None:
         self._metrics.upstream_restarts += 1
+
+    def server_process_started(self) -> None:
+        self._metrics.server_processes["started"] += 1
+
+    def server_process_exited(self) -> None:
+        self._metrics.server_processes["exited"] += 1
+
+    def server_process_refused(self) -> None:
+        self._metrics.server_processes["refused"] += 1
 
     def connection_accepted(self) -> None:
         self._metrics.connection("accepted")
@@ -322,6 +338,12 @@ class _Collector:
             "stdio servers started again after a failure",
             value=m.upstream_restarts,
         )
+        processes = CounterMetricFamily(
+            "mcpchaos_server_processes", "HTTP to stdio bridge: server processes", labels=["event"]
+        )
+        for event in ("started", "exited", "refused"):
+            processes.add_metric([event], m.server_processes[event])
+        yield processes
         yield GaugeMetricFamily(
             "mcpchaos_sessions_active", "Sessions open", value=m.sessions_created - m.sessions_ended
         )

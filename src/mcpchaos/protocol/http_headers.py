@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Final
+from typing import Any, Final
 
 from mcpchaos.protocol.messages import Kind, Message
 
@@ -57,3 +57,15 @@ def routing_headers(message: Message, negotiated_version: str | None) -> dict[st
         if key is not None and isinstance(params, dict) and isinstance(params.get(key), str):
             headers["Mcp-Name"] = header_value(params[key])
     return headers
+
+
+MIRRORED: Final = (b"mcp-method", b"mcp-name", b"mcp-protocol-version")
+"""The headers a 2026-07-28 request mirrors from its body (lower-case, as indexed)."""
+
+
+def recorded_headers(index: dict[bytes, bytes]) -> dict[str, Any] | None:
+    """The mirrored MCP headers of a request as the history records them (``{"headers":
+    {name: value}}``), or None when the request has none (a 2025-era request)."""
+    if b"mcp-method" not in index:
+        return None
+    return {"headers": {name.decode(): index[name].decode("latin-1") for name in MIRRORED if name in index}}

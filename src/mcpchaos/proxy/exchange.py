@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from mcpchaos.errors import CircuitOpenError, UpstreamError
 from mcpchaos.intercept.context import Session
 from mcpchaos.protocol import codes
-from mcpchaos.protocol.http_headers import routing_headers
+from mcpchaos.protocol.http_headers import recorded_headers, routing_headers
 from mcpchaos.protocol.messages import Direction, Invalid, Kind, Message, parse
 from mcpchaos.protocol.sse import SseEvent, SseParser
 from mcpchaos.proxy import sessions as table
@@ -101,6 +101,10 @@ class Exchange:
         else:
             if self.reply.request_id is not None and item.method not in LONG_LIVED:
                 self.reply.arm_idle(self.proxy.options.request_timeout)
+            recorder = self.proxy.chain.recorder
+            if recorder is not None:  # the history checks the mirrored headers against the body
+                recorder.transport_meta(self.session, recorded_headers(self.request.index))
+                self.reply.on_failed = recorder.answered_by_proxy(self.session)
             self.pump.receive(Direction.CLIENT_TO_SERVER, item)
         self.check_settled()
 
@@ -354,6 +358,9 @@ class _Leg:
             # A JSON body holds exactly one message: the upstream's answer, whatever its id
             # (e.g. a 404 "Session not found" error with id null); an invalid one the pump answers for.
             reply.set_head(HEAD_JSON, status, response_block(self.headers, (b"content-type",)))
+            recorder = exchange.proxy.chain.recorder
+            if recorder is not None:
+                recorder.transport_meta(exchange.session, {"status": status})
             exchange.pump.receive(Direction.SERVER_TO_CLIENT, item)
         else:
             reply.send_whole(status, response_block(self.headers), raw)

@@ -61,6 +61,7 @@ class ClientReply:
         "head_kind",
         "head_status",
         "injected_status",
+        "on_failed",
         "request_id",
         "writer",
     )
@@ -84,6 +85,10 @@ class ClientReply:
         """The status of an HttpReply effect that answered the request (a fault), if any."""
         self.extra_headers = b""
         """Header lines every response to this request carries (the bridge's session id)."""
+        self.on_failed: Callable[[Message, int], None] | None = None
+        """Told of each error the proxy answers on its own (:meth:`fail`: the upstream is gone,
+        timed out, sent nonsense; the session is gone), which no pump writes: the history
+        records it as the request's response."""
         self._done_callback: Callable[[], None] | None = on_done
         self._loop = asyncio.get_running_loop()
         self._ending = False
@@ -198,6 +203,8 @@ class ClientReply:
         """Answer the request with an error: a whole response if nothing was sent, else an
         event on the stream (and the stream ends)."""
         error = error_response(self.request_id, code, text)
+        if self.on_failed is not None and self.request_id is not None and self.writer.open:
+            self.on_failed(error, status)
         writer = self.writer
         if writer.state is State.WAITING:
             writer.send(status, self.extra_headers + JSON_HEADER, error.wire)

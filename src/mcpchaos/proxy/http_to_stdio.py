@@ -38,6 +38,7 @@ from mcpchaos.events import notify
 from mcpchaos.intercept.chain import InterceptorChain
 from mcpchaos.intercept.context import Session
 from mcpchaos.protocol import codes
+from mcpchaos.protocol.http_headers import recorded_headers
 from mcpchaos.protocol.messages import Direction, Kind, Message
 from mcpchaos.proxy.http_options import HttpOptions
 from mcpchaos.proxy.http_reply import HEAD_SSE, LONG_LIVED, SESSION_GONE, ClientReply
@@ -62,6 +63,11 @@ class BridgeOptions:
     """Server processes for sessions at most; beyond it the least recently used is stopped."""
     shutdown_grace: float = 1.5
     """Seconds a process gets to exit after its stdin closes, before SIGTERM."""
+    max_processes: int | None = None
+    """Server processes started at most over the bridge's life (None: no bound). Past it a new
+    session is refused (HTTP 502, the reason in the JSON-RPC error) and no process starts: a
+    client that keeps opening sessions (handshakes timing out, re-initializing) cannot spawn
+    without end."""
 
 
 def _session_of(upstream: StdioUpstream) -> Session:
@@ -94,6 +100,8 @@ class HttpToStdioBridge:
         self._sessionless: StdioUpstream | None = None
         self._sessionless_lock = asyncio.Lock()
         self._ordinals = itertools.count(1)
+        self.processes_started = 0
+        """Server processes started so far (see ``BridgeOptions.max_processes``)."""
         self.front = HttpFront(self.handle, self.options.front_limits(), self.chain.observers)
         self.limiter = self.front.limiter
         self.port: int | None = None
@@ -218,11 +226,25 @@ class HttpToStdioBridge:
         self._serve(request, writer, upstream, item, session_id)
 
     async def _spawn(self, session_id: str | None) -> StdioUpstream:
+        limit = self.bridge.max_processes
+        if limit is not None and self.processes_started >= limit:
+            notify(self.chain.observers, "server_process_refused")
+            raise UpstreamStartError(
+                f"{self.processes_started} server processes started, the limit (--max-server-processes "
+                f"{limit}): no new process for this session"
+            )
         ordinal = next(self._ordinals)
         session = Session(id=session_id or f"sessionless-{ordinal}", ordinal=ordinal, transport="http")
-        child = await ChildProcess.spawn(self.command)
+        self.processes_started += 1  # before the await: two sessions at once never both pass the bound
+        try:
+            child = await ChildProcess.spawn(self.command)
+        except UpstreamStartError:
+            self.processes_started -= 1
+            raise
         upstream = StdioUpstream(session, child, self.chain, rewrite_ids=session_id is None)
         upstream.start(self.options.max_message_bytes)
+        notify(self.chain.observers, "server_process_started")
+        upstream.exited.add_done_callback(lambda _: notify(self.chain.observers, "server_process_exited"))
         notify(self.chain.observers, "session_started", session)
         log.info("started server pid %d for session %s", child.pid, session.id)
         return upstream
@@ -291,6 +313,10 @@ class HttpToStdioBridge:
         if answer_needed and outgoing.method not in LONG_LIVED:
             reply.arm_idle(self.options.request_timeout)
         upstream.current = stream
+        recorder = self.chain.recorder
+        if recorder is not None:  # the history checks the mirrored headers against the body
+            recorder.transport_meta(upstream.session, recorded_headers(request.index))
+            reply.on_failed = recorder.answered_by_proxy(upstream.session)
         upstream.pump.receive(Direction.CLIENT_TO_SERVER, outgoing)
         upstream.current = None
         if not answer_needed and not reply.done:

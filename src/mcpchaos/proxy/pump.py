@@ -5,7 +5,7 @@ transport gives it two :class:`Endpoint` objects (the client side and the server
 calls :meth:`Pump.receive` with every frame it reads. Delays and holds are event-loop timers,
 not tasks or sleeps, so a delayed message never blocks another message or another session.
 
-Why one module of ≈ 470 lines: every effect's meaning (send, delay, hold, release, reply,
+Why one module of ≈ 490 lines: every effect's meaning (send, delay, hold, release, reply,
 disconnect, exhaust) and the answering of malformed frames act on the same per-session state
 (timers, held messages, the tracker); this is the one place that sends, and it stays whole.
 """
@@ -169,6 +169,9 @@ class Pump:
             if pending is not None:
                 request_method = pending.method
                 request_tool = pending.tool
+        recorder = self.chain.recorder
+        if recorder is not None:
+            recorder.read(self.session, direction, message, now, ordinal)
         ctx = Context(self.session, direction, ordinal, now, request_method, request_tool)
         observers = self.chain.observers
         if observers:
@@ -270,12 +273,17 @@ class Pump:
                 case Disconnect(reason):
                     if not self._transport_effect(effect):
                         self.disconnect(reason)
-                case HttpReply(_, _, message):
+                case HttpReply(status, _, message):
                     if not self._transport_effect(effect):
                         if message is not None:
                             self._send(direction.reverse, message)
                         else:
                             self.stats.dropped += 1
+                    elif message is not None and self.chain.recorder is not None:
+                        # Answered at the HTTP level: the client still saw this message.
+                        self.chain.recorder.written(
+                            self.session, direction.reverse, message, self._loop.time(), {"status": status}
+                        )
                     self.stats.replied += 1
                 case Exhaust():
                     self._exhaust(effect)
@@ -415,6 +423,9 @@ class Pump:
         if endpoint.send(message):
             for observer in observers:
                 observer.sent(direction, message, waited)
+            recorder = self.chain.recorder
+            if recorder is not None:
+                recorder.written(self.session, direction, message, self._loop.time())
             return
         if message.kind is Kind.REQUEST and direction is Direction.CLIENT_TO_SERVER:
             # An endpoint may say why it refused (e.g. a server restart under way).
@@ -447,6 +458,8 @@ class Pump:
             error = error_response(pending.id, code, text, {"mcpchaos": {"method": pending.method}})
             if self._endpoints[direction.reverse].send(error):
                 answered += 1
+                if self.chain.recorder is not None:
+                    self.chain.recorder.written(self.session, direction.reverse, error, self._loop.time())
         self.stats.failed_pending += answered
         return answered
 

@@ -12,7 +12,9 @@ from .conftest import DEMO_STDIO, MCPCHAOS, drive, tool
 
 @pytest.mark.parametrize("protocol", ["2025-11-25", "2026-07-28"])
 async def test_stdio_clients_each_run_a_server_process_and_get_answers(protocol: str) -> None:
-    settings = LoadSettings(clients=2, protocol=protocol)
+    # The default 5 s call deadline was missed by echo calls on a 2-core machine at load 15; this
+    # test is about answers, not latency.
+    settings = LoadSettings(clients=2, protocol=protocol, deadline_s=60)
     recorder, driver = await drive(StdioTarget(DEMO_STDIO), settings, requests=40)
     counts, _, accounting = recorder.totals()
     assert counts.ok == counts.total >= 40
@@ -22,19 +24,24 @@ async def test_stdio_clients_each_run_a_server_process_and_get_answers(protocol:
 
 async def test_stdio_load_through_the_proxy_is_answered() -> None:
     command = [*MCPCHAOS, "proxy", "--", *DEMO_STDIO]
-    recorder, _ = await drive(StdioTarget(command), LoadSettings(clients=1), requests=20)
+    recorder, _ = await drive(StdioTarget(command), LoadSettings(clients=1, deadline_s=60), requests=20)
     counts = recorder.totals()[0]
     assert counts.ok == counts.total >= 20
 
 
 async def test_a_crashed_server_fails_its_requests_and_a_new_process_takes_over() -> None:
-    settings = LoadSettings(clients=1, mix=[tool("echo", text="x"), tool("fail", mode="crash")])
+    settings = LoadSettings(
+        clients=1, deadline_s=60, mix=[tool("echo", text="x"), tool("fail", mode="crash")]
+    )
     recorder, driver = await drive(StdioTarget(DEMO_STDIO), settings, requests=5)
     counts, _, accounting = recorder.totals()
-    assert counts.transport_kinds.get("process_exited", 0) >= 1
+    exits = counts.transport_kinds.get("process_exited", 0)
+    assert exits >= 1
     assert counts.ok > 0
     assert accounting.lost == counts.transport
-    assert driver.sessions_opened == 1 + counts.transport_kinds["process_exited"]
+    # One process per crash, and the first: the driver may stop between the last crash and the
+    # start of the process that would have taken over.
+    assert exits <= driver.sessions_opened <= 1 + exits
 
 
 async def test_a_stdio_request_slower_than_its_deadline_ends_as_deadline() -> None:

@@ -68,6 +68,7 @@ def gradual_degradation() -> ScenarioResult:
         params={"steps": 11, "collapse_below": 0.1},
         started_at="2026-11-28T01:00:00+00:00",
         duration_s=22.0,
+        ready_after_s=1.384,
         phases=phases,
         timeline=timeline,
         verdicts=[
@@ -147,6 +148,7 @@ def sudden_failure() -> ScenarioResult:
         description="Healthy, then the upstream is killed, then it comes back.",
         started_at="2026-11-28T01:00:22+00:00",
         duration_s=20.0,
+        ready_after_s=0.052,
         phases=phases,
         timeline=timeline,
         events=[

@@ -23,7 +23,7 @@ def test_degradation_gets_all_four_plots() -> None:
     assert titles == [
         "Success rate against fault probability",
         "Latency over time",
-        "Outcomes per phase",
+        "Outcome shares per phase",
         "Recovery timeline: success rate per time bucket",
     ]
 
@@ -118,7 +118,7 @@ def test_absent_data_renders_without_plots() -> None:
     page = render_html(journal.model_copy(update={"scenarios": [bare()]}))
     assert "<svg" not in page
     assert "could not start the upstream" in page
-    assert "<h2>Summary</h2>" in page
+    assert '<h2 id="summary">Summary</h2>' in page
 
 
 def test_a_journal_without_scenarios_renders() -> None:
@@ -129,7 +129,7 @@ def test_a_journal_without_scenarios_renders() -> None:
 def test_phases_without_a_timeline_keep_the_bars_and_skip_the_time_plots() -> None:
     scenario = sudden_failure().model_copy(update={"timeline": [], "events": []})
     titles = _svg_titles(render_html(_one(scenario)))
-    assert titles == ["Outcomes per phase"]
+    assert titles == ["Outcome shares per phase"]
 
 
 def test_a_timeline_without_phases_draws_the_time_plots_unshaded() -> None:

@@ -13,13 +13,13 @@ def test_the_overall_result_comes_first() -> None:
     assert "Rerun: `mcpchaos run suite --quick --seed 1234`" in text
 
 
-def test_verdict_lines_carry_the_result_word_rule_and_detail() -> None:
+def test_verdict_lines_carry_the_result_word_and_detail_and_each_rule_is_written_once() -> None:
     text = render_markdown(sample_journal())
-    assert "| no_hangs | ❌ failed | every request ends by its deadline | 1 hung |" in text
-    assert (
-        "| recovery | ✅ passed | success ≥ 99% of baseline within 5 s of clearing | recovered in 3.1 s |"
-        in text
-    )
+    assert "| no_hangs | ❌ failed | 1 hung |" in text
+    assert "| recovery | ✅ passed | recovered in 3.1 s |" in text
+    rules = text.split("## Rules", 1)[1].split("## Scenarios", 1)[0]
+    assert "| no_hangs | every request ends by its deadline | sudden_failure |" in rules
+    assert text.count("every request ends by its deadline") == 1
     assert "### sudden_failure: ❌ failed" in text
     assert "### gradual_degradation: ✅ passed" in text
 
@@ -27,9 +27,9 @@ def test_verdict_lines_carry_the_result_word_rule_and_detail() -> None:
 def test_skipped_and_inconclusive_are_their_own_words_never_a_pass() -> None:
     text = render_markdown(sample_journal(with_every_status=True))
     assert "4 scenarios: 1 passed, 1 failed, 1 inconclusive, 1 skipped." in text
-    assert "| upstream_failure | ⏭️ skipped | – | the target is a URL" in text
+    assert "| upstream_failure | ⏭️ skipped | – | Not run against this target: the target is a URL" in text
     assert "### upstream_failure: ⏭️ skipped" in text
-    assert "**Skipped:** the target is a URL" in text
+    assert "**Finding:** Not run against this target: the target is a URL" in text
     assert "| intermittent_failures | ⚠️ inconclusive | 1 passed, 0 failed, 1 inconclusive |" in text
     assert "### intermittent_failures: ⚠️ inconclusive" in text
     assert "**Inconclusive:** the baseline is too weak" in text
@@ -44,6 +44,7 @@ def test_skipped_and_inconclusive_are_their_own_words_never_a_pass() -> None:
 
 def test_limits_list_the_collapse_point_and_measurements() -> None:
     text = render_markdown(sample_journal())
+    assert "Measured:" in text
     assert "- Collapse point: fault probability **0.9**" in text
     assert "- Time to detect: 1.20 s" in text
     assert "- Time to recover: 3.10 s" in text
@@ -55,8 +56,9 @@ def test_findings_are_grouped_by_severity_with_mitigations() -> None:
     failures = text.index("**Failures**")
     warnings = text.index("**Warnings**")
     assert failures < warnings
-    assert "  - Mitigation: Give every client request a deadline (e.g. 30 s)." in text
-    assert "  - Mitigation: Lower --breaker-window or --breaker-min." in text
+    mitigation = text.split("#### Mitigation", 2)[2].split("####", 1)[0]  # sudden_failure's
+    assert "- A request hung after the upstream came back: Give every client request a deadline" in mitigation
+    assert "- Slow detection: Lower --breaker-window or --breaker-min." in mitigation
 
 
 def test_the_counts_table_has_a_row_per_phase_and_the_total_with_tool_errors_apart() -> None:
@@ -92,6 +94,8 @@ def test_a_scenario_that_did_not_run_says_why() -> None:
 def test_absent_data_leaves_out_its_sections() -> None:
     journal = sample_journal(with_bare=True)
     text = render_markdown(journal.model_copy(update={"scenarios": [journal.scenarios[2]]}))
-    assert "#### Limits identified" not in text
+    assert "Measured:" not in text
     assert "#### Counts" not in text
-    assert "#### Verdicts" not in text
+    assert "| verdict | result | measured |" not in text
+    assert "#### Parameters" not in text
+    assert "## Rules" not in text

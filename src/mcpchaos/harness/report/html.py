@@ -11,15 +11,7 @@ from dataclasses import dataclass
 from html import escape
 
 from mcpchaos.harness.journal import Journal, ScenarioResult, Status
-from mcpchaos.harness.report import figures, svg
-
-OUTCOME_COLOURS = {
-    "ok": svg.BLUE,
-    "tool_error": svg.SKY,
-    "error": svg.VERMILLION,
-    "transport": svg.ORANGE,
-    "deadline": svg.PURPLE,
-}
+from mcpchaos.harness.report import figures, plots
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222;
@@ -36,6 +28,9 @@ th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: ta
 .meta { color: #555; } .plot { margin: .8em 0 1.4em; }
 .sev-failure { color: #c62828; font-weight: 600; } .sev-warning { color: #9a6700; font-weight: 600; }
 .sev-info { color: #555; font-weight: 600; } pre { background: #f6f6f6; padding: .6em; overflow-x: auto; }
+figure { margin: .8em 0 1.4em; } figcaption { color: #555; font-size: .9em; margin-top: .2em; }
+.toc ol { padding-left: 1.4em; } .toc ul { margin: .1em 0 .4em; font-size: .92em; }
+.finding { font-size: 1.05em; }
 """
 
 
@@ -67,80 +62,16 @@ def _badge(status: Status) -> _Html:
     return _Html(f'<span class="{status}">{status}</span>')
 
 
-def _plot(chart: str) -> str:
-    return f'<div class="plot">{chart}</div>'
-
-
-def _degradation_plot(result: ScenarioResult) -> str | None:
-    phases = figures.degradation_phases(result)
-    if not phases:
-        return None
-    measured = [(p.fault_probability or 0.0, p.outcomes.success_rate) for p in phases]
-    markers = []
-    if result.collapse_point is not None:
-        markers.append(svg.Marker(result.collapse_point, f"collapse point p={result.collapse_point:g}"))
-    return svg.line_chart(
-        "Success rate against fault probability",
-        [
-            svg.Series("measured", measured, svg.BLUE),
-            # Error-only faults at probability p leave 1 - p: the reference the eye compares with.
-            svg.Series("theory 1 − p", [(0.0, 1.0), (1.0, 0.0)], svg.GREY, dashed=True, dots=False),
-        ],
-        x_label="fault probability",
-        y_label="success rate",
-        x_range=(0.0, 1.0),
-        y_range=(0.0, 1.0),
-        y_percent=True,
-        markers=markers,
+def _plot(plot: plots.Plot, index: int) -> str:
+    return (
+        f'<figure class="plot" id="s{index}-{plot.slug}">{plot.svg}'
+        f"<figcaption>How to read it: {escape(plot.caption)}</figcaption></figure>"
     )
 
 
-def _bands(result: ScenarioResult) -> list[svg.Band]:
-    return [svg.Band(p.started_s, p.ended_s, p.name) for p in result.phases]
-
-
-def _latency_plot(result: ScenarioResult) -> str | None:
-    buckets = result.timeline
-    if not any(b.p50_ms is not None or b.p99_ms is not None for b in buckets):
-        return None
-    mid = [b.t_s + b.width_s / 2 for b in buckets]
-    return svg.line_chart(
-        "Latency over time",
-        [
-            svg.Series("p50", [(x, b.p50_ms) for x, b in zip(mid, buckets, strict=True)], svg.BLUE),
-            svg.Series("p99", [(x, b.p99_ms) for x, b in zip(mid, buckets, strict=True)], svg.VERMILLION),
-        ],
-        x_label="time (s)",
-        y_label="latency (ms)",
-        bands=_bands(result),
-    )
-
-
-def _recovery_plot(result: ScenarioResult) -> str | None:
-    buckets = [b for b in result.timeline if b.outcomes.total > 0]
-    if not buckets:
-        return None
-    return svg.line_chart(
-        "Recovery timeline: success rate per time bucket",
-        [svg.Series("success rate", [(b.t_s + b.width_s / 2, b.outcomes.success_rate) for b in buckets])],
-        x_label="time (s)",
-        y_label="success rate",
-        y_range=(0.0, 1.0),
-        y_percent=True,
-        bands=_bands(result),
-        markers=[svg.Marker(e.t_s, e.kind, svg.PURPLE) for e in result.events],
-    )
-
-
-def _outcome_plot(result: ScenarioResult) -> str | None:
+def _outcome_tables(result: ScenarioResult) -> str:
+    """Under the outcome shares: the counts behind them, by code and kind, and the first errors."""
     phases = [p for p in result.phases if p.outcomes.total > 0]
-    if not phases:
-        return None
-    stacks = [
-        svg.Stack(kind, [float(getattr(p.outcomes, kind)) for p in phases], colour)
-        for kind, colour in OUTCOME_COLOURS.items()
-    ]
-    chart = svg.stacked_bars("Outcomes per phase", [p.name for p in phases], stacks, y_label="requests")
     rows: list[list[Cell]] = []
     for p in phases:
         if p.outcomes.tool_error:
@@ -150,7 +81,7 @@ def _outcome_plot(result: ScenarioResult) -> str | None:
     codes = _table(["phase", "outcome", "code / kind", "count"], rows) if rows else ""
     first = [[p.name, "; ".join(p.outcomes.first_errors)] for p in phases if p.outcomes.first_errors]
     texts = _table(["phase", "first errors"], first) if first else ""
-    return chart + codes + texts
+    return codes + texts
 
 
 def _resources(result: ScenarioResult) -> str:
@@ -166,19 +97,17 @@ def _resources(result: ScenarioResult) -> str:
     ]
     if not rows:
         return ""
-    return "<h3>Resources</h3>" + _table(["process", "resource", "baseline", "peak", "final"], rows)
+    return _table(["process", "resource", "baseline", "peak", "final"], rows)
 
 
 def _counts(result: ScenarioResult) -> str:
     if not result.phases:
         return ""
     rows: list[list[Cell]] = [[name, *values] for name, values in figures.count_rows(result)]
-    return '<h3>Counts</h3><div class="counts">' + _table(["phase", *figures.COUNT_HEADERS], rows) + "</div>"
+    return '<div class="counts">' + _table(["phase", *figures.COUNT_HEADERS], rows) + "</div>"
 
 
 def _findings(result: ScenarioResult) -> str:
-    if not result.findings:
-        return ""
     items = "".join(
         f'<li><span class="sev-{f.severity}">{escape(f.severity)}</span> <strong>{escape(f.title)}</strong>: '
         f"{escape(f.detail)}"
@@ -186,18 +115,33 @@ def _findings(result: ScenarioResult) -> str:
         + "</li>"
         for f in result.findings
     )
-    return f"<h3>Findings</h3><ul>{items}</ul>"
+    if result.mitigation:
+        items += f"<li><em>If this fails:</em> {escape(result.mitigation)}</li>"
+    return f"<ul>{items}</ul>" if items else ""
 
 
-def _scenario(result: ScenarioResult, index: int) -> str:
+Contents = list[tuple[str, str]]
+"""(anchor, title) of a scenario's parts, for the table of contents."""
+
+
+def _scenario(result: ScenarioResult, index: int) -> tuple[str, Contents]:
+    contents: Contents = []
+
+    def part(slug: str, title: str, body: str) -> str:
+        if not body:
+            return ""
+        contents.append((f"s{index}-{slug}", title))
+        return f'<h3 id="s{index}-{slug}">{escape(title)}</h3>{body}'
+
     parts = [f'<h2 id="s{index}">{escape(result.scenario)} {_badge(result.status).markup}</h2>']
     if result.description:
         parts.append(f"<p>{escape(result.description)}</p>")
-    parts.append(
-        f'<p class="meta">started {escape(result.started_at)}, ran {result.duration_s:.1f} s'
-        + (f", parameters: <code>{escape(str(result.params))}</code>" if result.params else "")
-        + "</p>"
-    )
+    parts.append(f'<p class="finding"><strong>Finding:</strong> {escape(figures.finding(result))}</p>')
+    parts.append(f'<p class="meta">started {escape(result.started_at)}, ran {result.duration_s:.1f} s</p>')
+    parts.append(f'<p class="meta ready">{ready}</p>' if (ready := figures.ready_line(result)) else "")
+    if result.params:
+        yaml_text = escape(figures.params_yaml(result.params))
+        parts.append(f"<details><summary>Parameters (YAML)</summary><pre>{yaml_text}</pre></details>")
     if result.skipped:
         parts.append(f'<p class="meta">Skipped: {escape(result.skipped)}</p>')
     if result.error:
@@ -209,14 +153,34 @@ def _scenario(result: ScenarioResult, index: int) -> str:
         parts.append(f'<p class="sev-warning">Inconclusive:</p><pre>{escape(result.inconclusive)}</pre>')
     if result.verdicts:
         rows: list[list[Cell]] = [[v.name, _badge(v.status), v.rule, v.detail] for v in result.verdicts]
-        parts.append("<h3>Verdicts</h3>" + _table(["verdict", "result", "rule", "detail"], rows))
+        parts.append(part("verdicts", "Verdicts", _table(["verdict", "result", "rule", "detail"], rows)))
     if result.measurements:
         rows = [[figures.label(k), figures.measurement(k, v)] for k, v in result.measurements.items()]
-        parts.append("<h3>Measurements</h3>" + _table(["figure", "value"], rows))
-    plots = [_degradation_plot(result), _latency_plot(result), _outcome_plot(result), _recovery_plot(result)]
-    parts += [_plot(p) for p in plots if p is not None]
-    parts += [_resources(result), _counts(result), _findings(result)]
-    return "<section>" + "\n".join(p for p in parts if p) + "</section>"
+        parts.append(part("measurements", "Measurements", _table(["figure", "value"], rows)))
+    for plot in plots.plots(result):
+        contents.append((f"s{index}-{plot.slug}", plot.title))
+        parts.append(_plot(plot, index))
+        if plot.slug == "outcomes":
+            parts.append(_outcome_tables(result))
+    parts += [
+        part("resources", "Resources", _resources(result)),
+        part("counts", "Counts", _counts(result)),
+        part("findings", "Findings and mitigations", _findings(result)),
+    ]
+    return "<section>" + "\n".join(p for p in parts if p) + "</section>", contents
+
+
+def _toc(journal: Journal, contents: list[Contents]) -> str:
+    """The table of contents: the summary, then each scenario with its parts and plots."""
+    items = ['<li><a href="#summary">Summary</a></li>']
+    for index, (result, parts) in enumerate(zip(journal.scenarios, contents, strict=True)):
+        sub = "".join(f'<li><a href="#{anchor}">{escape(title)}</a></li>' for anchor, title in parts)
+        items.append(
+            f'<li><a href="#s{index}">{escape(result.scenario)}</a> {_badge(result.status).markup}'
+            + (f"<ul>{sub}</ul>" if sub else "")
+            + "</li>"
+        )
+    return f'<nav class="toc"><h2>Contents</h2><ol>{"".join(items)}</ol></nav>'
 
 
 def _summary(journal: Journal) -> str:
@@ -250,10 +214,13 @@ def render_html(journal: Journal) -> str:
     body = [header]
     if journal.scenarios:
         tally = figures.tally([s.status for s in journal.scenarios])
+        sections = [_scenario(s, i) for i, s in enumerate(journal.scenarios)]
+        body.append(_toc(journal, [contents for _, contents in sections]))
         body.append(
-            f"<h2>Summary</h2><p>{len(journal.scenarios)} scenarios: {tally}.</p>" + _summary(journal)
+            f'<h2 id="summary">Summary</h2><p>{len(journal.scenarios)} scenarios: {tally}.</p>'
+            + _summary(journal)
         )
-        body += [_scenario(s, i) for i, s in enumerate(journal.scenarios)]
+        body += [section for section, _ in sections]
     else:
         body.append("<p>This run has no scenarios.</p>")
     title = f"mcpchaos report: {journal.status}"

@@ -64,6 +64,8 @@ class Stack:
     name: str
     values: Sequence[float]
     color: str
+    notes: Sequence[str] = ()
+    """Per category, what the bar's tooltip adds (e.g. the count behind a share)."""
 
 
 @dataclass
@@ -76,6 +78,10 @@ class _Frame:
     y_hi: float
     width: int = WIDTH
     height: int = HEIGHT
+    top: int = TOP
+    """The top margin: more when rows of phase names need it."""
+    bottom: int = BOTTOM
+    """The bottom margin: more when rows of category labels need it."""
     parts: list[str] = field(default_factory=list)
 
     def px(self, x: float) -> float:
@@ -84,7 +90,32 @@ class _Frame:
 
     def py(self, y: float) -> float:
         span = self.y_hi - self.y_lo or 1.0
-        return self.height - BOTTOM - (y - self.y_lo) / span * (self.height - TOP - BOTTOM)
+        return self.height - self.bottom - (y - self.y_lo) / span * (self.height - self.top - self.bottom)
+
+
+CHAR_EM = 0.62
+"""A generous average glyph width of a sans-serif font, in em: the room a label is given."""
+
+
+def text_width(text: str, size: int) -> float:
+    """The width a label of ``size`` px is assumed to take (labels are laid out with it)."""
+    return len(text) * size * CHAR_EM
+
+
+def label_rows(spans: Sequence[tuple[float, float]], gap: float = 8.0) -> list[int]:
+    """A row for each label's x-span so that labels in one row never overlap: greedy, left to
+    right, each label in the first row where it fits (phase names and events close in time)."""
+    ends: list[float] = []
+    rows = [0] * len(spans)
+    for i in sorted(range(len(spans)), key=lambda i: spans[i][0]):
+        x0, x1 = spans[i]
+        row = next((r for r, end in enumerate(ends) if x0 >= end + gap), len(ends))
+        if row == len(ends):
+            ends.append(x1)
+        else:
+            ends[row] = x1
+        rows[i] = row
+    return rows
 
 
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
@@ -136,7 +167,7 @@ def _open(title: str, width: int, height: int) -> list[str]:
 
 def _axes(frame: _Frame, x_label: str, y_label: str, y_percent: bool) -> None:
     p = frame.parts
-    bottom = frame.height - BOTTOM
+    bottom = frame.height - frame.bottom
     right = frame.width - RIGHT
     for tick in nice_ticks(frame.y_lo, frame.y_hi):
         y = frame.py(tick)
@@ -148,9 +179,9 @@ def _axes(frame: _Frame, x_label: str, y_label: str, y_percent: bool) -> None:
         p.append(f'<line x1="{x:.1f}" y1="{bottom}" x2="{x:.1f}" y2="{bottom + 4}" stroke="#333"/>')
         p.append(_text(x, bottom + 16, _fmt(tick), anchor="middle"))
     p.append(f'<line x1="{LEFT}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#333"/>')
-    p.append(f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{bottom}" stroke="#333"/>')
+    p.append(f'<line x1="{LEFT}" y1="{frame.top}" x2="{LEFT}" y2="{bottom}" stroke="#333"/>')
     p.append(_text((LEFT + right) / 2, frame.height - 8, x_label, anchor="middle"))
-    mid = (TOP + bottom) / 2
+    mid = (frame.top + bottom) / 2
     p.append(_text(14, mid, y_label, anchor="middle", extra=f' transform="rotate(-90 14 {mid:.1f})"'))
 
 
@@ -189,29 +220,45 @@ def line_chart(
         y_range = (0.0, nice_ceiling(top * 1.05))
     frame = _Frame(x_lo, x_hi if x_hi > x_lo else x_lo + 1.0, *y_range)
     parts = frame.parts
-    for i, band in enumerate(bands):
+    right = frame.width - RIGHT
+    # Phase names in rows above the plot (off the data, none overlapping); the plot keeps its height.
+    band_spans = [_fit(frame.px(b.x0) + 2, text_width(b.label, 9), right) for b in bands]
+    band_rows = label_rows(band_spans)
+    frame.top = TOP + 11 * (max(band_rows) + 1) if bands else TOP
+    frame.height = HEIGHT + frame.top - TOP
+    labels: list[str] = []
+    for i, (band, row) in enumerate(zip(bands, band_rows, strict=True)):
         x0, x1 = frame.px(band.x0), frame.px(band.x1)
         # Alternate two fills so neighbouring phases stay apart.
         fill = BAND_FILL if i % 2 == 0 else "#fafafa"
         parts.append(
-            f'<rect x="{x0:.1f}" y="{TOP}" width="{max(x1 - x0, 0):.1f}" '
-            f'height="{frame.height - TOP - BOTTOM}" fill="{fill}"/>'
+            f'<rect x="{x0:.1f}" y="{frame.top}" width="{max(x1 - x0, 0):.1f}" '
+            f'height="{frame.height - frame.top - frame.bottom}" fill="{fill}"/>'
         )
-        parts.append(_text(x0 + 3, TOP + 11 + (i % 2) * 11, band.label, size=9, extra=' fill="#555"'))
+        label_y = TOP + 7 + row * 11
+        labels.append(_text(band_spans[i][0], label_y, band.label, size=9, extra=' fill="#555"'))
+    parts += labels
     _axes(frame, x_label, y_label, y_percent)
-    for i, marker in enumerate(markers):
+    marker_spans = [_fit(frame.px(m.x) + 3, text_width(m.label, 10), right) for m in markers]
+    for marker, span, row in zip(markers, marker_spans, label_rows(marker_spans), strict=True):
         x = frame.px(marker.x)
-        # Staggered heights: events close in time would print their labels over each other.
-        label_y = frame.height - BOTTOM - 6 - (i % 3) * 13
+        bottom = frame.height - frame.bottom
         parts.append(
-            f'<line class="marker" x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{frame.height - BOTTOM}" '
+            f'<line class="marker" x1="{x:.1f}" y1="{frame.top}" x2="{x:.1f}" y2="{bottom}" '
             f'stroke="{marker.color}" stroke-width="1.5" stroke-dasharray="2 3"/>'
         )
-        parts.append(_text(x + 3, label_y, marker.label, size=10, extra=f' fill="{marker.color}"'))
+        label_y = frame.height - frame.bottom - 6 - row * 13
+        parts.append(_text(span[0], label_y, marker.label, size=10, extra=f' fill="{marker.color}"'))
     for s in series:
         parts.extend(_polyline(frame, s))
     _legend(parts, frame.width, [(s.name, s.color, s.dashed) for s in series])
     return "\n".join([*_open(title, frame.width, frame.height), *parts, "</svg>"])
+
+
+def _fit(x0: float, width: float, right: float) -> tuple[float, float]:
+    """A label's span from ``x0``, moved left so it ends inside the plot (not under the legend)."""
+    start = max(LEFT, min(x0, right - width))
+    return start, start + width
 
 
 def _polyline(frame: _Frame, s: Series) -> list[str]:
@@ -235,21 +282,36 @@ def _polyline(frame: _Frame, s: Series) -> list[str]:
     return lines + out
 
 
-def stacked_bars(title: str, categories: Sequence[str], stacks: Sequence[Stack], *, y_label: str) -> str:
-    """Bars per category, each split into the stacks' values, with a legend."""
+def stacked_bars(
+    title: str,
+    categories: Sequence[str],
+    stacks: Sequence[Stack],
+    *,
+    y_label: str,
+    y_percent: bool = False,
+) -> str:
+    """Bars per category, each split into the stacks' values, with a legend; ``y_percent``:
+    the values are shares (0 to 1) and the axis reads 0–100%."""
     totals = [sum(s.values[i] for s in stacks) for i in range(len(categories))]
-    top = max(totals, default=0.0)
-    y_hi = nice_ceiling(top)
+    y_hi = 1.0 if y_percent else nice_ceiling(max(totals, default=0.0))
     frame = _Frame(0.0, float(max(len(categories), 1)), 0.0, y_hi)
+    slot = frame.px(1.0) - frame.px(0.0)
+    centres = [frame.px(float(i)) + slot * 0.5 for i in range(len(categories))]
+    spans = [
+        (c - text_width(n, 9) / 2, c + text_width(n, 9) / 2) for c, n in zip(centres, categories, strict=True)
+    ]
+    rows = label_rows(spans)
+    # Long phase names take more rows under the bars: the plot keeps its height, the margin grows.
+    frame.bottom = max(BOTTOM, 14 + 11 * (max(rows, default=0) + 1))
+    frame.height = HEIGHT + frame.bottom - BOTTOM
     parts = frame.parts
-    bottom = frame.height - BOTTOM
+    bottom = frame.height - frame.bottom
     for tick in nice_ticks(0.0, y_hi):
         y = frame.py(tick)
         parts.append(
             f'<line x1="{LEFT}" y1="{y:.1f}" x2="{frame.width - RIGHT}" y2="{y:.1f}" stroke="#e3e3e3"/>'
         )
-        parts.append(_text(LEFT - 6, y + 4, _fmt(tick), anchor="end"))
-    slot = frame.px(1.0) - frame.px(0.0)
+        parts.append(_text(LEFT - 6, y + 4, f"{tick * 100:.0f}%" if y_percent else _fmt(tick), anchor="end"))
     for i, category in enumerate(categories):
         base = 0.0
         x = frame.px(float(i)) + slot * 0.15
@@ -257,13 +319,14 @@ def stacked_bars(title: str, categories: Sequence[str], stacks: Sequence[Stack],
             value = s.values[i]
             if value > 0:
                 y0, y1 = frame.py(base), frame.py(base + value)
+                shown = f"{value * 100:.1f}%" if y_percent else _fmt(value)
+                note = f" ({s.notes[i]})" if i < len(s.notes) and s.notes[i] else ""
                 parts.append(
                     f'<rect x="{x:.1f}" y="{y1:.1f}" width="{slot * 0.7:.1f}" height="{y0 - y1:.1f}" '
-                    f'fill="{s.color}"><title>{escape(f"{category}: {s.name} {_fmt(value)}")}</title></rect>'
+                    f'fill="{s.color}"><title>{escape(f"{category}: {s.name} {shown}{note}")}</title></rect>'
                 )
             base += value
-        label_y = bottom + 14 + (i % 2) * 11  # staggered so long phase names do not overlap
-        parts.append(_text(x + slot * 0.35, label_y, category, anchor="middle", size=9))
+        parts.append(_text(centres[i], bottom + 14 + rows[i] * 11, category, anchor="middle", size=9))
     parts.append(f'<line x1="{LEFT}" y1="{bottom}" x2="{frame.width - RIGHT}" y2="{bottom}" stroke="#333"/>')
     parts.append(f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{bottom}" stroke="#333"/>')
     mid = (TOP + bottom) / 2

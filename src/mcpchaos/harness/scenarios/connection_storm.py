@@ -51,6 +51,11 @@ class ConnectionStorm(Scenario):
         "runs: the open count never exceeds the limit, the rest get a clean 503, a fresh request is "
         "still answered fast, and the file descriptors come back."
     )
+    mitigation = (
+        "Cap connections at the server or a proxy in front of it (--max-connections), answer the "
+        "excess with a fast 503 and Retry-After, set idle timeouts, and raise the file-descriptor "
+        "limit above the cap."
+    )
     Params = Params
     quick: ClassVar[dict[str, object]] = {
         "max_connections": 100,
@@ -79,6 +84,7 @@ class ConnectionStorm(Scenario):
         if ctx.stack.target.kind == "attach":
             raise ScenarioSkipped("needs a proxy started with --max-connections: not in attach mode")
         await ctx.start_load()
+        ctx.sample_over_time()  # the figures: open connections, sessions and RSS over time
         await ctx.phase("baseline", p.baseline_s, faults={})
         tally = StormTally()
 

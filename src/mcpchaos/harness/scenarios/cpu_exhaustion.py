@@ -27,6 +27,11 @@ class CpuExhaustion(Scenario):
         "CPU spikes on a share of requests stall the proxy (every session waits, like a server pegged "
         "at 100% CPU): latency rises, nothing must break; then the spikes stop."
     )
+    mitigation = (
+        "Give every call a deadline and keep CPU-heavy tool work off the event loop (a worker pool or "
+        "process); shed load (503) when the queue grows instead of letting latency climb for "
+        "everyone."
+    )
     Params = Params
     quick: ClassVar[dict[str, object]] = {
         "exhaustion_s": 1.5,

@@ -35,6 +35,10 @@ class GradualDegradation(Scenario):
         "Ramp fault_probability from 0 to 1 in steps under steady load, record each step and stop "
         "at the collapse point (success below the threshold); then clear the faults and watch recovery."
     )
+    mitigation = (
+        "Retry idempotent calls with backoff and jitter, cap retries so they do not amplify load, and "
+        "alert on the success rate well before the collapse point measured here."
+    )
     Params = Params
     quick: ClassVar[dict[str, object]] = {
         "step_s": 1.2,

@@ -29,6 +29,11 @@ class Params(ScenarioParams):
 class IntermittentFailures(Scenario):
     name = "intermittent_failures"
     description = "Faults flap on and off; after every burst the system must come back by itself."
+    mitigation = (
+        "Retry with backoff and jitter, keep a circuit breaker's open time short so it closes soon "
+        "after a burst, and make sure clients keep (or cleanly re-create) their sessions across "
+        "bursts."
+    )
     Params = Params
     quick: ClassVar[dict[str, object]] = {
         "cycles": 2,

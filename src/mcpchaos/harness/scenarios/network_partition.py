@@ -26,6 +26,11 @@ class NetworkPartition(Scenario):
         "Partition the network between the proxy and the upstream (nothing passes), then heal it: "
         "requests in the partition must end (error or deadline), and service must come back."
     )
+    mitigation = (
+        "Give every request a deadline and use keep-alive probes or timeouts on upstream connections, "
+        "so a partition ends in errors within seconds rather than hung calls; reconnect with backoff "
+        "after it heals."
+    )
     Params = Params
     quick: ClassVar[dict[str, object]] = {
         "partition_s": 1.5,
@@ -51,7 +56,7 @@ class NetworkPartition(Scenario):
         await ctx.phase(
             "partition", p.partition_s, note="network partitioned", outage=True, action=ctx.control.partition
         )
-        await ctx.phase("recovery", p.recovery_s, note="network healed", action=ctx.control.heal)
+        await ctx.phase("recovery", p.recovery_s, note="network healed", repair=ctx.control.heal)
         outcomes = ctx.recorder.phase_summary("partition")[0]
         ctx.measurements["partition_deadlines"] = float(outcomes.deadline)
         if outcomes.deadline:

@@ -39,6 +39,11 @@ class SuddenFailure(Scenario):
         "Healthy load, then a sudden total failure (every request faulted, or the upstream killed), "
         "then healed: time to detect and time to recover."
     )
+    mitigation = (
+        "Detect a dead upstream fast (health checks, a circuit breaker), answer with a clean error "
+        "while it is down, and restart it under supervision so service returns without a client-side "
+        "restart."
+    )
     Params = Params
     quick: ClassVar[dict[str, object]] = {
         "failure_s": 1.5,
@@ -69,7 +74,7 @@ class SuddenFailure(Scenario):
                 "failure", p.failure_s, note="upstream killed", outage=True, action=ctx.stack.kill_upstream
             )
             await ctx.phase(
-                "recovery", p.recovery_s, note="upstream restarted", action=ctx.stack.restart_upstream
+                "recovery", p.recovery_s, note="upstream restarted", repair=ctx.stack.restart_upstream
             )
         else:
             failure = await ctx.phase(

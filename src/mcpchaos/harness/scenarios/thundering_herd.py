@@ -23,6 +23,10 @@ class ThunderingHerd(Scenario):
         "An outage, then every client drops its session and re-initializes at the same instant: "
         "does the server take the herd, and how long until service is back?"
     )
+    mitigation = (
+        "Spread reconnects with jittered exponential backoff, rate-limit new sessions (initialize) at "
+        "the server, and size its start-up for the herd the clients can produce."
+    )
     Params = Params
     quick: ClassVar[dict[str, object]] = {
         "outage_s": 1.0,
@@ -64,7 +68,7 @@ class ThunderingHerd(Scenario):
                 ctx.event("herd", f"{p.load.clients} clients reconnect at once")
 
         recovery = await ctx.phase(
-            "recovery", p.recovery_s, note="all clients reconnect at once", action=back
+            "recovery", p.recovery_s, note="all clients reconnect at once", repair=back
         )
         latency = ctx.recorder.phase_summary("recovery")[1]
         ctx.measurements["herd_p99_ms"] = latency.p99_ms

@@ -24,6 +24,10 @@ class UpstreamFailure(Scenario):
         "Kill the upstream server (SIGKILL) under load, keep it down, restart it: every request in "
         "flight must get an answer, and clients must find the new server (re-initializing their sessions)."
     )
+    mitigation = (
+        "Run the server under a supervisor that restarts it, answer in-flight requests with an error "
+        "when it dies, and have clients re-initialize their session against the new process."
+    )
     Params = Params
     quick: ClassVar[dict[str, object]] = {
         "down_s": 1.5,
@@ -49,7 +53,7 @@ class UpstreamFailure(Scenario):
             "upstream_down", p.down_s, note="upstream killed", outage=True, action=ctx.stack.kill_upstream
         )
         await ctx.phase(
-            "recovery", p.recovery_s, note="upstream restarted", action=ctx.stack.restart_upstream
+            "recovery", p.recovery_s, note="upstream restarted", repair=ctx.stack.restart_upstream
         )
         baseline = ctx.recorder.phase_summary("baseline")[0].success_rate or 0.0
         ctx.measurements["time_to_detect_s"] = time_to_detect(
