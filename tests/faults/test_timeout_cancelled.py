@@ -15,8 +15,10 @@ import yaml
 from mcpchaos.config.faults import FaultConfig
 from mcpchaos.config.load import validate
 from mcpchaos.faults.injector import FaultInjector
+from mcpchaos.history import check
 from mcpchaos.intercept.chain import InterceptorChain
 from mcpchaos.intercept.context import Context
+from mcpchaos.observe.history import HistoryRecorder
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.messages import Message
 from mcpchaos.proxy.http import HttpProxy
@@ -94,6 +96,7 @@ async def test_on_http_a_cancelled_request_s_stream_ends_empty_instead_of_carryi
                 seen.set()
 
     chain = InterceptorChain([SeeCall(), FaultInjector(validate(FaultConfig, CONFIG))])
+    recorder = chain.recorder = HistoryRecorder()  # the history checker judges the wire too
     proxy = HttpProxy(stateful_url, chain)
     await proxy.start("127.0.0.1", 0)
     url = f"http://127.0.0.1:{proxy.port}/mcp"
@@ -117,3 +120,5 @@ async def test_on_http_a_cancelled_request_s_stream_ends_empty_instead_of_carryi
             assert b"Request timed out" in body  # not cancelled: the injected timeout answers it
     finally:
         await proxy.stop()
+    # Before the fix the checker named rule nothing_after_cancel for request 2.
+    assert check(recorder.histories()).violations == []
