@@ -3,8 +3,6 @@ stdio and on Streamable HTTP: what the client observes, and what the fault log s
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -12,87 +10,18 @@ from typing import Any
 
 import anyio
 import pytest
-import yaml
-from mcp import Client, StdioServerParameters
+from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import TextContent
 
 from mcpchaos.config.faults import FaultConfig
 from mcpchaos.config.load import validate
-from mcpchaos.faults.injector import FaultInjector, FaultRecord
+from mcpchaos.faults.injector import FaultInjector
 from mcpchaos.intercept.chain import InterceptorChain
-from mcpchaos.observe.faultlog import read_fault_log
 from mcpchaos.protocol import codes
 from mcpchaos.proxy.http import HttpProxy
+from tests.faults.live import Scenario, on_http, on_stdio, rule
 from tests.http.mcp import HEADERS
-
-DEMO = [sys.executable, "-m", "mcpchaos", "demo-server"]
-SDK_ENV = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else None
-"""The SDK starts a server with a minimal environment: keep the source tree under test."""
-Scenario = Callable[[Client], Awaitable[Any]]
-
-
-def rule(
-    faults: dict[str, Any],
-    tools: tuple[str, ...] = ("echo",),
-    classes: tuple[str, ...] = ("client_request",),
-    **settings: Any,
-) -> dict[str, Any]:
-    return {
-        "seed": 1,
-        "rules": [
-            {
-                "match": {"methods": ["tools/call"], "tools": list(tools), "message_classes": list(classes)},
-                "probability": 1.0,
-                "enabled_faults": faults,
-                **settings,
-            }
-        ],
-    }
-
-
-async def on_stdio(
-    config: dict[str, Any], scenario: Scenario, tmp_path: Path
-) -> tuple[Any, list[dict[str, Any]]]:
-    profile = tmp_path / "faults.yaml"
-    profile.write_text(yaml.safe_dump(config))
-    log = tmp_path / "faults.jsonl"
-    params = StdioServerParameters(
-        command=sys.executable,
-        args=[
-            "-m",
-            "mcpchaos",
-            "proxy",
-            "--faults",
-            str(profile),
-            "--fault-log",
-            str(log),
-            "--",
-            *DEMO,
-        ],
-        env=SDK_ENV,
-    )
-    with anyio.fail_after(30):
-        async with Client(params, mode="legacy") as client:
-            outcome = await scenario(client)
-    return outcome, read_fault_log(log) if log.exists() else []
-
-
-async def on_http(
-    config: dict[str, Any], scenario: Scenario, upstream: str
-) -> tuple[Any, list[dict[str, Any]]]:
-    injector = FaultInjector(validate(FaultConfig, config))
-    records: list[FaultRecord] = []
-    injector.on_fault(records.append)
-    proxy = HttpProxy(upstream, InterceptorChain([injector]))
-    await proxy.start("127.0.0.1", 0)
-    try:
-        with anyio.fail_after(30):
-            async with Client(f"http://127.0.0.1:{proxy.port}/mcp", mode="legacy") as client:
-                outcome = await scenario(client)
-    finally:
-        await proxy.stop()
-    return outcome, [record.as_dict() for record in records]
 
 
 @pytest.fixture(params=["stdio", "http"])

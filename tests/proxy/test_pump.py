@@ -94,6 +94,23 @@ async def test_reply_answers_the_sender_and_nothing_reaches_the_other_side() -> 
     assert pump.session.tracker.pending_count(C2S) == 0
 
 
+async def test_a_delayed_reply_is_not_sent_for_a_request_the_client_cancelled_meanwhile() -> None:
+    def late(message: Message, ctx: Context) -> Effects | None:
+        from mcpchaos.protocol.messages import error_response
+
+        if message.kind is Kind.REQUEST:
+            return [Reply(error_response(message.id, codes.INJECTED_TIMEOUT, "late"), 0.05)]
+        return None
+
+    pump, client, _ = make_pump(InterceptorChain([Scripted(late)]))
+    pump.receive(C2S, request(5, "tools/call"))
+    pump.receive(C2S, notification("notifications/cancelled", {"requestId": 5}))
+    pump.receive(C2S, request(6, "tools/call"))
+    [answer] = await client.wait_for(1)
+    assert answer.id == 6  # 5's reply was due first, and was not sent
+    assert pump.stats.dropped == 1
+
+
 async def test_drop_and_emit() -> None:
     def drop_and_emit(message: Message, ctx: Context) -> Effects | None:
         return [Drop("test"), Emit(notification("notifications/extra"), S2C)]

@@ -19,6 +19,14 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mcpchaos.config.protocol_faults import (
+    EraDowngradeConfig,
+    HeaderMismatchConfig,
+    MissingCapabilityConfig,
+    ResultShapeConfig,
+    SessionExpiryConfig,
+)
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
@@ -34,6 +42,12 @@ class FaultType(enum.StrEnum):
     DUPLICATE = "duplicate"
     REORDER = "reorder"
     RESOURCE_EXHAUSTION = "resource_exhaustion"
+    # Protocol faults (config/protocol_faults.py has their settings).
+    ERA_DOWNGRADE = "era_downgrade"
+    HEADER_MISMATCH = "header_mismatch"
+    MISSING_CAPABILITY = "missing_capability"
+    RESULT_SHAPE = "result_shape"
+    SESSION_EXPIRY = "session_expiry"
 
 
 class ErrorType(enum.StrEnum):
@@ -110,6 +124,11 @@ class EnabledFaults(_Strict):
     duplicate: bool = False
     reorder: bool = False
     resource_exhaustion: bool = False
+    era_downgrade: bool = False
+    header_mismatch: bool = False
+    missing_capability: bool = False
+    result_shape: bool = False
+    session_expiry: bool = False
     weights: dict[FaultType, float] = Field(default_factory=dict)
     """Relative weight per fault kind (1.0 for any not listed)."""
 
@@ -247,6 +266,11 @@ class FaultSettings(_Strict):
     corruption_config: CorruptionConfig = Field(default_factory=CorruptionConfig)
     reorder: ReorderConfig = Field(default_factory=ReorderConfig)
     resource_exhaustion: ResourceExhaustionConfig = Field(default_factory=ResourceExhaustionConfig)
+    era_downgrade: EraDowngradeConfig = Field(default_factory=EraDowngradeConfig)
+    header_mismatch: HeaderMismatchConfig = Field(default_factory=HeaderMismatchConfig)
+    missing_capability: MissingCapabilityConfig = Field(default_factory=MissingCapabilityConfig)
+    result_shape: ResultShapeConfig = Field(default_factory=ResultShapeConfig)
+    session_expiry: SessionExpiryConfig = Field(default_factory=SessionExpiryConfig)
 
 
 def _error_types_needed(enabled: EnabledFaults, settings: ErrorConfig | None, where: str) -> None:
@@ -272,6 +296,11 @@ class Rule(_Strict):
     corruption_config: CorruptionConfig | None = None
     reorder: ReorderConfig | None = None
     resource_exhaustion: ResourceExhaustionConfig | None = None
+    era_downgrade: EraDowngradeConfig | None = None
+    header_mismatch: HeaderMismatchConfig | None = None
+    missing_capability: MissingCapabilityConfig | None = None
+    result_shape: ResultShapeConfig | None = None
+    session_expiry: SessionExpiryConfig | None = None
 
     @model_validator(mode="after")
     def _checks(self) -> Self:
@@ -298,6 +327,11 @@ class FaultConfig(_Strict):
     corruption_config: CorruptionConfig = Field(default_factory=CorruptionConfig)
     reorder: ReorderConfig = Field(default_factory=ReorderConfig)
     resource_exhaustion: ResourceExhaustionConfig = Field(default_factory=ResourceExhaustionConfig)
+    era_downgrade: EraDowngradeConfig = Field(default_factory=EraDowngradeConfig)
+    header_mismatch: HeaderMismatchConfig = Field(default_factory=HeaderMismatchConfig)
+    missing_capability: MissingCapabilityConfig = Field(default_factory=MissingCapabilityConfig)
+    result_shape: ResultShapeConfig = Field(default_factory=ResultShapeConfig)
+    session_expiry: SessionExpiryConfig = Field(default_factory=SessionExpiryConfig)
     match: MatchConfig = Field(default_factory=MatchConfig)
     rules: list[Rule] = Field(default_factory=list)
     seed: int | None = None
@@ -341,19 +375,9 @@ class FaultConfig(_Strict):
         return self.model_copy(update={"rules": kept})
 
     def settings_for(self, rule: Rule | None) -> FaultSettings:
-        """The per-kind settings in force for ``rule`` (its own, else the top level's)."""
+        """The per-kind settings in force for ``rule`` (its own, else the top level's). Every
+        ``FaultSettings`` field is a field of the same name here and (optional) on ``Rule``."""
+        names = FaultSettings.model_fields
         if rule is None:
-            return FaultSettings(
-                delay_ms=self.delay_ms,
-                error_config=self.error_config,
-                corruption_config=self.corruption_config,
-                reorder=self.reorder,
-                resource_exhaustion=self.resource_exhaustion,
-            )
-        return FaultSettings(
-            delay_ms=rule.delay_ms or self.delay_ms,
-            error_config=rule.error_config or self.error_config,
-            corruption_config=rule.corruption_config or self.corruption_config,
-            reorder=rule.reorder or self.reorder,
-            resource_exhaustion=rule.resource_exhaustion or self.resource_exhaustion,
-        )
+            return FaultSettings(**{name: getattr(self, name) for name in names})
+        return FaultSettings(**{name: getattr(rule, name) or getattr(self, name) for name in names})

@@ -48,6 +48,19 @@ def always(message: Message, ctx: Context, settings: FaultSettings) -> bool:
 
 def load_all() -> dict[FaultType, Fault]:
     """Import every fault module (they register themselves) and return the registry."""
-    from mcpchaos.faults import corruption, delay, drop, duplicate, error, exhaust, reorder  # noqa: F401
+    from mcpchaos.faults import (  # noqa: F401
+        corruption,
+        delay,
+        drop,
+        duplicate,
+        era_downgrade,
+        error,
+        exhaust,
+        header_mismatch,
+        missing_capability,
+        reorder,
+        result_shape,
+        session_expiry,
+    )
 
     return REGISTRY

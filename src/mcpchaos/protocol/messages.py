@@ -90,7 +90,7 @@ class Message:
     bytes at all for a framing-level corruption (see :meth:`with_wire_bytes`).
     """
 
-    __slots__ = ("_wire", "event_id", "id", "kind", "method", "payload")
+    __slots__ = ("_wire", "event_id", "header_overrides", "id", "kind", "method", "payload")
 
     def __init__(
         self, kind: Kind, payload: dict[str, Any], wire: bytes | None = None, event_id: str | None = None
@@ -100,6 +100,10 @@ class Message:
         self._wire = wire
         self.event_id = event_id
         """The SSE event id the message arrived with (HTTP), kept so resumption still works."""
+        self.header_overrides: tuple[tuple[str, str | None], ...] = ()
+        """HTTP headers to send this request upstream with, in place of the mirrored ones
+        derived from its body (``None``: leave the header out). Set by header faults through
+        :meth:`with_header_overrides`; ignored on stdio."""
         # Read once here: every layer asks for them, several times a message (plain slots,
         # not properties: ≈ 11 lookups a proxied request).
         value = payload.get("id")
@@ -157,6 +161,13 @@ class Message:
     def with_event_id(self, event_id: str | None) -> Message:
         """The same message tagged with the SSE event id it travels under."""
         return Message(self.kind, self.payload, self._wire, event_id)
+
+    def with_header_overrides(self, overrides: tuple[tuple[str, str | None], ...]) -> Message:
+        """The same message, to be sent over HTTP with these headers overriding the ones its
+        body implies (see :attr:`header_overrides`)."""
+        copy = Message(self.kind, self.payload, self._wire, self.event_id)
+        copy.header_overrides = overrides
+        return copy
 
     def __repr__(self) -> str:
         return f"Message({self.kind.value}, id={self.id!r}, method={self.method!r})"

@@ -138,13 +138,20 @@ class Exchange:
         request = self.request
         if self._headers is None:
             self._headers = request.forward_block()
-        if message is None or message is self.original or b"mcp-method" not in request.index:
+        overrides = message.header_overrides if message is not None else ()
+        if message is None or (
+            not overrides and (message is self.original or b"mcp-method" not in request.index)
+        ):
             return self._headers
         # A 2026-07-28 request changed by a fault, or an extra message: its mirrored headers
-        # say what its own body says.
+        # say what its own body says, unless a header fault says otherwise.
         version = request.header(b"mcp-protocol-version")
-        routing = routing_headers(message, version)
-        return request_block(request.headers, request.index, _ROUTING) + block(routing.items())
+        routing: dict[str, tuple[str, str | None]] = {
+            name.lower(): (name, value) for name, value in routing_headers(message, version).items()
+        }
+        routing.update((name.lower(), (name, value)) for name, value in overrides)
+        pairs = [(name, value) for name, value in routing.values() if value is not None]
+        return request_block(request.headers, request.index, _ROUTING) + block(pairs)
 
     def _call(self, message: Message | None, method: str) -> None:
         proxy = self.proxy
@@ -188,6 +195,10 @@ class Exchange:
                 reply.send_whole(202, b"", b"")
             else:
                 reply.send_whole(self.primary_head[0], response_block(self.primary_head[1]), b"")
+        elif self.session.tracker.request_for(Direction.SERVER_TO_CLIENT, reply.request_id) is None:
+            # The client cancelled the request (notifications/cancelled) and nothing will answer
+            # it: its stream ends empty, as a server ends a cancelled request's stream.
+            reply.end()
         elif self.primary_head is not None and self.pump.stats.dropped == 0:
             # The upstream ended its answer with no message in it (an empty SSE body): the
             # client gets just that, as it would directly. (A dropped answer is held instead.)
@@ -210,6 +221,10 @@ class Exchange:
         self.pump.close()
         if self.reply.request_id is not None:
             session.tracker.forget(Direction.CLIENT_TO_SERVER, self.reply.request_id)
+        if self.reply.injected_status == 404 and session.id in proxy.sessions:
+            # An injected 404 on a session (session_expiry) ends it as an expiry would: the
+            # client's next request with its id gets 404 too, and it is ended upstream.
+            proxy.sessions.expire_now(session.id)
         if session.id not in proxy.sessions:  # sessionless, or deleted: it ends here
             proxy.sessions.ended(session)
 

@@ -60,6 +60,7 @@ class ClientReply:
         "head_headers",
         "head_kind",
         "head_status",
+        "injected_status",
         "on_failed",
         "request_id",
         "writer",
@@ -80,6 +81,8 @@ class ClientReply:
         self.head_status = 200
         self.head_headers = b""
         """The upstream's header lines: sent with the answer its head announced."""
+        self.injected_status: int | None = None
+        """The status of an HttpReply effect that answered the request (a fault), if any."""
         self.extra_headers = b""
         """Header lines every response to this request carries (the bridge's session id)."""
         self.on_failed: Callable[[Message, int], None] | None = None
@@ -139,6 +142,7 @@ class ClientReply:
             return False
         if isinstance(effect, HttpReply):
             if writer.state is State.WAITING:
+                self.injected_status = effect.status
                 headers = block(effect.headers)
                 if effect.message is None:
                     writer.send(effect.status, self.extra_headers + headers)

@@ -291,7 +291,12 @@ class HttpToStdioBridge:
             if stream is None:
                 return
             upstream.close_stream(stream)
-            self.sessions.touch(upstream.session.id)  # idle counts from the end of the last exchange
+            session_id = upstream.session.id
+            if reply.injected_status == 404 and session_id in self.sessions:
+                # An injected 404 (session_expiry) ends the session as an expiry would.
+                self.sessions.expire_now(session_id)
+                return
+            self.sessions.touch(session_id)  # idle counts from the end of the last exchange
             if new_session_id is not None and writer.state is not State.DONE:
                 self._abandoned(new_session_id)
 

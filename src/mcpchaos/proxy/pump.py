@@ -256,7 +256,7 @@ class Pump:
                     self._later(delay, direction, message)
                     self.stats.forwarded += 1
                 case Reply(message, delay):
-                    self._later(delay, direction.reverse, message)
+                    self._later(delay, direction.reverse, message, reply=True)
                     self.stats.replied += 1
                 case Drop(reason):
                     self.stats.dropped += 1
@@ -298,7 +298,7 @@ class Pump:
         handler = getattr(client, "transport_effect", None)
         return bool(handler(effect)) if handler is not None else False
 
-    def _later(self, delay: float, direction: Direction, message: Message) -> None:
+    def _later(self, delay: float, direction: Direction, message: Message, reply: bool = False) -> None:
         if delay <= 0:
             self._send(direction, message)
             return
@@ -306,12 +306,22 @@ class Pump:
 
         def fire() -> None:
             self._timers.discard(handle)
-            self._send_guarded(direction, message)
+            if reply and self._cancelled(direction, message):
+                # The proxy answers in the server's place, so it does what a server must: nothing
+                # for a request the client cancelled meanwhile (notifications/cancelled).
+                self.stats.dropped += 1
+                log.debug("%r not sent: its request was cancelled (session %s)", message, self.session.id)
+            else:
+                self._send_guarded(direction, message)
             if self.after_timer is not None:
                 self.after_timer()
 
         handle = self._loop.call_later(delay, fire)
         self._timers.add(handle)
+
+    def _cancelled(self, direction: Direction, message: Message) -> bool:
+        """A delayed reply whose request no longer waits: the client cancelled it."""
+        return message.kind.is_response and self.session.tracker.request_for(direction, message.id) is None
 
     def _hold(self, direction: Direction, message: Message, key: str, max_hold: float) -> None:
         entry = _Held(self, direction, message, None)

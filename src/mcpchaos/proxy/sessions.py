@@ -146,6 +146,10 @@ class SessionTable(Generic[Entry]):
             return True
         return bool(self.max_age) and now - self._born.get(session_id, now) > (self.max_age or 0.0)
 
+    def expire_now(self, session_id: str) -> None:
+        """End ``session_id`` now as if it had expired (an injected session expiry)."""
+        self._expire(session_id)
+
     def _expire(self, session_id: str) -> None:
         entry = self._entries.pop(session_id, None)
         if entry is not None:
