@@ -19,6 +19,8 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mcpchaos.config.feature_faults import InputRequiredConfig, SubscriptionConfig, TaskConfig
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
@@ -34,6 +36,10 @@ class FaultType(enum.StrEnum):
     DUPLICATE = "duplicate"
     REORDER = "reorder"
     RESOURCE_EXHAUSTION = "resource_exhaustion"
+    # 2026-07-28 feature faults (config/feature_faults.py has their settings).
+    INPUT_REQUIRED = "input_required"
+    SUBSCRIPTION = "subscription"
+    TASK = "task"
 
 
 class ErrorType(enum.StrEnum):
@@ -110,6 +116,9 @@ class EnabledFaults(_Strict):
     duplicate: bool = False
     reorder: bool = False
     resource_exhaustion: bool = False
+    input_required: bool = False
+    subscription: bool = False
+    task: bool = False
     weights: dict[FaultType, float] = Field(default_factory=dict)
     """Relative weight per fault kind (1.0 for any not listed)."""
 
@@ -247,6 +256,9 @@ class FaultSettings(_Strict):
     corruption_config: CorruptionConfig = Field(default_factory=CorruptionConfig)
     reorder: ReorderConfig = Field(default_factory=ReorderConfig)
     resource_exhaustion: ResourceExhaustionConfig = Field(default_factory=ResourceExhaustionConfig)
+    input_required: InputRequiredConfig = Field(default_factory=InputRequiredConfig)
+    subscription: SubscriptionConfig = Field(default_factory=SubscriptionConfig)
+    task: TaskConfig = Field(default_factory=TaskConfig)
 
 
 def _error_types_needed(enabled: EnabledFaults, settings: ErrorConfig | None, where: str) -> None:
@@ -272,6 +284,9 @@ class Rule(_Strict):
     corruption_config: CorruptionConfig | None = None
     reorder: ReorderConfig | None = None
     resource_exhaustion: ResourceExhaustionConfig | None = None
+    input_required: InputRequiredConfig | None = None
+    subscription: SubscriptionConfig | None = None
+    task: TaskConfig | None = None
 
     @model_validator(mode="after")
     def _checks(self) -> Self:
@@ -298,6 +313,9 @@ class FaultConfig(_Strict):
     corruption_config: CorruptionConfig = Field(default_factory=CorruptionConfig)
     reorder: ReorderConfig = Field(default_factory=ReorderConfig)
     resource_exhaustion: ResourceExhaustionConfig = Field(default_factory=ResourceExhaustionConfig)
+    input_required: InputRequiredConfig = Field(default_factory=InputRequiredConfig)
+    subscription: SubscriptionConfig = Field(default_factory=SubscriptionConfig)
+    task: TaskConfig = Field(default_factory=TaskConfig)
     match: MatchConfig = Field(default_factory=MatchConfig)
     rules: list[Rule] = Field(default_factory=list)
     seed: int | None = None
@@ -341,19 +359,9 @@ class FaultConfig(_Strict):
         return self.model_copy(update={"rules": kept})
 
     def settings_for(self, rule: Rule | None) -> FaultSettings:
-        """The per-kind settings in force for ``rule`` (its own, else the top level's)."""
+        """The per-kind settings in force for ``rule`` (its own, else the top level's). Every
+        ``FaultSettings`` field is a field of the same name here and (optional) on ``Rule``."""
+        names = FaultSettings.model_fields
         if rule is None:
-            return FaultSettings(
-                delay_ms=self.delay_ms,
-                error_config=self.error_config,
-                corruption_config=self.corruption_config,
-                reorder=self.reorder,
-                resource_exhaustion=self.resource_exhaustion,
-            )
-        return FaultSettings(
-            delay_ms=rule.delay_ms or self.delay_ms,
-            error_config=rule.error_config or self.error_config,
-            corruption_config=rule.corruption_config or self.corruption_config,
-            reorder=rule.reorder or self.reorder,
-            resource_exhaustion=rule.resource_exhaustion or self.resource_exhaustion,
-        )
+            return FaultSettings(**{name: getattr(self, name) for name in names})
+        return FaultSettings(**{name: getattr(rule, name) or getattr(self, name) for name in names})

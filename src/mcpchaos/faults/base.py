@@ -48,6 +48,17 @@ def always(message: Message, ctx: Context, settings: FaultSettings) -> bool:
 
 def load_all() -> dict[FaultType, Fault]:
     """Import every fault module (they register themselves) and return the registry."""
-    from mcpchaos.faults import corruption, delay, drop, duplicate, error, exhaust, reorder  # noqa: F401
+    from mcpchaos.faults import (  # noqa: F401  # noqa: F401
+        corruption,
+        delay,
+        drop,
+        duplicate,
+        error,
+        exhaust,
+        input_required,
+        reorder,
+        subscription,
+        task,
+    )
 
     return REGISTRY
