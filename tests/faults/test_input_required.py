@@ -11,7 +11,7 @@ from mcp import Client
 from mcp.client._input_required import InputRequiredRoundsExceededError
 from mcp.client.context import ClientRequestContext
 from mcp.shared.exceptions import MCPError
-from mcp.types import ElicitRequestParams, ElicitResult, TextContent
+from mcp.types import ElicitRequestParams, ElicitResult, InputRequiredResult, TextContent
 
 from mcpchaos.faults.input_required import INPUT_REQUIRED
 from mcpchaos.intercept.effects import Forward, Reply
@@ -214,3 +214,39 @@ def test_a_state_held_within_its_ttl_is_still_honoured(seen: Any) -> None:
     assert answer == "confirmed=True"
     assert asked == ["hold"]
     assert log == [{"mode": "expired_state", "delay_ms": 300}]
+
+
+async def test_a_state_sealed_by_one_server_is_refused_by_another_replica() -> None:
+    # The finding behind a "replica hop": each MCPServer seals requestState with its own
+    # ephemeral key, so a round that reaches another process (a replica, a restart) is refused.
+    from mcpchaos.demo.server import build_server
+
+    async def on_elicit(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    with anyio.fail_after(20):
+        async with (
+            Client(build_server(), elicitation_callback=on_elicit) as first,
+            Client(build_server(), elicitation_callback=on_elicit) as replica,
+        ):
+            ask = {"question": "q"}
+            asked = await first.session.call_tool("confirm", ask, allow_input_required=True)
+            assert isinstance(asked, InputRequiredResult)
+            assert asked.input_requests is not None
+            accept = ElicitResult(action="accept", content={"confirm": True})
+            answers: dict[str, Any] = dict.fromkeys(asked.input_requests, accept)
+            state = asked.request_state
+            same = await first.session.call_tool(
+                "confirm", ask, input_responses=answers, request_state=state, allow_input_required=True
+            )
+            assert text(same) == "confirmed=True"
+            with pytest.raises(MCPError) as refused:
+                await replica.session.call_tool(
+                    "confirm",
+                    ask,
+                    input_responses=answers,
+                    request_state=state,
+                    allow_input_required=True,
+                )
+    assert refused.value.error.code == -32602
+    assert refused.value.error.message == "Invalid or expired requestState"
