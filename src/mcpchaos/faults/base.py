@@ -48,7 +48,7 @@ def always(message: Message, ctx: Context, settings: FaultSettings) -> bool:
 
 def load_all() -> dict[FaultType, Fault]:
     """Import every fault module (they register themselves) and return the registry."""
-    from mcpchaos.faults import (  # noqa: F401  # noqa: F401
+    from mcpchaos.faults import (  # noqa: F401
         corruption,
         delay,
         drop,
