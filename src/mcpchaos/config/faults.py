@@ -19,6 +19,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mcpchaos.config.feature_faults import InputRequiredConfig, SubscriptionConfig, TaskConfig
 from mcpchaos.config.protocol_faults import (
     EraDowngradeConfig,
     HeaderMismatchConfig,
@@ -48,6 +49,10 @@ class FaultType(enum.StrEnum):
     MISSING_CAPABILITY = "missing_capability"
     RESULT_SHAPE = "result_shape"
     SESSION_EXPIRY = "session_expiry"
+    # 2026-07-28 feature faults (config/feature_faults.py has their settings).
+    INPUT_REQUIRED = "input_required"
+    SUBSCRIPTION = "subscription"
+    TASK = "task"
 
 
 class ErrorType(enum.StrEnum):
@@ -129,6 +134,9 @@ class EnabledFaults(_Strict):
     missing_capability: bool = False
     result_shape: bool = False
     session_expiry: bool = False
+    input_required: bool = False
+    subscription: bool = False
+    task: bool = False
     weights: dict[FaultType, float] = Field(default_factory=dict)
     """Relative weight per fault kind (1.0 for any not listed)."""
 
@@ -271,6 +279,9 @@ class FaultSettings(_Strict):
     missing_capability: MissingCapabilityConfig = Field(default_factory=MissingCapabilityConfig)
     result_shape: ResultShapeConfig = Field(default_factory=ResultShapeConfig)
     session_expiry: SessionExpiryConfig = Field(default_factory=SessionExpiryConfig)
+    input_required: InputRequiredConfig = Field(default_factory=InputRequiredConfig)
+    subscription: SubscriptionConfig = Field(default_factory=SubscriptionConfig)
+    task: TaskConfig = Field(default_factory=TaskConfig)
 
 
 def _error_types_needed(enabled: EnabledFaults, settings: ErrorConfig | None, where: str) -> None:
@@ -301,6 +312,9 @@ class Rule(_Strict):
     missing_capability: MissingCapabilityConfig | None = None
     result_shape: ResultShapeConfig | None = None
     session_expiry: SessionExpiryConfig | None = None
+    input_required: InputRequiredConfig | None = None
+    subscription: SubscriptionConfig | None = None
+    task: TaskConfig | None = None
 
     @model_validator(mode="after")
     def _checks(self) -> Self:
@@ -332,6 +346,9 @@ class FaultConfig(_Strict):
     missing_capability: MissingCapabilityConfig = Field(default_factory=MissingCapabilityConfig)
     result_shape: ResultShapeConfig = Field(default_factory=ResultShapeConfig)
     session_expiry: SessionExpiryConfig = Field(default_factory=SessionExpiryConfig)
+    input_required: InputRequiredConfig = Field(default_factory=InputRequiredConfig)
+    subscription: SubscriptionConfig = Field(default_factory=SubscriptionConfig)
+    task: TaskConfig = Field(default_factory=TaskConfig)
     match: MatchConfig = Field(default_factory=MatchConfig)
     rules: list[Rule] = Field(default_factory=list)
     seed: int | None = None

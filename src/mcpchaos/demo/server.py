@@ -8,6 +8,12 @@ the client's era asks: a multi-round-trip ``input_required`` request on 2026-07-
 ``sample`` (a sampling request) and ``list_client_roots`` (a roots request). Also a resource,
 a resource template and a prompt.
 
+For the 2026-07-28 features: ``confirm`` is the multi-round-trip tool; ``demo://counter`` is a
+resource to subscribe to with ``subscriptions/listen`` and ``bump`` changes it (each bump is a
+``notifications/resources/updated`` on every stream that listens to it); ``long_job`` is a
+long-running tool that becomes a task (``demo/tasks.py``) when the client declares the tasks
+extension, and a plain call otherwise.
+
 For the cascading-failure scenario it can depend on another MCP server: ``--downstream URL``
 adds ``relay`` (calls ``echo`` on that server; its failure is this call's JSON-RPC error),
 and ``--workers N`` bounds how many ``echo``/``relay`` calls run at once, like a worker pool:
@@ -32,6 +38,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import SamplingMessage, TextContent
 from pydantic import BaseModel, Field
 
+from mcpchaos.demo.tasks import DemoTasks
 from mcpchaos.errors import ListenError
 
 MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
@@ -60,6 +67,7 @@ def build_server(
         "mcpchaos-demo",
         instructions="A demo server for chaos testing: echo, slow, payload, fail and friends.",
         version="1.0",
+        extensions=[DemoTasks()],
     )
 
     counters = {"slow_started": 0, "slow_completed": 0, "slow_cancelled": 0}
@@ -180,6 +188,29 @@ def build_server(
     def item(number: str) -> str:
         """One numbered item."""
         return f"item {number}"
+
+    counter = {"value": 0}
+
+    @server.resource("demo://counter", mime_type="text/plain")
+    def counter_value() -> str:
+        """A number ``bump`` increments: subscribe to it with ``subscriptions/listen``."""
+        return str(counter["value"])
+
+    @server.tool()
+    async def bump(ctx: Context, times: int = 1) -> int:
+        """Increment ``demo://counter`` ``times`` times (at most 100), one update event each."""
+        for _ in range(max(1, min(times, 100))):
+            counter["value"] += 1
+            await ctx.notify_resource_updated("demo://counter")
+        return counter["value"]
+
+    @server.tool()
+    async def long_job(seconds: float = 1.0) -> str:
+        """Work for ``seconds`` (at most 600): a task when the client declares the tasks
+        extension (``tasks/get`` to follow it), a plain call otherwise."""
+        seconds = max(0.0, min(seconds, MAX_SLOW_SECONDS))
+        await asyncio.sleep(seconds)
+        return f"done after {seconds}s"
 
     @server.prompt()
     def summarize(text: str) -> str:

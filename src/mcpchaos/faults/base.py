@@ -57,10 +57,13 @@ def load_all() -> dict[FaultType, Fault]:
         error,
         exhaust,
         header_mismatch,
+        input_required,
         missing_capability,
         reorder,
         result_shape,
         session_expiry,
+        subscription,
+        task,
     )
 
     return REGISTRY

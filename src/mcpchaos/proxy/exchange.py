@@ -214,7 +214,11 @@ class Exchange:
         table.leave(session)
         proxy = self.proxy
         proxy.sessions.touch(session.id)
-        client_gone = self.reply.writer.state is State.ABORTED
+        # A listen stream ended under the client (a cut) never finishes upstream on its own:
+        # it is cut there at once too, as for a client gone, not left open for a grace.
+        original = self.original
+        long_lived = original is not None and original.method in LONG_LIVED
+        client_gone = self.reply.writer.state is State.ABORTED or long_lived
         for leg in self.legs:
             leg.orphan(client_gone)
         self.legs.clear()
