@@ -30,6 +30,7 @@ from mcpchaos.intercept.interceptor import Interceptor
 from mcpchaos.netsim.controller import NetworkController
 from mcpchaos.observe.control import ControlServer, ControlTargets
 from mcpchaos.observe.metrics import Metrics
+from mcpchaos.observe.tape_writer import TapeWriter
 from mcpchaos.observe.toxiproxy_api import Proxy as ToxiProxy
 from mcpchaos.protocol.messages import Direction
 
@@ -69,6 +70,7 @@ async def serve(args: argparse.Namespace) -> int:
     upstream = addresses.http_url(args.upstream) if args.upstream else None
 
     chain, injector = build_chain(args, control is not None)
+    tape = open_tape(args, chain, injector, shape)
     history = chain.recorder
 
     network_config = options.network_config(args)
@@ -112,6 +114,8 @@ async def serve(args: argparse.Namespace) -> int:
             watcher.cancel()
         if server is not None:
             await server.stop()
+        if tape is not None:
+            tape.close()
 
 
 def build_chain(args: argparse.Namespace, controlled: bool) -> tuple[InterceptorChain, FaultInjector | None]:
@@ -148,6 +152,32 @@ def build_chain(args: argparse.Namespace, controlled: bool) -> tuple[Interceptor
             injector.on_fault(history.fault)
 
     return chain, injector
+
+
+def open_tape(
+    args: argparse.Namespace, chain: InterceptorChain, injector: FaultInjector | None, shape: str
+) -> TapeWriter | None:
+    """With ``--record FILE``: a tape writer listening to the chain's history recorder (the
+    one ``--history`` uses, made here when only the tape wants it: one recording mechanism)."""
+    if not args.record:
+        if args.redact or args.no_redact:
+            raise ConfigError("--redact and --no-redact choose what a tape keeps: give --record FILE.tape")
+        return None
+    from mcpchaos.history.redact import Redactor
+    from mcpchaos.observe.history import HistoryRecorder
+    from mcpchaos.observe.tape_writer import TapeWriter
+
+    if args.no_redact and args.redact:
+        raise ConfigError("--no-redact keeps everything: drop --redact, or drop --no-redact")
+    if chain.recorder is None:
+        chain.recorder = HistoryRecorder(max(args.history_limit, 1))
+        if injector is not None:
+            injector.on_fault(chain.recorder.fault)
+    writer = TapeWriter(
+        args.record, getattr(args, "tape_shape", shape), Redactor(args.redact, not args.no_redact)
+    )
+    chain.recorder.listeners.append(writer)
+    return writer
 
 
 async def watch_faults(args: argparse.Namespace, injector: FaultInjector, every: float = 0.5) -> None:
