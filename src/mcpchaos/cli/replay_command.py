@@ -27,9 +27,9 @@ there."""
 
 EPILOG = """\
 examples:
-  mcpchaos replay --as-server run.tape                          a stdio server (a client launches it)
+  mcpchaos replay --as-server run.tape               a stdio server (an MCP client launches it)
   mcpchaos replay --as-server run.tape --transport http --port 8080 --timing none
-  mcpchaos replay --as-server run.tape --faults examples/flaky.yaml --seed 7 --fault-log faults.jsonl
+  mcpchaos replay --as-server run.tape --faults examples/flaky-tools.yaml --fault-log f.jsonl
 
 See docs/tapes.md."""
 
@@ -38,8 +38,8 @@ def add_parser(commands: Any, add_proxy_arguments: Callable[[argparse.ArgumentPa
     parser = commands.add_parser(
         "replay",
         help="serve a recorded tape as a (faulty) MCP server",
-        usage="%(prog)s --as-server TAPE [--transport stdio|http] [--port P] [--timing recorded|none] "
-        "[PROXY OPTIONS]",
+        usage="%(prog)s --as-server TAPE [--transport stdio|http] [--port P]\n"
+        "       [--timing recorded|none] [PROXY OPTIONS]",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=HelpFormatter,
