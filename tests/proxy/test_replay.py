@@ -245,3 +245,23 @@ async def test_redaction_removes_an_authorization_header_and_a_named_field(
     kept.write_text(text.replace('"[redacted]"', '"visible"'))
     await anyio.run_process([*MCPCHAOS, "tape", "redact", str(kept), "-o", str(kept), "--redact", "api_key"])
     assert "visible" not in kept.read_text()
+
+
+async def test_the_network_simulator_sits_on_top_of_a_replay_over_http(
+    stdio_tapes: dict[str, tuple[Path, dict[str, Any]]],
+) -> None:
+    path, recorded = stdio_tapes["legacy"]  # a stdio tape serves over HTTP as well
+    server = Served(
+        "replay", "--as-server", str(path), "--transport", "http", "--port", "{port}", "--timing", "none",
+        "--latency-ms", "150",
+    )  # fmt: skip
+    try:
+        with anyio.fail_after(30):
+            async with Client(server.url, mode="legacy") as client:
+                started = anyio.current_time()
+                tools = await client.list_tools()
+                elapsed = anyio.current_time() - started
+    finally:
+        server.stop()
+    assert tools.model_dump() == recorded["tools"]
+    assert elapsed >= 0.3  # 150 ms each way through the link in front of the bridge
