@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -23,7 +24,7 @@ def echo(text: str, answer: str, delay: float = 0.0) -> Recorded:
     return Recorded("tools/call", params, {"result": {"content": [{"type": "text", "text": answer}]}}, delay)
 
 
-def text_of(answers: Answers, arguments: dict[str, object]) -> tuple[str, str]:
+def text_of(answers: Answers, arguments: dict[str, Any]) -> tuple[str, str]:
     answer = answers.answer("tools/call", {"name": "echo", "arguments": arguments, "_meta": {"x": 1}})
     return answer.reply["result"]["content"][0]["text"], answer.match
 
