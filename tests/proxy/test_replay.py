@@ -265,3 +265,13 @@ async def test_the_network_simulator_sits_on_top_of_a_replay_over_http(
         server.stop()
     assert tools.model_dump() == recorded["tools"]
     assert elapsed >= 0.3  # 150 ms each way through the link in front of the bridge
+
+
+async def test_a_2026_client_on_a_2025_era_tape_falls_back_to_the_handshake(
+    stdio_tapes: dict[str, tuple[Path, dict[str, Any]]],
+) -> None:
+    path, recorded = stdio_tapes["legacy"]
+    with anyio.fail_after(30):
+        async with Client(replay_stdio(path)) as client:  # server/discover first: -32601 from the tape
+            assert client.protocol_version == "2025-11-25"
+            assert (await client.list_tools()).model_dump() == recorded["tools"]

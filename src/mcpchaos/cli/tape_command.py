@@ -123,7 +123,7 @@ def stats(tape: tapes.Tape) -> dict[str, Any]:
     by_wire: Counter[str] = Counter()
     faults: Counter[str] = Counter()
     requests: dict[str, list[float]] = defaultdict(list)
-    sent: dict[tuple[int, int], float] = {}
+    sent: dict[tuple[int, int], tuple[float, str]] = {}
     for item in tape.lines:
         by_wire[f"{item['wire']}/{item['io']}"] += 1
         for fault in item.get("faults") or []:
@@ -131,13 +131,13 @@ def stats(tape: tapes.Tape) -> dict[str, Any]:
         if item["wire"] != "client":
             continue
         if item["kind"] == "request" and item["io"] == "in":
-            sent[(item["session"], item["seq"])] = item["time"]
-            requests.setdefault(item.get("method") or "?", [])
-        elif item.get("reply_to") is not None and item["io"] == "out":
-            started = sent.pop((item["session"], item["reply_to"]), None)
-            method = _method_of(tape, item)
-            if started is not None and method is not None:
-                requests[method].append(item["time"] - started)
+            method = item.get("method") or "?"
+            sent[(item["session"], item["seq"])] = (item["time"], method)
+            requests.setdefault(method, [])
+        elif item["kind"] in ("result", "error") and item.get("reply_to") is not None and item["io"] == "out":
+            request = sent.pop((item["session"], item["reply_to"]), None)
+            if request is not None:  # the first answer the client was given
+                requests[request[1]].append(item["time"] - request[0])
     times = [item["time"] for item in tape.lines]
     return {
         "era": tape.header.get("era"),
@@ -158,14 +158,6 @@ def stats(tape: tapes.Tape) -> dict[str, Any]:
         "dropped": (tape.end or {}).get("dropped"),
         "complete": tape.end is not None,
     }
-
-
-def _method_of(tape: tapes.Tape, response: dict[str, Any]) -> str | None:
-    for item in tape.lines:  # small tapes: a scan is simpler than one more index
-        if item["session"] == response["session"] and item["seq"] == response["reply_to"]:
-            method = item.get("method")
-            return method if isinstance(method, str) else None
-    return None
 
 
 def _stats_text(summary: dict[str, Any]) -> str:
