@@ -275,3 +275,41 @@ async def test_a_2026_client_on_a_2025_era_tape_falls_back_to_the_handshake(
         async with Client(replay_stdio(path)) as client:  # server/discover first: -32601 from the tape
             assert client.protocol_version == "2025-11-25"
             assert (await client.list_tools()).model_dump() == recorded["tools"]
+
+
+async def short_session(target: Any, mode: str) -> dict[str, Any]:
+    """The handshake (or discovery), the tool list and two calls: what the client saw."""
+    with anyio.fail_after(60):
+        async with Client(target, mode=mode) as client:
+            return {
+                "protocol": client.protocol_version,
+                "tools": (await client.list_tools()).model_dump(),
+                "echo": (await client.call_tool("echo", {"text": "bridged"})).model_dump(),
+                "fail": (await client.call_tool("fail", {"message": "nope"})).model_dump(),
+            }
+
+
+async def test_the_stdio_to_http_bridge_records_a_tape_that_replays_over_http(
+    http_upstream: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "bridge.tape"
+    recorded = await short_session(stdio("proxy", "--upstream", http_upstream, "--record", str(path)), "auto")
+    assert tapes.read(str(path)).header["shape"] == "stdio-to-http"
+    server = Served(
+        "replay", "--as-server", str(path), "--transport", "http", "--port", "{port}", "--timing", "none"
+    )
+    try:
+        assert await short_session(server.url, "auto") == recorded
+    finally:
+        server.stop()
+
+
+async def test_the_http_to_stdio_bridge_records_a_tape_that_replays_over_stdio(tmp_path: Path) -> None:
+    path = tmp_path / "bridge.tape"
+    bridge = Served("proxy", "--listen", "127.0.0.1:{port}", "--record", str(path), "--", *DEMO)
+    try:
+        recorded = await short_session(bridge.url, "legacy")
+    finally:
+        bridge.stop()
+    assert tapes.read(str(path)).header["shape"] == "http-to-stdio"
+    assert await short_session(replay_stdio(path), "legacy") == recorded
