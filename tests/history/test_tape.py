@@ -121,3 +121,13 @@ def test_a_response_line_names_its_request_and_a_read_names_the_faults_decided_o
     assert [line.get("faults") for line in tape.lines] == [["delay"], None]
     assert tape.lines[1]["reply_to"] == 0
     assert tape.lines[1]["time"] == 0.5
+
+
+def test_a_field_name_spelled_with_a_unicode_escape_is_redacted_too() -> None:
+    raw = b'{"params": {"pa\\u0073sword": "p", "other": "o"}}'
+    assert Redactor(["password"]).message(orjson.loads(raw), raw) == {
+        "params": {"password": REDACTED, "other": "o"}
+    }
+    plain = b'{"params": {"other": "o"}}'
+    value = orjson.loads(plain)
+    assert Redactor(["password"]).message(value, plain) is value  # nothing to redact: no walk, no copy

@@ -76,6 +76,14 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except BrokenPipeError:  # 'mcpchaos tape show T | head': the reader is done, so are we
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _run(args: argparse.Namespace) -> int:
     action = args.tape_action
     if action is None:
         raise ConfigError("tape needs an action: show, stats, redact or diff (mcpchaos tape --help)")

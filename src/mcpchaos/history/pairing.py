@@ -13,6 +13,7 @@ could not be read) names no request and is ignored.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -73,7 +74,9 @@ class Pairer:
         self._remember = remember
         self._keep_calls = keep_calls
         self._in_flight: dict[RequestKey, Call] = {}
-        self._latest: dict[RequestKey, Call] = {}
+        self._latest: OrderedDict[RequestKey, Call] = OrderedDict()
+        """Newest last; an OrderedDict forgets its oldest in O(1) (a dict's first key is found
+        by skipping every deleted slot before it)."""
 
     def add(self, entry: Entry) -> Call | None:
         """Pair ``entry``; the call it answers or cancels (None for a request or anything else)."""
@@ -90,11 +93,10 @@ class Pairer:
             call = Call(entry)
             if self._keep_calls:
                 result.calls.append(call)
-            latest.pop(key, None)  # re-inserted last: the dict's order is the forgetting order
+            latest.pop(key, None)  # re-inserted last: the order is the forgetting order
             in_flight[key] = latest[key] = call
             if self._remember is not None and len(latest) > self._remember:
-                oldest = next(iter(latest))
-                del latest[oldest]
+                oldest, _ = latest.popitem(last=False)
                 in_flight.pop(oldest, None)
             return None
         if kind is Kind.RESULT or kind is Kind.ERROR:

@@ -23,6 +23,7 @@ class Redactor:
         self.enabled = enabled
         self.fields = frozenset(name.lower() for name in fields) if enabled else frozenset()
         self.headers = (CREDENTIAL_HEADERS | self.fields) if enabled else frozenset()
+        self._needles = [name.encode() for name in self.fields]
 
     def describe(self) -> dict[str, Any] | bool:
         """What the tape header says about redaction."""
@@ -40,10 +41,17 @@ class Redactor:
         redacted = {k: REDACTED if k.lower() in self.headers else v for k, v in headers.items()}
         return {**meta, "headers": redacted}
 
-    def message(self, value: Any) -> Any:
-        """A JSON value with every named field's value replaced, at any depth."""
+    def message(self, value: Any, raw: bytes | None = None) -> Any:
+        """A JSON value with every named field's value replaced, at any depth. With ``raw``
+        (the bytes it was parsed from), a message that cannot hold a named field is returned
+        as it is without a walk: no name in the bytes (compared lower-case) and no ``\\u``
+        escape that could spell one."""
         if not self.fields:
             return value
+        if raw is not None:
+            lowered = raw.lower()
+            if b"\\u" not in raw and not any(name in lowered for name in self._needles):
+                return value
         return _redact(value, self.fields)
 
 

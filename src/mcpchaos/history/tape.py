@@ -71,7 +71,7 @@ def line(
     if reply_to is not None:
         data["reply_to"] = reply_to
     try:
-        data["message"] = redactor.message(orjson.loads(entry.raw))
+        data["message"] = redactor.message(orjson.loads(entry.raw), entry.raw)
     except orjson.JSONDecodeError:
         data["raw"] = entry.raw.decode("utf-8", "replace")
     return data

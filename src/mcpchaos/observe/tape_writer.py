@@ -112,7 +112,8 @@ class TapeWriter:
                 return
             self._buffer.append(data)
             self._buffered += len(data)
-            self._lock.notify()
+            if len(self._buffer) == 1:  # the thread waits only on an empty buffer
+                self._lock.notify()
 
     def _drain(self) -> None:
         """The writer thread: take what is buffered, write it, flush; until closed."""
