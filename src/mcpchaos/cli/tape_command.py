@@ -45,7 +45,9 @@ def add_parser(commands: Any) -> None:
         "--wire", choices=["client", "server", "both"], default="both", help="which side (default: both)"
     )
     show.add_argument("--width", type=int, default=100, metavar="N", help="message text cut at N characters")
-    stats = actions.add_parser("stats", help="counts, latencies and faults", formatter_class=HelpFormatter)
+    stats = actions.add_parser(
+        "stats", help="counts, latencies and faults", formatter_class=HelpFormatter, epilog=EPILOG
+    )
     stats.add_argument("tape")
     stats.add_argument("--json", action="store_true", help="print JSON")
     redact = actions.add_parser(
