@@ -232,3 +232,37 @@ def test_a_url_target_nobody_listens_on_fails_before_any_scenario(tmp_path: Path
         "or check the host and port"
     )
     assert not out.exists()
+
+
+NOT_A_TAPE = "{not_a_tape}: not an mcpchaos tape (no tape header on line 1)"
+TAPE_MISTAKES = {
+    "replay-no-tape": (["replay"], "replay needs a tape: mcpchaos replay --as-server FILE.tape"),
+    "replay-missing": (
+        ["replay", "--as-server", "{missing}"],
+        "cannot read the tape {missing}: No such file or directory",
+    ),
+    "replay-not-a-tape": (["replay", "--as-server", "{not_a_tape}"], NOT_A_TAPE),
+    "tape-no-action": (["tape"], "tape needs an action: show, stats, redact or diff (mcpchaos tape --help)"),
+    "diff-not-a-tape": (["tape", "diff", "{not_a_tape}", "{missing}"], NOT_A_TAPE),
+    "redact-no-output": (
+        ["tape", "redact", "{not_a_tape}"],
+        "tape redact writes a copy: give -o FILE (it may be the tape itself)",
+    ),
+    "redact-without-record": (
+        ["proxy", "--redact", "password", "--", "cat"],
+        "--redact and --no-redact choose what a tape keeps: give --record FILE.tape",
+    ),
+    "record-unwritable": (
+        ["proxy", "--record", "{missing}/x.tape", "--", "cat"],
+        "--record: cannot open {missing}/x.tape: No such file or directory",
+    ),
+}
+
+
+@pytest.mark.parametrize(("args", "message"), TAPE_MISTAKES.values(), ids=TAPE_MISTAKES.keys())
+def test_a_tape_mistake_is_one_line(args: list[str], message: str, tmp_path: Path) -> None:
+    not_a_tape = tmp_path / "notes.txt"
+    not_a_tape.write_text('{"hello": "world"}\n')
+    names = {"missing": str(tmp_path / "missing"), "not_a_tape": str(not_a_tape)}
+    argv = [arg.format(**names) for arg in args]
+    assert one_line_error(mcpchaos(*argv)) == message.format(**names)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from mcpchaos import __version__
-from mcpchaos.cli import report_command, run_command
+from mcpchaos.cli import replay_command, report_command, run_command, tape_command
 from mcpchaos.cli.helpformat import HelpFormatter
 from mcpchaos.errors import ConfigError, McpChaosError
 from mcpchaos.intercept.chain import FailurePolicy
@@ -149,47 +149,20 @@ def _add_network_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--network-seed", type=int, metavar="N", help="seed for the network's randomness")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="mcpchaos",
-        description="A fault-injecting proxy and chaos-testing harness for MCP servers and clients.",
-        epilog=TOP_EPILOG,
-        formatter_class=HelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"mcpchaos {__version__}")
-    parser.add_argument(
-        "--loop",
-        choices=["auto", "asyncio", "uvloop"],
-        default="auto",
-        help="event loop: uvloop when installed (auto), or the standard asyncio loop (default: auto)",
-    )
-    parser.add_argument(
-        "--log-level",
-        default="warning",
-        choices=["debug", "info", "warning", "error"],
-        help="how much to log on stderr (default: warning)",
-    )
-    commands = parser.add_subparsers(dest="command_name", metavar="COMMAND")
-
-    proxy = commands.add_parser(
-        "proxy",
-        help="put the fault injector between an MCP client and server",
-        usage=PROXY_USAGE,
-        description=PROXY_DESCRIPTION,
-        epilog="Files: docs/faults.md, docs/network.md, docs/control.md; examples/ has fault profiles.",
-        formatter_class=HelpFormatter,
-    )
+def add_proxy_arguments(parser: argparse.ArgumentParser, with_shape: bool = True) -> None:
+    """The proxy's options (faults, network, control, HTTP, limits, breaker, restarts, the
+    proxy itself, tapes); ``with_shape`` adds what to relay (--listen, --upstream, the server
+    command), which ``mcpchaos replay`` sets itself."""
     # Groups in the order --help shows them (arguments are added to them further down).
-    shape = proxy.add_argument_group("what to relay (the shape)")
-    faults = proxy.add_argument_group("fault injection (see docs/faults.md)")
-    _add_network_arguments(proxy)
-    _add_control_arguments(proxy)
-    http = proxy.add_argument_group("Streamable HTTP (--listen, --upstream)")
-    _add_limit_arguments(proxy)
-    breaker = proxy.add_argument_group("circuit breaker (toward an HTTP upstream, --upstream)")
-    restart = proxy.add_argument_group("server restarts (stdio → stdio)")
-    general = proxy.add_argument_group("the proxy itself")
+    shape = parser.add_argument_group("what to relay (the shape)") if with_shape else None
+    faults = parser.add_argument_group("fault injection (see docs/faults.md)")
+    _add_network_arguments(parser)
+    _add_control_arguments(parser)
+    http = parser.add_argument_group("Streamable HTTP (--listen, --upstream)")
+    _add_limit_arguments(parser)
+    breaker = parser.add_argument_group("circuit breaker (toward an HTTP upstream, --upstream)")
+    restart = parser.add_argument_group("server restarts (stdio → stdio)")
+    general = parser.add_argument_group("the proxy itself")
     general.add_argument(
         "--max-message-bytes",
         type=_size,
@@ -217,6 +190,25 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="record every session's messages (both sides, bounded) for 'mcpchaos ctl check' "
         "(needs --control; docs/history.md)",
+    )
+    tape = parser.add_argument_group("tapes (see docs/tapes.md)")
+    tape.add_argument(
+        "--record",
+        metavar="FILE.tape",
+        help="write every message (both sides, transport metadata, faults, pairing) to a JSONL "
+        "tape; secrets redacted unless --no-redact",
+    )
+    tape.add_argument(
+        "--redact",
+        action="append",
+        default=[],
+        metavar="FIELD",
+        help="with --record: also redact every JSON field (or HTTP header) named FIELD; repeatable",
+    )
+    tape.add_argument(
+        "--no-redact",
+        action="store_true",
+        help="with --record: keep Authorization and cookie headers and --redact fields as they were",
     )
     general.add_argument(
         "--history-limit",
@@ -332,17 +324,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="messages queued during a restart at most; beyond it requests get -32010 (default: 100)",
     )
-    shape.add_argument(
-        "--listen",
-        metavar="HOST:PORT",
-        help="serve MCP over Streamable HTTP here (e.g. 127.0.0.1:8080; PORT alone: on 127.0.0.1) "
-        "instead of stdio",
-    )
-    shape.add_argument(
-        "--upstream",
-        metavar="URL",
-        help="the upstream MCP server's Streamable HTTP endpoint, e.g. http://127.0.0.1:8000/mcp",
-    )
+    if shape is not None:
+        shape.add_argument(
+            "--listen",
+            metavar="HOST:PORT",
+            help="serve MCP over Streamable HTTP here (e.g. 127.0.0.1:8080; PORT alone: on 127.0.0.1) "
+            "instead of stdio",
+        )
+        shape.add_argument(
+            "--upstream",
+            metavar="URL",
+            help="the upstream MCP server's Streamable HTTP endpoint, e.g. http://127.0.0.1:8000/mcp",
+        )
     http.add_argument(
         "--max-sessions",
         type=int,
@@ -437,12 +430,47 @@ def build_parser() -> argparse.ArgumentParser:
         help="send the client's Host header upstream instead of the upstream's own address "
         "(so the upstream's own Host checks see what the client sent)",
     )
-    shape.add_argument(
-        "server_command",
-        nargs=argparse.REMAINDER,
-        metavar="-- COMMAND [ARGS...]",
-        help="the real MCP server to run",
+    if shape is not None:
+        shape.add_argument(
+            "server_command",
+            nargs=argparse.REMAINDER,
+            metavar="-- COMMAND [ARGS...]",
+            help="the real MCP server to run",
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="mcpchaos",
+        description="A fault-injecting proxy and chaos-testing harness for MCP servers and clients.",
+        epilog=TOP_EPILOG,
+        formatter_class=HelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"mcpchaos {__version__}")
+    parser.add_argument(
+        "--loop",
+        choices=["auto", "asyncio", "uvloop"],
+        default="auto",
+        help="event loop: uvloop when installed (auto), or the standard asyncio loop (default: auto)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["debug", "info", "warning", "error"],
+        help="how much to log on stderr (default: warning)",
+    )
+    commands = parser.add_subparsers(dest="command_name", metavar="COMMAND")
+
+    proxy = commands.add_parser(
+        "proxy",
+        help="put the fault injector between an MCP client and server",
+        usage=PROXY_USAGE,
+        description=PROXY_DESCRIPTION,
+        epilog="Files: docs/faults.md, docs/network.md, docs/control.md; examples/ has fault profiles.",
+        formatter_class=HelpFormatter,
+    )
+    add_proxy_arguments(proxy)
 
     demo_server = commands.add_parser(
         "demo-server",
@@ -515,6 +543,8 @@ def build_parser() -> argparse.ArgumentParser:
     ctl_parser.add_parser(commands)
     run_command.add_parser(commands)
     report_command.add_parser(commands)
+    tape_command.add_parser(commands)
+    replay_command.add_parser(commands, add_proxy_arguments)
 
     commands.add_parser(
         "demo",

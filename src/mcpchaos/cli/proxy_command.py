@@ -14,7 +14,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from mcpchaos.cli import options
@@ -30,8 +30,12 @@ from mcpchaos.intercept.interceptor import Interceptor
 from mcpchaos.netsim.controller import NetworkController
 from mcpchaos.observe.control import ControlServer, ControlTargets
 from mcpchaos.observe.metrics import Metrics
+from mcpchaos.observe.tape_writer import TapeWriter
 from mcpchaos.observe.toxiproxy_api import Proxy as ToxiProxy
 from mcpchaos.protocol.messages import Direction
+
+if TYPE_CHECKING:
+    from mcpchaos.proxy.http_to_stdio import HttpToStdioBridge
 
 log = logging.getLogger("mcpchaos")
 
@@ -69,13 +73,14 @@ async def serve(args: argparse.Namespace) -> int:
     upstream = addresses.http_url(args.upstream) if args.upstream else None
 
     chain, injector = build_chain(args, control is not None)
+    tape = open_tape(args, chain, injector, shape)
     history = chain.recorder
 
     network_config = options.network_config(args)
-    if network_config is not None and shape in ("http-to-stdio", "stdio-to-http"):
+    if network_config is not None and shape == "stdio-to-http":
         raise ConfigError(
-            "network simulation works on stdio → stdio and HTTP → HTTP proxies; for a bridge, "
-            "put 'mcpchaos link' in front of the HTTP side"
+            "network simulation works on stdio → stdio, HTTP → HTTP and HTTP → stdio proxies; for "
+            "stdio → HTTP, put 'mcpchaos link' in front of the HTTP upstream"
         )
     network = None
     if network_config is not None or (control is not None and shape in ("stdio", "http")):
@@ -112,6 +117,8 @@ async def serve(args: argparse.Namespace) -> int:
             watcher.cancel()
         if server is not None:
             await server.stop()
+        if tape is not None:
+            tape.close()
 
 
 def build_chain(args: argparse.Namespace, controlled: bool) -> tuple[InterceptorChain, FaultInjector | None]:
@@ -148,6 +155,32 @@ def build_chain(args: argparse.Namespace, controlled: bool) -> tuple[Interceptor
             injector.on_fault(history.fault)
 
     return chain, injector
+
+
+def open_tape(
+    args: argparse.Namespace, chain: InterceptorChain, injector: FaultInjector | None, shape: str
+) -> TapeWriter | None:
+    """With ``--record FILE``: a tape writer listening to the chain's history recorder (the
+    one ``--history`` uses, made here when only the tape wants it: one recording mechanism)."""
+    if not args.record:
+        if args.redact or args.no_redact:
+            raise ConfigError("--redact and --no-redact choose what a tape keeps: give --record FILE.tape")
+        return None
+    from mcpchaos.history.redact import Redactor
+    from mcpchaos.observe.history import HistoryRecorder
+    from mcpchaos.observe.tape_writer import TapeWriter
+
+    if args.no_redact and args.redact:
+        raise ConfigError("--no-redact keeps everything: drop --redact, or drop --no-redact")
+    if chain.recorder is None:
+        chain.recorder = HistoryRecorder(max(args.history_limit, 1))
+        if injector is not None:
+            injector.on_fault(chain.recorder.fault)
+    writer = TapeWriter(
+        args.record, getattr(args, "tape_shape", shape), Redactor(args.redact, not args.no_redact)
+    )
+    chain.recorder.listeners.append(writer)
+    return writer
 
 
 async def watch_faults(args: argparse.Namespace, injector: FaultInjector, every: float = 0.5) -> None:
@@ -239,6 +272,8 @@ async def _run(
             ),
         )
         sessions.append(lambda: [describe(upstream.session) for upstream in bridge.sessions.entries()])
+        if network is not None:
+            return await _bridge_behind_link(bridge, listen, network)
         return await bridge.run_forever(host, port)
     from mcpchaos.proxy.stdio_to_http import StdioToHttpBridge
 
@@ -249,6 +284,32 @@ async def _run(
     if targets is not None:
         targets.breaker = stdio_bridge.breaker
     return await stdio_bridge.run()
+
+
+async def _bridge_behind_link(
+    bridge: HttpToStdioBridge, listen: tuple[str, int], network: NetworkController
+) -> int:
+    """HTTP → stdio with a simulated network: the clients reach the bridge through a TCP link
+    (the bridge's server side is a pipe, which has no network to shape)."""
+    from mcpchaos.proxy.lifecycle import serve_until_stopped
+    from mcpchaos.transport.tcp_link import TcpLink
+
+    inner = await bridge.start("127.0.0.1", 0)
+    link = TcpLink(listen, ("127.0.0.1", inner), network, "client")
+    try:
+        port = await link.start()
+    except BaseException:
+        await bridge.stop()
+        raise
+
+    async def stop() -> None:
+        await link.stop()
+        await bridge.stop()
+
+    where = f"http://{listen[0]}:{port}{bridge.bridge.path}"
+    return await serve_until_stopped(
+        f"mcpchaos: listening on {where} (simulated network) → {' '.join(bridge.command)}", stop
+    )
 
 
 async def _run_http(

@@ -13,6 +13,7 @@ could not be read) names no request and is ignored.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -61,42 +62,73 @@ def cancelled_id(entry: Entry) -> MessageId | None:
     return value if isinstance(value, int | str) and not isinstance(value, bool) else None
 
 
-def pair(entries: Sequence[Entry]) -> Pairing:
-    """Pair the requests, responses and cancellations of one wire's entries (in order)."""
-    result = Pairing()
-    in_flight: dict[RequestKey, Call] = {}
-    latest: dict[RequestKey, Call] = {}
-    for entry in entries:
+class Pairer:
+    """The pairing, one entry at a time (a tape writer pairs as it streams).
+
+    ``remember``: how many requests to keep for late and duplicate responses (None: all, as
+    :func:`pair` does; a streaming writer bounds it, forgetting the oldest first).
+    """
+
+    def __init__(self, remember: int | None = None, keep_calls: bool = True) -> None:
+        self.result = Pairing()
+        self._remember = remember
+        self._keep_calls = keep_calls
+        self._in_flight: dict[RequestKey, Call] = {}
+        self._latest: OrderedDict[RequestKey, Call] = OrderedDict()
+        """Newest last; an OrderedDict forgets its oldest in O(1) (a dict's first key is found
+        by skipping every deleted slot before it)."""
+
+    def add(self, entry: Entry) -> Call | None:
+        """Pair ``entry``; the call it answers or cancels (None for a request or anything else)."""
         kind = entry.kind
+        result = self.result
+        in_flight, latest = self._in_flight, self._latest
         if kind is Kind.REQUEST:
             if entry.id is None:
-                continue
+                return None
             key = (entry.direction, entry.id)
             earlier = in_flight.get(key)
-            if earlier is not None:
+            if earlier is not None and self._keep_calls:
                 result.reused.append((earlier, entry))
             call = Call(entry)
-            result.calls.append(call)
+            if self._keep_calls:
+                result.calls.append(call)
+            latest.pop(key, None)  # re-inserted last: the order is the forgetting order
             in_flight[key] = latest[key] = call
-        elif kind is Kind.RESULT or kind is Kind.ERROR:
+            if self._remember is not None and len(latest) > self._remember:
+                oldest, _ = latest.popitem(last=False)
+                in_flight.pop(oldest, None)
+            return None
+        if kind is Kind.RESULT or kind is Kind.ERROR:
             if entry.id is None:
-                continue
+                return None
             key = (entry.direction.reverse, entry.id)
             found = latest.get(key)
             if found is None:
-                result.unsolicited.append(entry)
-                continue
+                if self._keep_calls:
+                    result.unsolicited.append(entry)
+                return None
             found.responses.append(entry)
             if in_flight.get(key) is found:
                 del in_flight[key]
-        elif entry.method == "notifications/cancelled":
+            return found
+        if entry.method == "notifications/cancelled":
             request_id = cancelled_id(entry)
             if request_id is None:
-                continue
+                return None
             key = (entry.direction, request_id)
             found = latest.get(key)
             if found is not None and found.cancelled is None and not found.responses:
                 found.cancelled = entry
                 if in_flight.get(key) is found:
                     del in_flight[key]
-    return result
+                return found
+        return None
+
+
+def pair(entries: Sequence[Entry]) -> Pairing:
+    """Pair the requests, responses and cancellations of one wire's entries (in order)."""
+    pairer = Pairer()
+    for entry in entries:
+        pairer.add(entry)
+    return pairer.result

@@ -141,7 +141,7 @@ class Entry:
             "id": self.id,
         }
         if self.meta:
-            data["meta"] = self.meta
+            data["meta"] = _without_credentials(self.meta)
         if self.faults:
             data["faults"] = self.faults
         return data
@@ -149,6 +149,13 @@ class Entry:
     def __repr__(self) -> str:
         io = "out" if self.written else "in"
         return f"Entry(#{self.seq} {self.wire}/{io} {self.kind.value} {self.method or ''} id={self.id!r})"
+
+
+def _without_credentials(meta: dict[str, Any]) -> dict[str, Any]:
+    """Metadata with credential header values hidden (what ``GET /history`` may show)."""
+    from mcpchaos.history.redact import Redactor
+
+    return Redactor().meta(meta) or meta
 
 
 Raw = tuple[float, int, int, MessageId | None, str | None, bytes, int]

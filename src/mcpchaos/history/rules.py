@@ -283,8 +283,8 @@ def mirrored_headers(view: WireView) -> list[Violation]:
         if entry.kind is not Kind.REQUEST or entry.meta is None:
             continue
         headers = entry.meta.get("headers")
-        if not isinstance(headers, dict):
-            continue
+        if not isinstance(headers, dict) or "mcp-method" not in headers:
+            continue  # no mirrored headers recorded (credential headers alone)
         version = entry.meta_field.get(PROTOCOL_VERSION_META_KEY)
         if not isinstance(version, str):
             continue  # a 2025-era request: nothing mirrored

@@ -55,6 +55,8 @@ TOO_MANY_CONNECTIONS: Final = -32017
 """The proxy is at its connection limit (HTTP 503)."""
 CIRCUIT_OPEN: Final = -32016
 """The circuit breaker toward the upstream is open: the request failed fast (HTTP 503)."""
+NO_RECORDING: Final = -32019
+"""``mcpchaos replay``: the tape holds no recording of this tool call (docs/tapes.md)."""
 HOST_OR_ORIGIN_NOT_ALLOWED: Final = -32018
 """DNS-rebinding protection: the request's Host (HTTP 421) or Origin (HTTP 403) is not on the
 proxy listener's allow list."""

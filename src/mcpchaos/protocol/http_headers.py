@@ -63,9 +63,16 @@ MIRRORED: Final = (b"mcp-method", b"mcp-name", b"mcp-protocol-version")
 """The headers a 2026-07-28 request mirrors from its body (lower-case, as indexed)."""
 
 
+CREDENTIALS: Final = (b"authorization", b"proxy-authorization", b"cookie")
+"""Credential headers the history records too (so a tape shows a client sent them; a tape
+redacts their values by default, ``GET /history`` always)."""
+
+
 def recorded_headers(index: dict[bytes, bytes]) -> dict[str, Any] | None:
-    """The mirrored MCP headers of a request as the history records them (``{"headers":
-    {name: value}}``), or None when the request has none (a 2025-era request)."""
-    if b"mcp-method" not in index:
+    """The mirrored MCP headers of a request (2026-07-28) and its credential headers, as the
+    history records them (``{"headers": {name: value}}``), or None when it has neither."""
+    names: list[bytes] = [name for name in MIRRORED if name in index] if b"mcp-method" in index else []
+    names += [name for name in CREDENTIALS if name in index]
+    if not names:
         return None
-    return {"headers": {name.decode(): index[name].decode("latin-1") for name in MIRRORED if name in index}}
+    return {"headers": {name.decode(): index[name].decode("latin-1") for name in names}}
