@@ -96,8 +96,14 @@ def test_a_run_against_a_better_baseline_fails_and_its_junit_says_why(tmp_path: 
     assert done.returncode == 0, done.stdout + done.stderr
     # A made-up earlier run where every phase succeeded fully: today's fault phase regressed.
     data = json.loads((first / "journal.json").read_text())
+    # It was slow and slow to recover, so that only success regresses however loaded the
+    # machine is for the second run (a loaded run's p99 doubled between two runs).
     for phase in data["scenarios"][0]["phases"]:
         phase["outcomes"] = {"ok": 1000}
+        if phase["latency"].get("p99_ms") is not None:
+            phase["latency"]["p99_ms"] = 60_000.0
+    if data["scenarios"][0]["measurements"].get("time_to_recover_s") is not None:
+        data["scenarios"][0]["measurements"]["time_to_recover_s"] = 600.0
     baseline = tmp_path / "better.json"
     baseline.write_text(json.dumps(data))
     junit = tmp_path / "junit.xml"
