@@ -22,7 +22,7 @@ from mcpchaos.history import tape as tapes
 from mcpchaos.history.tape_diff import diff
 from mcpchaos.observe.faultlog import read_fault_log
 from mcpchaos.protocol import codes
-from tests.http.mcp import HEADERS
+from tests.http.mcp import HEADERS, INITIALIZE
 from tests.http.servers import demo_http_server, free_port, wait_for_port
 from tests.sdk_sessions import MODES, scripted_session
 
@@ -220,16 +220,8 @@ async def test_redaction_removes_an_authorization_header_and_a_named_field(
     headers = {**HEADERS, "Authorization": "Bearer s3cret-token"}
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
-            init = {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": {},
-                    "clientInfo": {"name": "t", "version": "1", "api_key": "k3y-value"},
-                },
-            }
+            client_info = {**INITIALIZE["params"]["clientInfo"], "api_key": "k3y-value"}
+            init = {**INITIALIZE, "params": {**INITIALIZE["params"], "clientInfo": client_info}}
             async with http.post(proxy.url, json=init, headers=headers) as response:
                 assert response.status == 200
                 await response.read()
