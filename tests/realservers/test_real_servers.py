@@ -28,6 +28,7 @@ import pytest
 
 from mcpchaos.harness.stack import free_port
 from tests.harness.report_check import check_run
+from tests.http.servers import wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".tools"
@@ -55,7 +56,7 @@ def everything_http(node: Path, tmp_path: Path) -> Iterator[str]:
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait_for(port, server, within_s=30.0)
+        wait_for_port(port, server, within=30.0)
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
         server.terminate()
@@ -65,20 +66,6 @@ def everything_http(node: Path, tmp_path: Path) -> Iterator[str]:
             server.kill()
             server.wait(timeout=5)
         log.close()
-
-
-def _wait_for(port: int, process: subprocess.Popen[bytes], within_s: float) -> None:
-    import socket
-    import time
-
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "server-everything exited before listening"
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"server-everything not listening on {port} after {within_s} s")
 
 
 def run_against(target: str, scenario: str, out: Path, *flags: str) -> tuple[dict[str, Any], str]:
