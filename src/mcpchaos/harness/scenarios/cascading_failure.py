@@ -157,15 +157,14 @@ class CascadingFailure(Scenario):
                 )
             await ctx.phase(f"baseline{suffix}", p.baseline_s, note="B healthy")
             assert dependency.upstream is not None
-            opened: list[float] = []
-            watch: asyncio.Task[None] | None = None
+            watch: asyncio.Task[float] | None = None
 
-            async def hang(breaker: bool = breaker, opened: list[float] = opened) -> None:
+            async def hang(breaker: bool = breaker) -> None:
                 nonlocal watch
                 assert dependency.upstream is not None
                 dependency.upstream.pause()
                 if breaker:
-                    watch = asyncio.get_running_loop().create_task(_watch_breaker(ctx, dependency, opened))
+                    watch = asyncio.get_running_loop().create_task(_breaker_opened(ctx, dependency))
 
             failure = await ctx.phase(
                 f"dependency_down{suffix}",
@@ -174,7 +173,10 @@ class CascadingFailure(Scenario):
                 outage=True,
                 action=hang,
             )
-            if watch is not None:
+            opened_s: float | None = None
+            if watch is not None and watch.done():
+                opened_s = watch.result()
+            elif watch is not None:  # it never opened while B hung
                 watch.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watch
@@ -182,11 +184,11 @@ class CascadingFailure(Scenario):
                 f"recovery{suffix}", p.recovery_s, note="B resumed", repair=_async(dependency.upstream.resume)
             )
             judged_from = failure.started_s + p.isolation_grace_s
-            if opened:
+            if opened_s is not None:
                 ctx.measurements[f"breaker_opened_after_s{suffix.replace('-', '_')}"] = round(
-                    opened[0] - failure.started_s, 3
+                    opened_s - failure.started_s, 3
                 )
-                judged_from = max(judged_from, opened[0] + p.dependency_timeout_s)
+                judged_from = max(judged_from, opened_s + p.dependency_timeout_s)
             # The independent recorder started later than the main one: shift to its clock.
             start = judged_from - independent_offset
             during = independent.window(start, failure.ended_s - independent_offset)
@@ -248,15 +250,15 @@ class CascadingFailure(Scenario):
         return [*judge(ctx, self.verdict_names), isolation]
 
 
-async def _watch_breaker(ctx: ScenarioContext, dependency: Stack, opened: list[float]) -> None:
-    """Note when the breaker in front of B first reports open (polling its proxy's metrics)."""
+async def _breaker_opened(ctx: ScenarioContext, dependency: Stack) -> float:
+    """When (the scenario's clock) the breaker in front of B first reports open, polling its
+    proxy's metrics."""
     assert dependency.control is not None
     while True:
         metrics = await dependency.control.metrics()
         if metrics.get("breaker", {}).get("state") == "open":
-            opened.append(ctx.now_s())
             ctx.event("breaker_open", "the breaker in front of B opened")
-            return
+            return ctx.now_s()
         await asyncio.sleep(0.1)
 
 
