@@ -286,10 +286,10 @@ class ChaosProxy:
 
     def fault_log(self) -> list[dict[str, Any]]:
         """Every fault injected so far (the proxy keeps the last 10,000), oldest first."""
-        return _run(self._control.fault_log())
+        return _run(self._control.fault_log())[0]
 
     async def afault_log(self) -> list[dict[str, Any]]:
-        return await _arun(self._control.fault_log())
+        return (await _arun(self._control.fault_log()))[0]
 
     def fault_config(self) -> dict[str, Any]:
         """The fault configuration in force (a FaultConfig as JSON)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 import aiohttp
@@ -68,18 +70,27 @@ class ControlClient:
     async def reset_faults(self) -> None:
         await self._call("POST", "/faults/reset", {})
 
-    async def fault_log(self) -> list[dict[str, Any]]:
-        """Every fault record the proxy still keeps (the last 10,000), oldest first."""
+    async def fault_log(self, after: int = 0) -> tuple[list[dict[str, Any]], bool]:
+        """The fault records numbered after ``after`` that the proxy still keeps (the last
+        10,000), oldest first, and whether some of them were already forgotten."""
         records: list[dict[str, Any]] = []
-        since = 0
+        since = after
+        lost = False
         while True:
             page = await self._call("GET", f"/faults/log?since={since}&limit=1000")
+            if since == after:
+                lost = int(page.get("oldest", after + 1)) > after + 1
             batch = page.get("records", [])
             records.extend(batch)
             next_since = int(page.get("next", since))
             if not batch or next_since == since:
-                return records
+                return records, lost
             since = next_since
+
+    async def fault_sequence(self) -> int:
+        """The number of the newest fault record: read the log after it to see only what comes next."""
+        page = await self._call("GET", "/faults/log?since=0&limit=1")
+        return int(page.get("latest", 0))
 
     async def network(self) -> dict[str, Any]:
         """``{"config": NetworkConfig, "partitioned": bool}``."""
@@ -109,3 +120,32 @@ class ControlClient:
         query = f"?grace_ms={grace_ms}" if grace_ms is not None else ""
         result: dict[str, Any] = await self._call("GET", "/history/check" + query)
         return result
+
+
+class FaultLogFollower:
+    """Reads a proxy's fault log as it grows, from a sequence number on.
+
+    The control API keeps only the last 10,000 records in memory, and a fast load on an
+    attached proxy injects more than that in a second: read once at the end and the
+    accounting would miss most of them (``metrics_accurate`` failed on a correct proxy)."""
+
+    def __init__(self, control: ControlClient, after: int) -> None:
+        self.control = control
+        self.after = after
+        self.records: list[dict[str, Any]] = []
+        self.lost = False
+        """Records aged out of the proxy's memory before they were read: the log is incomplete."""
+
+    async def catch_up(self) -> None:
+        batch, lost = await self.control.fault_log(self.after)
+        self.lost = self.lost or lost
+        if batch:
+            self.records.extend(batch)
+            self.after = int(batch[-1]["seq"])
+
+    async def follow(self, every_s: float = 0.2) -> None:
+        """Catch up until cancelled (a failed read is tried again at the next turn)."""
+        while True:
+            with contextlib.suppress(ControlApiError):
+                await self.catch_up()
+            await asyncio.sleep(every_s)

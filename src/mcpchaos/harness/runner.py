@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from mcpchaos import __version__
+from mcpchaos.harness.control_client import FaultLogFollower
 from mcpchaos.harness.journal import Environment, Journal, ScenarioResult, TargetInfo
 from mcpchaos.harness.scenario import RunSettings, Scenario, ScenarioContext, ScenarioSkipped
 from mcpchaos.harness.verdicts import concurrency, leak_problems, server_process_problems, weak_baseline
@@ -76,7 +77,8 @@ async def run_scenario(
         if ctx.stack.target.kind == "attach":
             # Someone else's proxy has a history: judge only what happens from now on.
             ctx.proxy_metrics_start = await ctx.control.metrics()
-            ctx.fault_log_start = len(await ctx.control.fault_log())
+            ctx.fault_log_follower = FaultLogFollower(ctx.control, await ctx.control.fault_sequence())
+            ctx.background.append(asyncio.get_running_loop().create_task(ctx.fault_log_follower.follow()))
         try:
             await scenario.run(ctx)
         finally:
@@ -132,9 +134,11 @@ async def _collect(ctx: ScenarioContext) -> None:
         ctx.fault_records = [
             orjson.loads(line) for line in ctx.stack.fault_log_path.read_bytes().splitlines() if line.strip()
         ]
-    elif ctx.stack.target.kind == "attach":
+    elif ctx.fault_log_follower is not None:
         with contextlib.suppress(Exception):
-            ctx.fault_records = (await ctx.control.fault_log())[ctx.fault_log_start :]
+            await ctx.fault_log_follower.catch_up()
+        ctx.fault_records = ctx.fault_log_follower.records
+        ctx.fault_log_lost = ctx.fault_log_follower.lost
     await _settle(ctx)
 
 

@@ -34,7 +34,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mcpchaos.harness.control_client import ControlClient
+from mcpchaos.harness.control_client import ControlClient, FaultLogFollower
 from mcpchaos.harness.journal import (
     Counts,
     Event,
@@ -136,7 +136,10 @@ class ScenarioContext:
         self.fault_records: list[dict[str, Any]] = []
         self.proxy_metrics_start: dict[str, Any] = {}
         """Attach mode: the proxy's counters when the scenario started (subtracted at the end)."""
-        self.fault_log_start = 0
+        self.fault_log_follower: FaultLogFollower | None = None
+        """Attach mode: reads the proxy's fault log (its in-memory tail) while the scenario runs."""
+        self.fault_log_lost = False
+        """Attach mode: fault records aged out of the proxy's memory before they were read."""
         self.server_processes: dict[str, dict[str, int]] = {}
         """Command targets: the proxy's ``server_processes`` counts (started, alive, refused) at the
         ``baseline`` and ``final`` resource snapshots, for ``no_leaks``."""

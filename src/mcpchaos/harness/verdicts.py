@@ -534,6 +534,7 @@ def metrics_accurate(ctx: ScenarioContext) -> Verdict:
         fault_records=ctx.fault_records,
         handshakes=sum(c.accounting.handshakes for c in loads),
         handshakes_failed=sum(c.accounting.handshakes_failed for c in loads),
+        fault_log_lost=ctx.fault_log_lost,
     )
 
 
@@ -544,9 +545,11 @@ def check_metrics_accurate(
     fault_records: list[dict[str, Any]],
     handshakes: int = 0,
     handshakes_failed: int = 0,
+    fault_log_lost: bool = False,
 ) -> Verdict:
     """``client_sent``: calls the clients wrote; ``handshakes``: ``initialize`` requests they
-    wrote (``handshakes_failed`` of which opened no session). The proxy counts both kinds."""
+    wrote (``handshakes_failed`` of which opened no session). The proxy counts both kinds.
+    ``fault_log_lost``: records aged out of an attached proxy's memory before they were read."""
     proxy_requests = sum(
         m["count"]
         for m in proxy_metrics.get("messages", [])
@@ -590,6 +593,10 @@ def check_metrics_accurate(
     }
     if requests == 0 and proxy_requests == 0:
         return _inconclusive("metrics_accurate", rule, "no request was sent or counted", evidence)
+    if fault_log_lost and mismatches:
+        why = "the attached proxy forgot fault records before they were read (its control API keeps "
+        why += "the last 10,000): slow the load (--clients, --rate) to reconcile exactly"
+        return _inconclusive("metrics_accurate", rule, f"{why}; {'; '.join(mismatches)}", evidence)
     return Verdict(
         name="metrics_accurate",
         passed=not mismatches,

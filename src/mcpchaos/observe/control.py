@@ -10,7 +10,8 @@ work, so it answers while the proxy is under load (a stalled loop from a CPU-spi
     GET  /faults                 PUT /faults (a whole FaultConfig; omitted fields take defaults)
     PATCH /faults (merged into the current one)                 POST /faults/reset
     POST /faults/rules (a Rule, tried first)                    DELETE /faults/rules/{name}
-    GET  /faults/log?since=N     (records after sequence number N; "next" to poll with)
+    GET  /faults/log?since=N     (records after sequence number N; "next" to poll with, "latest"
+                                  and "oldest" kept: the bounds of what can still be read)
     GET  /network   PUT /network   PATCH /network   POST /network/reset
     POST /network/partition      POST /network/heal
     GET  /sessions               GET /breaker
@@ -72,6 +73,12 @@ class FaultTail:
     def since(self, sequence: int, limit: int = 1000) -> tuple[list[dict[str, Any]], int]:
         records = [{"seq": seq, **data} for seq, data in self._records if seq > sequence][:limit]
         return records, (records[-1]["seq"] if records else max(sequence, 0))
+
+    @property
+    def oldest(self) -> int:
+        """The sequence number of the oldest record still kept (``sequence + 1`` when none is):
+        a reader that wants everything after N and finds ``oldest > N + 1`` has lost records."""
+        return self._records[0][0] if self._records else self.sequence + 1
 
 
 @dataclass
@@ -349,8 +356,9 @@ class ControlServer:
             limit = max(1, min(int(request.query.get("limit", "1000")), 10_000))
         except ValueError:
             return _problem(400, "since and limit must be integers")
-        records, last = self.targets.fault_tail.since(since, limit)
-        return _json({"records": records, "next": last})
+        tail = self.targets.fault_tail
+        records, last = tail.since(since, limit)
+        return _json({"records": records, "next": last, "latest": tail.sequence, "oldest": tail.oldest})
 
     # -- network ----------------------------------------------------------------------------
 
