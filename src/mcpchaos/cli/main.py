@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from mcpchaos import __version__
-from mcpchaos.cli import replay_command, report_command, run_command, tape_command
+from mcpchaos.cli import judge_command, replay_command, report_command, run_command, tape_command
 from mcpchaos.cli.helpformat import HelpFormatter
 from mcpchaos.errors import ConfigError, McpChaosError
 from mcpchaos.intercept.chain import FailurePolicy
@@ -542,6 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ctl_parser.add_parser(commands)
     run_command.add_parser(commands)
+    judge_command.add_parser(commands)
     report_command.add_parser(commands)
     tape_command.add_parser(commands)
     replay_command.add_parser(commands, add_proxy_arguments)

@@ -255,6 +255,11 @@ class MatchConfig(_Strict):
     """Only the first N matching messages of each session."""
     every_nth: int | None = Field(None, ge=1)
     """Only every Nth matching message of each session (the Nth, 2Nth...)."""
+    count_per: Literal["session", "proxy"] = "session"
+    """What ``first_n`` and ``every_nth`` count in: each session apart (the default: the same
+    faults whatever the interleaving), or the whole proxy (``first_n: 1`` is then one fault in
+    all, however many sessions a client opens, e.g. a session expiry that must not follow the
+    client into the session it opens again; counting starts anew when the config changes)."""
 
     @model_validator(mode="after")
     def _some_class(self) -> Self:
