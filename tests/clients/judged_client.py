@@ -177,7 +177,9 @@ class Client:
                 outcome = f"HTTP {exc.status}"
                 if exc.status == 401:
                     return "unauthorized: reported, not retried"
-                if exc.status == 404 and not flags.no_reinit:
+                if exc.status == 404:
+                    if flags.no_reinit:
+                        return "HTTP 404: session gone, gave up"
                     self.open_session()
                     wait = 0.0
                 if exc.status == 429 and exc.retry_after is not None and not flags.ignore_retry_after:
@@ -187,7 +189,7 @@ class Client:
                     return "ok"
                 outcome = f"error {answer['error'].get('code')}"
                 errors_left -= 1
-                if not errors_left:
+                if safe and not errors_left:
                     return outcome
             if attempt + 1 < attempts:
                 time.sleep(wait)
