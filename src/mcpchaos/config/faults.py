@@ -49,6 +49,8 @@ class FaultType(enum.StrEnum):
     MISSING_CAPABILITY = "missing_capability"
     RESULT_SHAPE = "result_shape"
     SESSION_EXPIRY = "session_expiry"
+    LIST_CHANGED = "list_changed"
+    """Server → client: ``notifications/tools/list_changed`` before the message (no settings)."""
     # 2026-07-28 feature faults (config/feature_faults.py has their settings).
     INPUT_REQUIRED = "input_required"
     SUBSCRIPTION = "subscription"
@@ -134,6 +136,7 @@ class EnabledFaults(_Strict):
     missing_capability: bool = False
     result_shape: bool = False
     session_expiry: bool = False
+    list_changed: bool = False
     input_required: bool = False
     subscription: bool = False
     task: bool = False

@@ -114,3 +114,8 @@ async def test_a_client_that_crashes_on_a_malformed_response_fails(stack: Stack)
     result = await judged(stack, "bad_responses", "--crash-on-bad-response")
     assert status(result, "survives_bad_responses") == "failed"
     assert status(result, "exits_cleanly") == "passed"  # a traceback is an exit, not a hang
+
+
+async def test_a_client_that_does_not_list_again_after_list_changed_fails(stack: Stack) -> None:
+    result = await judged(stack, "list_changed", "--no-relist")
+    assert status(result, "relists_after_list_changed") == "failed"

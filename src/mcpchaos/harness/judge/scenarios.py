@@ -129,6 +129,13 @@ SCENARIOS: Final[dict[str, ClientScenario]] = {
             needs=("demo",),
         ),
         ClientScenario(
+            "list_changed",
+            "the first tool result comes after notifications/tools/list_changed: the client lists "
+            "the tools again before its next call",
+            {"rules": [_rule("changed", {**_RESPONSES, "first_n": 1, "count_per": "proxy"}, "list_changed")]},
+            ("relists_after_list_changed",),
+        ),
+        ClientScenario(
             "cut_stream",
             "the first tool call's SSE stream is closed before its result: the client does not wait forever",
             {

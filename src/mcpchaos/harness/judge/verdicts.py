@@ -244,16 +244,21 @@ def retry_after_s(entry: Entry) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def requests_after(obs: Observed, session: Session, entry: Entry) -> list[Entry]:
+    """The client's requests after ``entry``: in its session by their order (the clock counts
+    milliseconds, too coarse to order a request sent on reading an answer), elsewhere by time."""
+    return [e for s, e in obs.requests() if (e.seq > entry.seq if s is session else e.time >= entry.time)]
+
+
 def honours_retry_after(obs: Observed, bounds: Bounds) -> Verdict | None:
-    limited = [(e, s) for _, e in obs.given() if (s := retry_after_s(e)) is not None]
+    limited = [(s, e, wait) for s, e in obs.given() if (wait := retry_after_s(e)) is not None]
     if not limited:
         return None
     rule = "after an answer with Retry-After: N, the client's next request waits N seconds"
-    requests = [e for _, e in obs.requests()]
     early: list[str] = []
     waits: list[float] = []
-    for answer, wait in limited:
-        following = next((r for r in requests if r.time > answer.time), None)
+    for session, answer, wait in limited:
+        following = next(iter(requests_after(obs, session, answer)), None)
         if following is None:
             continue
         waited = following.time - answer.time
@@ -286,20 +291,23 @@ def reinitializes_after_404(obs: Observed, bounds: Bounds) -> Verdict | None:
     return _verdict("reinitializes_after_404", False, rule, detail, stale_requests=stale)
 
 
-def _bad_answers(obs: Observed) -> list[Entry]:
+def _bad_answers(obs: Observed) -> list[tuple[Session, Entry]]:
     """Malformed messages (not JSON) and responses to no request the client sent."""
-    malformed = [e for _, e in obs.given() if e.raw.strip() and not e.payload]
-    unknown = [e for s in obs.sessions for e in s.unsolicited if e.direction is Direction.SERVER_TO_CLIENT]
-    return sorted(malformed + unknown, key=lambda e: e.time)
+    malformed = [(s, e) for s, e in obs.given() if e.raw.strip() and not e.payload]
+    unknown = [
+        (s, e) for s in obs.sessions for e in s.unsolicited if e.direction is Direction.SERVER_TO_CLIENT
+    ]
+    return sorted(malformed + unknown, key=lambda item: item[1].time)
 
 
 def survives_bad_responses(obs: Observed, bounds: Bounds) -> Verdict | None:
     bad = _bad_answers(obs)
     if not bad:
         return None
-    first = bad[0].time
+    session, first_bad = bad[0]
+    first = first_bad.time
     rule = "after a malformed or unknown-id response the client goes on (a later request, or exit 0)"
-    after = [e for _, e in obs.requests() if e.time >= first]
+    after = requests_after(obs, session, first_bad)
     exit = obs.exit
     survived = bool(after) or (not exit.killed and exit.returncode == 0)
     detail = (
@@ -350,12 +358,18 @@ def _answers_method(session: Session, response: Entry) -> str | None:
 
 
 def relists_after_list_changed(obs: Observed, bounds: Bounds) -> Verdict | None:
-    changed = [e for _, e in obs.given() if e.method == "notifications/tools/list_changed"]
+    changed = [(s, e) for s, e in obs.given() if e.method == "notifications/tools/list_changed"]
     if not changed:
         return None
-    first = changed[0].time
+    session, first = changed[0]
     rule = "after notifications/tools/list_changed the client lists the tools again before its next call"
-    after = [e for _, e in obs.requests() if e.time > first and e.method in ("tools/list", "tools/call")]
+    # In the session's own order (seq): the clock's millisecond cannot order a notification
+    # and the request the client sent on reading it.
+    after = [
+        e
+        for e in session.entries
+        if e.seq > first.seq and not e.written and e.method in ("tools/list", "tools/call")
+    ]
     if not after:
         return _verdict("relists_after_list_changed", False, rule, "no tools/list after the notification")
     passed = after[0].method == "tools/list"
