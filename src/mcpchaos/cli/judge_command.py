@@ -224,7 +224,7 @@ def _judge(
     progress = TerminalProgress()
     progress.message(f"mcpchaos judge: {len(scenarios)} scenario(s) against {description}")
     try:
-        journal = asyncio.run(run_judge(settings, ["mcpchaos", *sys.argv[1:]], progress))
+        journal = asyncio.run(run_judge(settings, _command(sys.argv[1:], args.seed), progress))
     finally:
         progress.close()
     files = write_reports(journal, out)
@@ -238,3 +238,15 @@ def _judge(
         result.print(f"junit:   {args.junit}")
     result.print(f"{word(journal.status)}: {figures.tally([s.status for s in journal.scenarios])}")
     return EXIT_STATUS[journal.status]
+
+
+def _command(argv: list[str], seed: int) -> list[str]:
+    """The command line for the journal, its seed written before the client's command (the
+    reports' "Rerun:" line would otherwise add it after, to the client's arguments)."""
+    options, dashes, client = argv, [], []
+    if "--" in argv:
+        at = argv.index("--")
+        options, dashes, client = argv[:at], ["--"], argv[at + 1 :]
+    if not any(arg == "--seed" or arg.startswith("--seed=") for arg in options):
+        options = [*options, "--seed", str(seed)]
+    return ["mcpchaos", *options, *dashes, *client]
