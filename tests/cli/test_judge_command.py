@@ -70,6 +70,23 @@ def test_a_well_behaved_client_passes_and_the_reports_are_written(tmp_path: Path
     assert {case.name for case in cases} >= {"honours_retry_after", "reinitializes_after_404"}
 
 
+def test_a_scenario_tape_replays_as_the_server_of_the_next_judge(tmp_path: Path) -> None:
+    """Each scenario's sessions are written as a tape; judged again offline against it."""
+    first = mcpchaos(
+        "judge", "--scenario", "slow_server", "--out", str(tmp_path / "a"), "--",
+        sys.executable, CLIENT, "{url}", timeout=120,
+    )  # fmt: skip
+    assert first.returncode == 0, first.stdout + first.stderr
+    recorded = tmp_path / "a" / "work" / "slow_server.tape"
+    again = mcpchaos(
+        "judge", "--tape", str(recorded), "--scenario", "hung_call", "--out", str(tmp_path / "b"), "--",
+        sys.executable, CLIENT, "{url}", timeout=120,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
+    journal = orjson.loads((tmp_path / "b" / "journal.json").read_bytes())
+    assert "replayed as a server" in journal["target"]["description"]
+
+
 def test_a_fragile_client_fails_with_exit_1_and_the_finding(tmp_path: Path) -> None:
     # No {url}: the client reads $MCPCHAOS_SERVER_URL.
     result = mcpchaos(

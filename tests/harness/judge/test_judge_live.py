@@ -20,6 +20,7 @@ from mcpchaos.harness.stack import Stack, TargetSpec
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 CLIENT = str(Path(__file__).parents[2] / "clients" / "judged_client.py")
+SDK_CLIENT = str(Path(__file__).parents[2] / "clients" / "sdk_client.py")
 BOUNDS = Bounds(call_timeout_s=5.0, max_request_rate=10.0)
 CLIENT_TIMEOUT_S = 15.0
 
@@ -119,3 +120,21 @@ async def test_a_client_that_crashes_on_a_malformed_response_fails(stack: Stack)
 async def test_a_client_that_does_not_list_again_after_list_changed_fails(stack: Stack) -> None:
     result = await judged(stack, "list_changed", "--no-relist")
     assert status(result, "relists_after_list_changed") == "failed"
+
+
+async def test_an_sdk_client_over_stdio_reaches_the_proxy_through_the_command_placeholder(
+    stack: Stack,
+) -> None:
+    """``{command}`` as a whole argument becomes the relay's words (python -m mcpchaos proxy
+    --upstream URL): the official SDK client's stdio session goes through the judged proxy."""
+    settings = JudgeSettings(
+        client=(sys.executable, SDK_CLIENT, "--stdio", "{command}"),
+        target=stack.target,
+        scenarios=[SCENARIOS["slow_server"]],
+        workdir=stack.workdir,
+        bounds=BOUNDS,
+        client_timeout_s=CLIENT_TIMEOUT_S,
+    )
+    result, _ = await judge_scenario(stack, SCENARIOS["slow_server"], settings, 0)
+    assert result.status == "passed", [(v.name, v.detail) for v in result.verdicts]
+    assert result.measurements["client_requests"] >= 4  # initialize, tools/list, three calls
