@@ -19,8 +19,10 @@ import os
 import shlex
 import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -61,12 +63,17 @@ MITIGATION: Final = {
 }
 
 
+PythonClient = Callable[[str], object]
+"""A client in Python (the pytest plugin's): called with the proxy's URL, in a thread of its own;
+a coroutine function runs on an event loop of its own there. Returning is exit 0, raising exit 1."""
+
+
 @dataclass(frozen=True)
 class JudgeSettings:
     """What to judge, against what, within which bounds."""
 
-    client: tuple[str, ...]
-    """The client command, placeholders unfilled."""
+    client: tuple[str, ...] | PythonClient
+    """The client command (placeholders unfilled), or a Python client."""
     target: TargetSpec
     scenarios: Sequence[ClientScenario]
     workdir: Path
@@ -127,6 +134,41 @@ async def run_client(argv: list[str], env: dict[str, str], timeout_s: float, log
     return ClientExit(started, ended, None if killed else process.returncode, killed, tail)
 
 
+async def run_python_client(client: PythonClient, url: str, timeout_s: float) -> ClientExit:
+    """Run a Python client in a daemon thread; at ``timeout_s`` a coroutine is cancelled (a
+    plain function cannot be stopped: its thread is left to end by itself) and it is "killed"."""
+    done = threading.Event()
+    outcome: dict[str, Any] = {"returncode": 0, "output": ""}
+    task_box: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = []
+
+    def body() -> None:
+        try:
+            if asyncio.iscoroutinefunction(client):
+                loop = asyncio.new_event_loop()
+                task = loop.create_task(client(url))
+                task_box.append((loop, task))
+                try:
+                    loop.run_until_complete(task)
+                finally:
+                    loop.close()
+            else:
+                client(url)
+        except BaseException:  # the client's own failure is its exit status, with its traceback
+            outcome.update(returncode=1, output=traceback.format_exc())
+        finally:
+            done.set()
+
+    started = time.monotonic()
+    threading.Thread(target=body, name="mcpchaos-judged-client", daemon=True).start()
+    finished = await asyncio.to_thread(done.wait, timeout_s)
+    ended = time.monotonic()
+    if not finished:
+        for loop, task in task_box:
+            loop.call_soon_threadsafe(task.cancel)
+        return ClientExit(started, ended, None, True, "")
+    return ClientExit(started, ended, int(outcome["returncode"]), False, str(outcome["output"]))
+
+
 async def _history_tape(stack: Stack) -> tape.Tape:
     assert stack.control is not None
     raw = await stack.control.history_tape()
@@ -183,7 +225,10 @@ async def judge_scenario(
     before = last_session(await _history_tape(stack))
     url = stack.proxy_url
     command = stdio_command(url)
-    argv = fill(settings.client, url, command)
+    client = settings.client
+    argv = (
+        fill(client, url, command) if isinstance(client, tuple) else [getattr(client, "__name__", "client")]
+    )
     env = {URL_ENV: url, COMMAND_ENV: shlex.join(command)}
     events: list[Event] = []
     killed = asyncio.Event()
@@ -194,9 +239,11 @@ async def judge_scenario(
         else None
     )
     try:
-        exit = await run_client(
-            argv, env, settings.client_timeout_s, settings.workdir / f"{scenario.name}-client.log"
-        )
+        if isinstance(client, tuple):
+            log = settings.workdir / f"{scenario.name}-client.log"
+            exit = await run_client(argv, env, settings.client_timeout_s, log)
+        else:
+            exit = await run_python_client(client, url, settings.client_timeout_s)
     finally:
         if action is not None:
             if not killed.is_set():
@@ -272,20 +319,30 @@ async def run_judge(settings: JudgeSettings, command: list[str], progress: Any =
     request_timeout = settings.client_timeout_s + 30
     try:
         await stack.start(["--request-timeout", str(request_timeout)])
-        log_lines = 0
-        for scenario in settings.scenarios:
-            if scenario.needs and target.kind not in scenario.needs:
-                journal.scenarios.append(_skipped(scenario, target))
-                continue
-            if progress is not None:
-                progress.message(f"{scenario.name}: {scenario.description}")
-            result, log_lines = await judge_scenario(stack, scenario, settings, log_lines)
-            journal.scenarios.append(result)
-            if progress is not None:
-                progress.scenario_done(result)
+        journal.scenarios = await judge_scenarios(stack, settings, progress)
     finally:
         await stack.stop()
     return journal
+
+
+async def judge_scenarios(
+    stack: Stack, settings: JudgeSettings, progress: Any = None
+) -> list[ScenarioResult]:
+    """Every scenario of ``settings`` in order, on a started stack (the pytest plugin's proxy,
+    or :func:`run_judge`'s)."""
+    results: list[ScenarioResult] = []
+    _, log_lines = _fault_counts(stack.fault_log_path, 0)
+    for scenario in settings.scenarios:
+        if scenario.needs and stack.target.kind not in scenario.needs:
+            results.append(_skipped(scenario, stack.target))
+            continue
+        if progress is not None:
+            progress.message(f"{scenario.name}: {scenario.description}")
+        result, log_lines = await judge_scenario(stack, scenario, settings, log_lines)
+        results.append(result)
+        if progress is not None:
+            progress.scenario_done(result)
+    return results
 
 
 def _skipped(scenario: ClientScenario, target: TargetSpec) -> ScenarioResult:
