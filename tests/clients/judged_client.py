@@ -11,7 +11,8 @@ exit 0 (1 only if it could not open a session at all).
 
 Well-behaved means: each call times out after ``--call-timeout`` seconds and is cancelled
 (``notifications/cancelled``); an idempotent call (readOnlyHint/idempotentHint) is tried
-again with exponential backoff (3 tries on JSON-RPC errors, 6 on lost answers and HTTP 5xx); a
+again with exponential backoff (3 tries on JSON-RPC errors; for ``--patience`` seconds on lost
+answers and HTTP 5xx); a
 429 waits its Retry-After; a 404 opens a new session; a destructive call is never retried;
 list_changed makes it list again before its next call; malformed or unknown-id messages are
 skipped.
@@ -159,13 +160,17 @@ class Client:
         """Call a tool the way the flags say; returns what happened, in words."""
         flags = self.flags
         safe = self.idempotent(tool)
-        # An idempotent call: 3 tries on errors, 6 on lost answers and 5xx (a server that
-        # restarts takes seconds); backoff 0.2 s doubling, at most 2 s.
-        attempts = 50 if flags.retry_storm else (6 if safe else 1 + flags.retry_destructive)
+        # An idempotent call: 3 tries on JSON-RPC errors; on lost answers and 5xx, tries for up
+        # to --patience seconds (a server that restarts takes seconds, many on a loaded machine);
+        # backoff 0.2 s doubling, at most 2 s.
+        attempts = 50 if flags.retry_storm else (1000 if safe else 1 + flags.retry_destructive)
         errors_left = 50 if flags.retry_storm else 3
+        give_up_at = time.monotonic() + flags.patience
         delay = 0.2
         outcome = "not called"
         for attempt in range(attempts):
+            if attempt and safe and not flags.retry_storm and time.monotonic() > give_up_at:
+                return outcome
             if self.list_changed and not flags.no_relist:
                 self.list_tools()
             wait = 0.0 if flags.retry_storm or not safe else delay
@@ -201,6 +206,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("url", nargs="?", default=os.environ.get("MCPCHAOS_SERVER_URL"))
     parser.add_argument("--call-timeout", type=float, default=2.0)
+    parser.add_argument("--patience", type=float, default=5.0, help="seconds to retry a lost call")
     parser.add_argument("--never-timeout", action="store_true")
     parser.add_argument("--retry-destructive", type=int, default=0, metavar="N")
     parser.add_argument("--ignore-retry-after", action="store_true")

@@ -231,7 +231,7 @@ def _judge(
     if args.junit is not None:
         write_junit(args.junit, journal)
     result = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-    result.print(summary_table(journal.scenarios))
+    result.print(summary_table(journal.scenarios, "mcpchaos judge"))
     result.print(f"journal: {files.journal}\nreport:  {files.html}\nfindings: {files.markdown}")
     result.print(f"tapes and client output: {settings.workdir}")
     if args.junit is not None:

@@ -113,14 +113,15 @@ SCENARIOS: Final[dict[str, ClientScenario]] = {
             "server_restart",
             "the server is killed after the first answered tool call and started again: its "
             "sessions are gone (404), the client initializes again",
-            # The second call waits half a second in the proxy, so the kill lands before it.
+            # The second call waits a second in the proxy, so the kill lands before it (the judge
+            # hears of the first answer by polling the proxy's metrics).
             {
                 "rules": [
                     _rule(
                         "hold",
                         {**_CALLS, "every_nth": 2, "first_n": 2, "count_per": "proxy"},
                         "delay",
-                        delay_ms={"min_ms": 500, "max_ms": 500},
+                        delay_ms={"min_ms": 1000, "max_ms": 1000},
                     )
                 ]
             },
