@@ -38,6 +38,8 @@ def test_list_names_every_client_scenario() -> None:
         (["--scenario", "hung_call", "--faults", "x.yaml", "--", "true"], "give one"),
         (["--tape", "/nonexistent.tape", "--", "true"], "cannot read the tape"),
         (["--faults", "/nonexistent.yaml", "--", "true"], "nonexistent.yaml"),
+        (["--", "no-such-client-program", "{url}"], "'no-such-client-program' was not found"),
+        (["--target", "http://127.0.0.1:9/mcp", "--", "true"], "127.0.0.1:9"),
     ],
 )
 def test_a_usage_mistake_is_one_line_and_exit_2(args: list[str], message: str) -> None:

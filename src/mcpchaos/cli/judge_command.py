@@ -105,7 +105,9 @@ def add_parser(commands: Any) -> None:
         "--out", type=Path, default=Path("judge-report"), metavar="DIR", help="where to write the reports"
     )
     report.add_argument("--junit", type=Path, metavar="FILE", help="also write the verdicts as JUnit XML")
-    parser.add_argument("--seed", type=int, default=1, help="seed for the faults (default: 1)")
+    parser.add_argument(
+        "--seed", type=int, default=1, help="seed for the faults, over a --faults profile's own (default: 1)"
+    )
     parser.add_argument("--list", action="store_true", help="list the client scenarios and exit")
     parser.add_argument(
         "client_command", nargs=argparse.REMAINDER, metavar="-- CLIENT_COMMAND", help="the client to judge"
@@ -183,9 +185,31 @@ def run(args: argparse.Namespace) -> int:
         client = client[1:]
     if not client:
         raise ConfigError("judge needs the client to run: mcpchaos judge [OPTIONS] -- CLIENT_COMMAND {url}")
+    _check_client(client)
     scenarios, required = _scenarios(args)
     target, description = _target(args)
+    if target.kind in ("command", "url") and args.tape is None:
+        from mcpchaos.harness.preflight import check_target
+
+        # A server that is not there fails now, in seconds, not once per scenario (exit 2).
+        asyncio.run(check_target(target, "2025-11-25"))
     return _judge(args, client, scenarios, required, target, description)
+
+
+def _check_client(client: list[str]) -> None:
+    """A client command that cannot run is a usage mistake, said before anything starts."""
+    import os
+    import shutil
+
+    program = client[0]
+    found = (
+        shutil.which(program) if os.sep not in program else (program if os.access(program, os.X_OK) else None)
+    )
+    if found is None:
+        raise ConfigError(
+            f"the client command {program!r} was not found or is not executable "
+            "(give its path, or a program on PATH, after --)"
+        )
 
 
 def _judge(

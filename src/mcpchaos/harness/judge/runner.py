@@ -29,6 +29,7 @@ from typing import Any, Final
 
 import orjson
 
+from mcpchaos.errors import ConfigError
 from mcpchaos.harness.journal import Event, Finding, Journal, ScenarioResult, TargetInfo
 from mcpchaos.harness.judge.observed import ClientExit, last_session, observe
 from mcpchaos.harness.judge.scenarios import ClientScenario
@@ -109,14 +110,17 @@ async def run_client(argv: list[str], env: dict[str, str], timeout_s: float, log
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as output:
         started = time.monotonic()
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=output,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ, **env},
-        )
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=output,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, **env},
+            )
+        except OSError as exc:
+            raise ConfigError(f"cannot run the client {argv[0]!r}: {exc.strerror or exc}") from None
         killed = False
         try:
             async with asyncio.timeout(timeout_s):
