@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mcpchaos.cli.helpformat import HelpFormatter
+from mcpchaos.cli.run_command import positive
 from mcpchaos.errors import ConfigError
 
 DESCRIPTION = """\
@@ -81,21 +82,21 @@ def add_parser(commands: Any) -> None:
     bounds = parser.add_argument_group("bounds")
     bounds.add_argument(
         "--call-timeout-bound",
-        type=_positive,
+        type=positive,
         default=10.0,
         metavar="S",
         help="a call with no answer must be given up within S seconds (default: 10)",
     )
     bounds.add_argument(
         "--client-timeout",
-        type=_positive,
+        type=positive,
         default=30.0,
         metavar="S",
         help="the client is killed if it still runs after S seconds, and fails exits_cleanly (default: 30)",
     )
     bounds.add_argument(
         "--max-request-rate",
-        type=_positive,
+        type=positive,
         default=10.0,
         metavar="R",
         help="once errors come, at most R requests in any one second (default: 10)",
@@ -113,16 +114,6 @@ def add_parser(commands: Any) -> None:
         "client_command", nargs=argparse.REMAINDER, metavar="-- CLIENT_COMMAND", help="the client to judge"
     )
     parser.set_defaults(run_command=run)
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
-    return value
 
 
 def _scenarios(args: argparse.Namespace) -> tuple[list[Any], bool]:

@@ -5,6 +5,10 @@ Each takes the :class:`~mcpchaos.harness.judge.observed.Observed` client and the
 or None when the run never exercised it (no hung call, no 404, no Retry-After reached the
 client): a built-in scenario then reports it inconclusive (its fault did not reach the client),
 a user's profile leaves it out. docs/judge.md has the table.
+
+A little over 400 lines: eleven verdicts, each a screen, kept in one module with their table
+(``VERDICTS``) as ``history/rules.py`` keeps the history's invariants, so the rules of what a
+client must do read in one place.
 """
 
 from __future__ import annotations
