@@ -39,8 +39,8 @@ SCENARIOS: Final[dict[str, ClientScenario]] = {
     for s in (
         ClientScenario(
             "slow_server",
-            "every tool call answers 0.3-0.8 s late: the client waits for the answers",
-            {"rules": [_rule("slow", _CALLS, "delay", delay_ms={"min_ms": 300, "max_ms": 800})]},
+            "every tool call answers 0.2-0.5 s late: the client waits for the answers",
+            {"rules": [_rule("slow", _CALLS, "delay", delay_ms={"min_ms": 200, "max_ms": 500})]},
             ("waits_for_slow_answers",),
         ),
         ClientScenario(
