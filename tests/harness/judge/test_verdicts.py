@@ -70,3 +70,18 @@ def test_a_verdict_the_run_did_not_exercise_is_inconclusive_for_a_scenario_and_l
         ("reinitializes_after_404", "inconclusive"),
     ]
     assert [v.name for v in judge(obs, Bounds(), names, required=False)] == ["exits_cleanly"]
+
+
+def test_the_placeholders_fill_a_whole_argument_with_words_and_a_part_with_the_quoted_line() -> None:
+    from mcpchaos.harness.judge.runner import fill
+
+    command = ["/usr/bin/python 3", "-m", "mcpchaos"]
+    argv = fill(["client", "{url}", "--server={command}", "{command}"], "http://h/mcp", command)
+    assert argv == [
+        "client",
+        "http://h/mcp",
+        "--server='/usr/bin/python 3' -m mcpchaos",
+        "/usr/bin/python 3",
+        "-m",
+        "mcpchaos",
+    ]
