@@ -39,7 +39,7 @@ EPILOG = """\
 examples:
   mcpchaos judge -- python my_client.py {url}
   mcpchaos judge --scenario hung_call,rate_limited --call-timeout-bound 5 -- node client.js {url}
-  mcpchaos judge -- npx @modelcontextprotocol/inspector --cli {command} --method tools/list
+  mcpchaos judge -- python my_stdio_client.py {command}
   mcpchaos judge --target 'python -m my_server' -- python my_client.py
   mcpchaos judge --tape run.tape --faults examples/flaky-tools.yaml -- python my_client.py {url}
   mcpchaos judge --list
