@@ -8,6 +8,12 @@
             ...  # an MCP client against mcpchaos.url sees injected errors here
         assert mcpchaos.fault_log()
 
+Clients under test are judged the way ``mcpchaos judge`` judges them (docs/judge.md), from the
+proxy's history, with a command or a Python callable given the proxy's URL::
+
+    def test_my_client_times_out_hung_calls(mcpchaos):
+        mcpchaos.judge(my_async_client, ["hung_call", "rate_limited"]).assert_passed()
+
 Fixtures: ``mcpchaos`` (a started :class:`mcpchaos.testing.ChaosProxy`) and
 ``mcpchaos_factory`` (start as many as a test needs, e.g. a chain of servers). Where the
 target comes from, first match wins: the fixture's indirect parameter (a dict), the

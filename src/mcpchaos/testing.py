@@ -31,6 +31,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from mcpchaos.harness.control_client import ControlClient
+from mcpchaos.harness.journal import ScenarioResult
 from mcpchaos.harness.stack import Stack, TargetSpec
 
 T = TypeVar("T")
@@ -308,3 +309,75 @@ class ChaosProxy:
 
     async def ahealth(self) -> dict[str, Any]:
         return await _arun(self._control.health())
+
+    # -- judging a client ----------------------------------------------------------------------
+
+    def judge(
+        self,
+        client: Sequence[str] | Callable[[str], object],
+        scenarios: Sequence[str] | None = None,
+        *,
+        faults: Mapping[str, Any] | None = None,
+        call_timeout_bound: float = 10.0,
+        client_timeout: float = 30.0,
+        max_request_rate: float = 10.0,
+    ) -> JudgeResult:
+        """Judge an MCP client against this proxy, as ``mcpchaos judge`` does (docs/judge.md):
+        once per client scenario (``scenarios``: names; default all), or once under ``faults``
+        (a FaultConfig, judged by every verdict its faults exercise). ``client`` is a command
+        (``{url}``/``{command}`` filled, ``MCPCHAOS_SERVER_URL``/``_COMMAND`` set) or a Python
+        callable given the URL (a coroutine function runs on a loop of its own)."""
+        from mcpchaos.harness.judge import runner
+        from mcpchaos.harness.judge import scenarios as known
+        from mcpchaos.harness.judge.verdicts import PROFILE_VERDICTS, Bounds
+
+        if faults is not None:
+            chosen = [known.ClientScenario("profile", "the given faults", dict(faults), PROFILE_VERDICTS[1:])]
+        else:
+            names = list(scenarios) if scenarios is not None else list(known.SCENARIOS)
+            unknown = [name for name in names if name not in known.SCENARIOS]
+            if unknown:
+                raise ValueError(f"unknown client scenario(s) {unknown}; known: {list(known.SCENARIOS)}")
+            chosen = [known.SCENARIOS[name] for name in names]
+        settings = runner.JudgeSettings(
+            client=client if callable(client) else tuple(client),
+            target=self.stack.target,
+            scenarios=chosen,
+            workdir=self.stack.workdir / "judge",
+            bounds=Bounds(call_timeout_bound, max_request_rate),
+            client_timeout_s=client_timeout,
+            required=faults is None,
+        )
+        settings.workdir.mkdir(parents=True, exist_ok=True)
+        bound = (client_timeout + 15) * len(chosen) + CALL_TIMEOUT_S
+        return JudgeResult(_run(runner.judge_scenarios(self.stack, settings), bound))
+
+
+class JudgeResult:
+    """What :meth:`ChaosProxy.judge` found: a journal scenario result per client scenario."""
+
+    def __init__(self, results: list[ScenarioResult]) -> None:
+        self.results = results
+
+    @property
+    def passed(self) -> bool:
+        return all(result.status in ("passed", "skipped") for result in self.results)
+
+    def status(self, scenario: str, verdict: str) -> str:
+        """One verdict's status: passed, failed or inconclusive."""
+        found = next(r for r in self.results if r.scenario == scenario)
+        return next(v.status for v in found.verdicts if v.name == verdict)
+
+    def failures(self) -> list[str]:
+        """``scenario: verdict: detail`` for every verdict not passed."""
+        return [
+            f"{result.scenario}: {verdict.name} {verdict.status}: {verdict.detail}"
+            for result in self.results
+            for verdict in result.verdicts
+            if verdict.status != "passed"
+        ]
+
+    def assert_passed(self) -> None:
+        """Raise AssertionError naming every verdict that did not pass."""
+        if not self.passed:
+            raise AssertionError("the client did not pass:\n" + "\n".join(self.failures()))

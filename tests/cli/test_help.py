@@ -15,7 +15,7 @@ from mcpchaos.cli import proxy_command
 from mcpchaos.cli.main import build_parser
 
 # ``ctl`` has its own owner and layout; every other command goes through cli/helpformat.py.
-COMMANDS = ["proxy", "run", "link", "scenarios", "report", "demo-server", "demo", "tape", "replay"]
+COMMANDS = ["proxy", "run", "link", "scenarios", "report", "demo-server", "demo", "tape", "replay", "judge"]
 SHAPES = {"stdio → stdio": "stdio", "HTTP → HTTP": "http", "HTTP → stdio": "http-to-stdio"}
 SHAPES["stdio → HTTP"] = "stdio-to-http"
 
@@ -106,7 +106,8 @@ def test_the_top_level_help_gives_each_command_one_line_and_shows_examples(
     listing = text.split("COMMAND\n", 1)[1].split("\n\n", 1)[0].splitlines()
     names = [line.split()[0] for line in listing]
     assert names == [
-        "proxy", "demo-server", "link", "ctl", "run", "scenarios", "report", "tape", "replay", "demo"
+        "proxy", "demo-server", "link", "ctl", "run", "scenarios", "judge", "report", "tape", "replay",
+        "demo",
     ]  # fmt: skip
     examples = [line for line in text.splitlines() if line.startswith("  mcpchaos ")]
     assert 3 <= len(examples) <= 5

@@ -275,6 +275,20 @@ def test_rules_are_tried_in_order_and_the_first_match_decides() -> None:
     assert [(r.rule, r.fault) for r in records] == [("drop-deploys", "drop"), ("default", "delay")]
 
 
+def test_first_n_counted_per_proxy_takes_one_call_in_all_however_many_sessions() -> None:
+    rules = [{"name": "once", "match": {"first_n": 1}, "enabled_faults": {"drop": True}}]
+    per_session, session_records = injector(seed=1, rules=rules)
+    per_proxy, proxy_records = injector(
+        seed=1, rules=[{**rules[0], "match": {"first_n": 1, "count_per": "proxy"}}]
+    )
+    for chosen in (per_session, per_proxy):
+        for ordinal in (1, 2, 3):  # a client that opens a new session after each fault
+            owner = Session(f"s-{ordinal}", ordinal, "http")
+            chosen.intercept(call(ordinal, "echo"), ctx(ordinal=0, session=owner))
+    assert [r.message_id for r in session_records] == [1, 2, 3]
+    assert [r.message_id for r in proxy_records] == [1]
+
+
 def test_targeting_by_class_argument_session_first_n_and_every_nth() -> None:
     chosen, records = injector(
         seed=1,

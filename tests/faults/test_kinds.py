@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from mcpchaos.config.faults import CorruptionMode, ErrorType
-from mcpchaos.faults import corruption, delay, drop, duplicate, error, exhaust, reorder
+from mcpchaos.faults import corruption, delay, drop, duplicate, error, exhaust, list_changed, reorder
 from mcpchaos.intercept.effects import Disconnect, Drop, Emit, Exhaust, Forward, Hold, HttpReply, Reply
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.messages import (
@@ -153,8 +153,8 @@ def test_wrong_types_and_a_stray_response() -> None:
     wrong = forwarded(corrupt(CALL, CorruptionMode.WRONG_TYPES))
     assert wrong.payload["method"] == 12345
     effects = corrupt(RESULT, CorruptionMode.UNKNOWN_RESPONSE_ID)
-    assert forwarded(effects) is RESULT
-    stray = effects[1]
+    assert forwarded(effects[1:]) is RESULT
+    stray = effects[0]  # before the real response: on HTTP it rides the call's own stream
     assert isinstance(stray, Emit)
     assert str(stray.message.id).startswith("mcpchaos-unknown-")
     assert orjson.loads(stray.message.wire)["result"] == {}
@@ -173,3 +173,14 @@ def test_exhaustion_spikes_memory_or_cpu_and_lets_the_message_through() -> None:
     config = settings(resource_exhaustion={"memory_spike": False, "cpu_spike_ms": 5, "cpu_mode": "thread"})
     effects, _ = exhaust.decide(CALL, ctx(), rng(), config)
     assert effects[0] == Exhaust("cpu", 5, in_thread=True)
+
+
+def test_list_changed_tells_the_client_before_the_message_goes_on() -> None:
+    assert not list_changed.applies(CALL, ctx(), settings())
+    effects, params = list_changed.decide(RESULT, ctx(Direction.SERVER_TO_CLIENT), rng(), settings())
+    notice, forward = effects
+    assert isinstance(notice, Emit)
+    assert notice.toward is Direction.SERVER_TO_CLIENT
+    assert notice.message.method == "notifications/tools/list_changed"
+    assert forward == Forward(RESULT)
+    assert params == {"method": "notifications/tools/list_changed"}

@@ -131,3 +131,28 @@ def test_a_field_name_spelled_with_a_unicode_escape_is_redacted_too() -> None:
     plain = b'{"params": {"other": "o"}}'
     value = orjson.loads(plain)
     assert Redactor(["password"]).message(value, plain) is value  # nothing to redact: no walk, no copy
+
+
+def test_live_histories_read_as_a_tape_on_the_proxy_clock() -> None:
+    """``GET /history?format=tape``: the same lines as a recorded tape, with ``t0`` to place them."""
+    request = orjson.dumps({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "echo"}})
+    reply = orjson.dumps({"jsonrpc": "2.0", "id": 7, "result": {}})
+    first = SessionHistory.of(
+        "a",
+        [
+            Entry(0, 10.0, "client", False, C2S, Kind.REQUEST, 7, "tools/call", request),
+            Entry(1, 10.25, "client", True, S2C, Kind.RESULT, 7, None, reply),
+        ],
+        ordinal=1,
+    )
+    second = SessionHistory.of(
+        "b", [Entry(0, 11.0, "client", False, C2S, Kind.REQUEST, 1, "ping", b'{"id":1}')], ordinal=2
+    )
+    empty = SessionHistory("c", 3, "http")
+    raw = b"".join(tapes.from_histories([first, second, empty], "live", "0", "now", Redactor()))
+    tape = tapes.parse(raw.splitlines())
+    assert tape.header["t0"] == 10.0
+    assert [(line["session"], line["time"]) for line in tape.lines] == [(1, 0.0), (1, 0.25), (2, 1.0)]
+    assert tape.lines[1]["reply_to"] == 0
+    assert [e.method for e in tape.entries(2, "client")] == ["ping"]
+    assert list(tapes.from_histories([empty], "live", "0", "now", Redactor())) == []

@@ -20,7 +20,7 @@ from mcpchaos.config.faults import FaultConfig
 from mcpchaos.faults.injector import FaultInjector
 from mcpchaos.harness.control_client import ControlClient
 from mcpchaos.harness.stack import free_port
-from mcpchaos.history import check
+from mcpchaos.history import check, tape
 from mcpchaos.intercept.chain import InterceptorChain
 from mcpchaos.observe.history import HistoryRecorder
 from mcpchaos.proxy.http import HttpProxy
@@ -221,11 +221,15 @@ async def test_the_stdio_to_http_bridge_records_both_sides_too(demo_url: str) ->
         listed = await proxy.request(1, "tools/list")
         assert listed["result"]["tools"]
         report = await control.history_check()
+        live = tape.parse((await control.history_tape()).splitlines())  # GET /history?format=tape
     finally:
         await control.close()
         await proxy.close()
     assert report["clean"], report["violations"]
     assert report["sessions"] == 1
+    assert live.sessions() == [1]
+    assert isinstance(live.header["t0"], float)
+    assert {line["wire"] for line in live.lines if line.get("method") == "tools/list"} == {"client", "server"}
     assert (
         report["messages"] >= 2 * 3
     )  # initialize, its result, initialized, tools/list, its result: both sides

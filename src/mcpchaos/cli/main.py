@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from mcpchaos import __version__
-from mcpchaos.cli import replay_command, report_command, run_command, tape_command
+from mcpchaos.cli import judge_command, replay_command, report_command, run_command, tape_command
 from mcpchaos.cli.helpformat import HelpFormatter
 from mcpchaos.errors import ConfigError, McpChaosError
 from mcpchaos.intercept.chain import FailurePolicy
@@ -52,6 +52,7 @@ TOP_EPILOG = """\
 examples:
   mcpchaos demo                          a short traced MCP session through the proxy
   mcpchaos run suite --quick             every chaos scenario against the demo server, a report
+  mcpchaos judge -- python client.py {url}   an MCP client under faults, with verdicts
   mcpchaos proxy --fault-probability 0.2 --faults-enabled error -- python -m my_server
   mcpchaos proxy --listen 127.0.0.1:8080 --upstream http://127.0.0.1:8000/mcp --control 9900
 
@@ -542,6 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ctl_parser.add_parser(commands)
     run_command.add_parser(commands)
+    judge_command.add_parser(commands)
     report_command.add_parser(commands)
     tape_command.add_parser(commands)
     replay_command.add_parser(commands, add_proxy_arguments)

@@ -111,7 +111,7 @@ def add_parser(commands: Any) -> None:
     )
     load.add_argument(
         "--duration",
-        type=_positive,
+        type=positive,
         metavar="S",
         help="seconds of load: the scenario's timed phases are scaled to add up to S, keeping their "
         "proportions; a phase that lasts as long as its work takes (connection_storm's storm, "
@@ -119,7 +119,7 @@ def add_parser(commands: Any) -> None:
     )
     load.add_argument(
         "--rate",
-        type=_positive,
+        type=positive,
         metavar="R",
         help="open-loop load: R requests per second whatever the answers, sent on --clients sessions "
         "(load.mode: open, load.rate_per_s) (default: closed loop, each client waits for its answer)",
@@ -160,7 +160,8 @@ def _at_least_one(text: str) -> int:
     return value
 
 
-def _positive(text: str) -> float:
+def positive(text: str) -> float:
+    """An argparse type: a number above 0 (``run`` and ``judge`` share it)."""
     try:
         value = float(text)
     except ValueError:

@@ -49,6 +49,8 @@ class FaultType(enum.StrEnum):
     MISSING_CAPABILITY = "missing_capability"
     RESULT_SHAPE = "result_shape"
     SESSION_EXPIRY = "session_expiry"
+    LIST_CHANGED = "list_changed"
+    """Server → client: ``notifications/tools/list_changed`` before the message (no settings)."""
     # 2026-07-28 feature faults (config/feature_faults.py has their settings).
     INPUT_REQUIRED = "input_required"
     SUBSCRIPTION = "subscription"
@@ -134,6 +136,7 @@ class EnabledFaults(_Strict):
     missing_capability: bool = False
     result_shape: bool = False
     session_expiry: bool = False
+    list_changed: bool = False
     input_required: bool = False
     subscription: bool = False
     task: bool = False
@@ -255,6 +258,11 @@ class MatchConfig(_Strict):
     """Only the first N matching messages of each session."""
     every_nth: int | None = Field(None, ge=1)
     """Only every Nth matching message of each session (the Nth, 2Nth...)."""
+    count_per: Literal["session", "proxy"] = "session"
+    """What ``first_n`` and ``every_nth`` count in: each session apart (the default: the same
+    faults whatever the interleaving), or the whole proxy (``first_n: 1`` is then one fault in
+    all, however many sessions a client opens, e.g. a session expiry that must not follow the
+    client into the session it opens again; counting starts anew when the config changes)."""
 
     @model_validator(mode="after")
     def _some_class(self) -> Self:

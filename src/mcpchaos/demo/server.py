@@ -5,7 +5,9 @@ a given size), ``fail`` (a tool error, an exception, or the whole process crashi
 ``request_headers`` (the HTTP headers that reached the server), ``stats`` (``slow`` counters),
 ``ask_user`` (an elicitation: a server→client request), ``confirm`` (an elicitation the way
 the client's era asks: a multi-round-trip ``input_required`` request on 2026-07-28),
-``sample`` (a sampling request) and ``list_client_roots`` (a roots request). Also a resource,
+``sample`` (a sampling request), ``list_client_roots`` (a roots request) and ``delete_item``
+(annotated ``destructiveHint``, not idempotent: what ``mcpchaos judge`` watches clients
+retry). ``echo`` and ``stats`` are annotated read-only and idempotent. Also a resource,
 a resource template and a prompt.
 
 For the 2026-07-28 features: ``confirm`` is the multi-round-trip tool; ``demo://counter`` is a
@@ -35,7 +37,7 @@ from typing import Annotated, Literal
 from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
-from mcp.types import SamplingMessage, TextContent
+from mcp.types import SamplingMessage, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcpchaos.demo.tasks import DemoTasks
@@ -43,6 +45,11 @@ from mcpchaos.errors import ListenError
 
 MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
 MAX_SLOW_SECONDS = 600.0
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, destructive_hint=False)
+"""Annotations of the tools that change nothing (a client may retry them freely)."""
+DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False)
+"""Annotations of ``delete_item``: a retry is not safe (``mcpchaos judge`` checks clients for it)."""
 
 warnings.filterwarnings("ignore", message=".*deprecated as of 2026-07-28.*")
 
@@ -72,7 +79,7 @@ def build_server(
 
     counters = {"slow_started": 0, "slow_completed": 0, "slow_cancelled": 0}
 
-    @server.tool()
+    @server.tool(annotations=READ_ONLY)
     def stats() -> dict[str, int]:
         """Counters of ``slow`` calls: started, completed, cancelled (cancellation visible)."""
         return dict(counters)
@@ -89,7 +96,7 @@ def build_server(
 
     leaked: list[int] = []
 
-    @server.tool()
+    @server.tool(annotations=READ_ONLY)
     async def echo(text: str) -> str:
         """Return the text unchanged."""
         if "leak-fds" in fragile:
@@ -190,6 +197,16 @@ def build_server(
         return f"item {number}"
 
     counter = {"value": 0}
+    deleted: set[str] = set()
+
+    @server.tool(annotations=DESTRUCTIVE)
+    def delete_item(name: str) -> str:
+        """Delete the item ``name`` (a destructive call, not idempotent: a second call with the
+        same name finds nothing to delete, so a client must not retry it blindly)."""
+        if name in deleted:
+            raise ToolError(f"no item {name!r}: it was deleted already")
+        deleted.add(name)
+        return f"deleted {name}"
 
     @server.resource("demo://counter", mime_type="text/plain")
     def counter_value() -> str:

@@ -58,6 +58,7 @@ def load_all() -> dict[FaultType, Fault]:
         exhaust,
         header_mismatch,
         input_required,
+        list_changed,
         missing_capability,
         reorder,
         result_shape,

@@ -62,7 +62,9 @@ def decide(message: Message, ctx: Context, rng: random.Random, settings: FaultSe
     effects: list[Effect] = [Forward(_CORRUPT[mode](message, rng))]
     if mode is CorruptionMode.UNKNOWN_RESPONSE_ID:
         stray = result_response(f"mcpchaos-unknown-{rng.getrandbits(32):08x}", {})
-        effects.append(Emit(stray, ctx.direction))
+        # The stray goes first: on HTTP the call's response stream ends with its response, and
+        # a message emitted after it would need a GET stream the client may not have opened.
+        effects.insert(0, Emit(stray, ctx.direction))
     return effects, {"mode": mode.value}
 
 

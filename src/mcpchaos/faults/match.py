@@ -3,7 +3,8 @@
 By default a matcher takes client requests (calls) only, and never the handshake
 (``HANDSHAKE_METHODS``) unless ``methods`` names it exactly. Globs are compiled to regular
 expressions up front; an empty glob list matches everything; the first-N and every-Nth
-counters are kept per session, so they do not depend on how sessions interleave.
+counters are kept per session, so they do not depend on how sessions interleave (or, with
+``count_per: proxy``, on the matcher, for the whole proxy until the config changes).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Matcher:
         "_first_n",
         "_handshake",
         "_methods",
+        "_proxy_counters",
         "_sessions",
         "_shapes",
         "_tools",
@@ -69,6 +71,7 @@ class Matcher:
         self._first_n = config.first_n
         self._every_nth = config.every_nth
         self._counter_key = counter_key
+        self._proxy_counters: dict[str, int] | None = {} if config.count_per == "proxy" else None
 
     def matches(self, message: Message, ctx: Context, tool: str | None, arguments: Any) -> bool:
         """Whether this message is targeted. Counts it for first-N / every-Nth when it is
@@ -88,7 +91,9 @@ class Matcher:
             return False
         if self._first_n is None and self._every_nth is None:
             return True
-        counters: dict[str, int] = ctx.session.attributes.setdefault("match-counters", {})
+        counters = self._proxy_counters
+        if counters is None:
+            counters = ctx.session.attributes.setdefault("match-counters", {})
         seen = counters.get(self._counter_key, 0) + 1
         counters[self._counter_key] = seen
         if self._first_n is not None and seen > self._first_n:

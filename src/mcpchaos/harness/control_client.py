@@ -30,7 +30,7 @@ class ControlClient:
             await self._session.close()
             self._session = None
 
-    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+    async def _call(self, method: str, path: str, body: Any = None, raw: bool = False) -> Any:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout, headers=self._headers)
         data = None if body is None else orjson.dumps(body)
@@ -39,12 +39,13 @@ class ControlClient:
             async with self._session.request(
                 method, self.base_url + path, data=data, headers=headers
             ) as response:
-                raw = await response.read()
+                body_bytes = await response.read()
                 if response.status >= 400:
-                    raise ControlApiError(
-                        f"{method} {path} → HTTP {response.status}: {raw[:500].decode(errors='replace')}"
-                    )
-                return orjson.loads(raw) if raw else None
+                    shown = body_bytes[:500].decode(errors="replace")
+                    raise ControlApiError(f"{method} {path} → HTTP {response.status}: {shown}")
+                if raw:
+                    return body_bytes
+                return orjson.loads(body_bytes) if body_bytes else None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ControlApiError(f"control API {self.base_url} unreachable: {exc!r}") from exc
 
@@ -119,6 +120,11 @@ class ControlClient:
         """The history checker's report on the proxy's live history (``proxy --history``)."""
         query = f"?grace_ms={grace_ms}" if grace_ms is not None else ""
         result: dict[str, Any] = await self._call("GET", "/history/check" + query)
+        return result
+
+    async def history_tape(self) -> bytes:
+        """The proxy's whole history as a tape, JSON lines (``GET /history?format=tape``)."""
+        result: bytes = await self._call("GET", "/history?format=tape", raw=True)
         return result
 
 

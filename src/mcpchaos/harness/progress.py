@@ -94,9 +94,9 @@ class TerminalProgress(ProgressSink):
             self._live = None
 
 
-def summary_table(results: list[ScenarioResult]) -> Table:
+def summary_table(results: list[ScenarioResult], title: str = "mcpchaos run") -> Table:
     """Every verdict of every scenario, for the end of the run."""
-    table = Table(title="mcpchaos run", show_lines=False)
+    table = Table(title=title, show_lines=False)
     table.add_column("scenario")
     table.add_column("verdict")
     table.add_column("result")

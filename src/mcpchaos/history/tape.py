@@ -14,17 +14,23 @@ entry's place in its session), ``t`` (seconds since the tape began), ``wire`` (c
 wire) and ``message`` (the JSON-RPC message; ``raw`` instead when it was not JSON, e.g.
 corrupted). A last ``{"end": true, ...}`` line counts what the writer could not write.
 Readers accept any version up to :data:`VERSION` and ignore fields they do not know.
+
+A live proxy's history is served as a tape too (:func:`from_histories`, ``GET
+/history?format=tape``); its header adds ``t0``, the proxy's monotonic clock at ``time`` 0, so
+a reader on the same machine can place the lines on its own monotonic clock (``mcpchaos
+judge`` compares them with when its client started and exited).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
 
 from mcpchaos.errors import ConfigError
+from mcpchaos.history.pairing import Pairer
 from mcpchaos.history.record import Entry, SessionHistory, Wire
 from mcpchaos.history.redact import Redactor
 from mcpchaos.protocol.messages import Direction, Kind
@@ -75,6 +81,26 @@ def line(
     except orjson.JSONDecodeError:
         data["raw"] = entry.raw.decode("utf-8", "replace")
     return data
+
+
+def from_histories(
+    histories: Iterable[SessionHistory], shape: str, version: str, started: str, redactor: Redactor
+) -> Iterator[bytes]:
+    """Recorded histories as a tape, line by line (no end line: nothing was dropped writing it).
+    Sessions follow one another (oldest first), each in its own order."""
+    views = [(history, history.view()) for history in histories]
+    views = [(history, entries) for history, entries in views if entries]
+    if not views:
+        return
+    t0 = min(entries[0].time for _, entries in views)
+    first = min((entries[0] for _, entries in views), key=lambda entry: entry.time)
+    yield dumps({**header(shape, era_of(first), version, started, redactor), "t0": t0})
+    for history, entries in views:
+        pairers: dict[Wire, Pairer] = {}
+        for entry in entries:
+            call = pairers.setdefault(entry.wire, Pairer(keep_calls=False)).add(entry)
+            reply_to = call.request.seq if call is not None else None
+            yield dumps(line(history, entry, entry.time - t0, reply_to, redactor))
 
 
 def dumps(data: dict[str, Any]) -> bytes:

@@ -16,6 +16,7 @@ work, so it answers while the proxy is under load (a stalled loop from a CPU-spi
     POST /network/partition      POST /network/heal
     GET  /sessions               GET /breaker
     GET  /history                GET /history/check?grace_ms=N (``--history``: docs/history.md)
+    GET  /history?format=tape    (the histories as a tape, JSON lines: docs/tapes.md)
     /proxies, /populate, /reset, /version: Toxiproxy's API (:mod:`mcpchaos.observe.toxiproxy_api`)
 
 Invalid JSON → 400; a body that does not validate → 422 with the errors, field paths named;
@@ -260,11 +261,23 @@ class ControlServer:
 
     async def _history(self, request: web.Request) -> web.Response:
         recorder = self._recorder()
+        if request.query.get("format") == "tape":
+            return self._history_tape(recorder)
         sessions = [
             {"session": h.key, "transport": h.transport, "entries": len(h.raw), "truncated": h.truncated}
             for h in recorder.histories()
         ]
         return _json({**recorder.stats(), "by_session": sessions[-1000:]})
+
+    def _history_tape(self, recorder: HistoryRecorder) -> web.Response:
+        """The whole history as a tape (credential headers redacted, as GET /history hides them)."""
+        from mcpchaos.history.redact import Redactor
+        from mcpchaos.history.tape import from_histories
+
+        started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        histories = [history.snapshot() for history in recorder.histories()]
+        body = b"".join(from_histories(histories, "live", __version__, started, Redactor()))
+        return web.Response(body=body, content_type="application/x-ndjson")
 
     async def _history_check(self, request: web.Request) -> web.Response:
         recorder = self._recorder()

@@ -1,0 +1,87 @@
+"""The client verdicts on made-up histories (no sockets): the edges the live tests do not reach."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from mcpchaos.harness.judge.observed import ClientExit, Observed, observe
+from mcpchaos.harness.judge.verdicts import Bounds, backs_off, honours_retry_after, idempotent, judge
+from mcpchaos.history import tape
+from mcpchaos.history.record import Entry, SessionHistory
+from mcpchaos.history.redact import Redactor
+from mcpchaos.protocol.messages import Direction, Kind
+
+C2S, S2C = Direction.CLIENT_TO_SERVER, Direction.SERVER_TO_CLIENT
+EXITED = ClientExit(started=0.0, ended=10.0, returncode=0, killed=False)
+
+
+def call(seq: int, time: float, request_id: int) -> Entry:
+    body = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": {"name": "echo"}}
+    return Entry(seq, time, "client", False, C2S, Kind.REQUEST, request_id, "tools/call", orjson.dumps(body))
+
+
+def error(seq: int, time: float, request_id: int, data: dict[str, Any] | None = None) -> Entry:
+    body = {"jsonrpc": "2.0", "id": request_id, "error": {"code": -32603, "message": "no", "data": data}}
+    return Entry(seq, time, "client", True, S2C, Kind.ERROR, request_id, None, orjson.dumps(body))
+
+
+def observed(*entries: Entry) -> Observed:
+    history = SessionHistory.of("s", list(entries), ordinal=1)
+    raw = b"".join(tape.from_histories([history], "test", "0", "now", Redactor()))
+    return observe(tape.parse(raw.splitlines()), EXITED)
+
+
+def test_a_request_sent_in_the_same_millisecond_as_the_429_is_too_soon() -> None:
+    limited = {"mcpchaos": {"retry_after_s": 1}}
+    obs = observed(call(0, 1.000, 1), error(1, 1.000, 1, limited), call(2, 1.000, 2), error(3, 1.001, 2))
+    verdict = honours_retry_after(obs, Bounds())
+    assert verdict is not None
+    assert not verdict.passed
+    assert "too soon" in verdict.detail
+
+
+def test_a_steady_retry_passes_and_a_burst_past_the_rate_fails() -> None:
+    steady = [e for i in range(5) for e in (call(2 * i, i * 0.5, i), error(2 * i + 1, i * 0.5, i))]
+    burst = [e for i in range(12) for e in (call(2 * i, i * 0.01, i), error(2 * i + 1, i * 0.01, i))]
+    assert backs_off(observed(*steady), Bounds()).passed  # type: ignore[union-attr]
+    failed = backs_off(observed(*burst), Bounds(max_request_rate=10))
+    assert failed is not None
+    assert not failed.passed
+    assert failed.evidence["peak_per_s"] == 12
+
+
+def test_unannotated_tools_are_not_idempotent_as_the_spec_defaults_say() -> None:
+    assert not idempotent(None)
+    assert not idempotent({"destructiveHint": False})
+    assert idempotent({"readOnlyHint": True})
+    assert idempotent({"idempotentHint": True})
+
+
+def test_a_verdict_the_run_did_not_exercise_is_inconclusive_for_a_scenario_and_left_out_for_a_profile() -> (
+    None
+):
+    obs = observed(call(0, 1.0, 1), error(1, 1.1, 1))
+    names = ("exits_cleanly", "reinitializes_after_404")
+    required = judge(obs, Bounds(), names, required=True)
+    assert [(v.name, v.status) for v in required] == [
+        ("exits_cleanly", "passed"),
+        ("reinitializes_after_404", "inconclusive"),
+    ]
+    assert [v.name for v in judge(obs, Bounds(), names, required=False)] == ["exits_cleanly"]
+
+
+def test_the_placeholders_fill_a_whole_argument_with_words_and_a_part_with_the_quoted_line() -> None:
+    from mcpchaos.harness.judge.runner import fill
+
+    command = ["/usr/bin/python 3", "-m", "mcpchaos"]
+    argv = fill(["client", "{url}", "--server={command}", "{command}"], "http://h/mcp", command)
+    assert argv == [
+        "client",
+        "http://h/mcp",
+        "--server='/usr/bin/python 3' -m mcpchaos",
+        "/usr/bin/python 3",
+        "-m",
+        "mcpchaos",
+    ]
