@@ -50,7 +50,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="legacy: the 2025-11-25 initialize handshake; auto (the SDK's default): 2026-07-28 "
         "server/discover, falling back to initialize",
     )
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request (0: the SDK's: none)")
+    parser.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds per request (0: the SDK's: none)"
+    )
     parser.add_argument("--slow-seconds", type=float, default=1.0, help="how long the slow call takes")
     args = parser.parse_args(argv)
     if not args.url and not args.stdio:

@@ -25,11 +25,13 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 
-const USAGE = `usage: ts_sdk_client.mjs [URL] [--stdio COMMAND] [--timeout SECONDS] [--slow-seconds SECONDS]
+const USAGE = `usage: ts_sdk_client.mjs [URL] [--stdio COMMAND] [--era legacy|auto] [--timeout SECONDS] [--slow-seconds SECONDS]
 
 List tools, call echo, call slow, on the official MCP TypeScript SDK client.
   URL                    the Streamable HTTP endpoint (default: $MCPCHAOS_SERVER_URL)
   --stdio COMMAND        a stdio server command instead (default: $MCPCHAOS_SERVER_COMMAND)
+  --era legacy|auto      accepted for the same command lines as the other clients; this SDK
+                         line speaks the 2025-11-25 handshake only, so both mean initialize
   --timeout SECONDS      per request (default 10; 0: the SDK's default, 60 s)
   --slow-seconds SECONDS how long the slow call takes (default 1)
 examples:
@@ -48,6 +50,7 @@ function parse() {
       allowPositionals: true,
       options: {
         stdio: { type: "string" },
+        era: { type: "string", default: "legacy" },
         timeout: { type: "string", default: "10" },
         "slow-seconds": { type: "string", default: "1" },
         help: { type: "boolean", short: "h" },
@@ -64,6 +67,10 @@ function parse() {
   const url = positionals[0] ?? process.env.MCPCHAOS_SERVER_URL;
   const stdio = values.stdio ?? process.env.MCPCHAOS_SERVER_COMMAND;
   if (!url && !stdio) usage("give the server's URL (or set MCPCHAOS_SERVER_URL), or --stdio COMMAND");
+  if (!["legacy", "auto"].includes(values.era)) usage(`--era must be legacy or auto, not '${values.era}'`);
+  if (values.era === "auto") {
+    console.error("ts_sdk_client.mjs: --era auto: SDK 1.x has no 2026-07-28 server/discover; using initialize");
+  }
   const timeout = Number(values.timeout);
   const slowSeconds = Number(values["slow-seconds"]);
   if (!(timeout >= 0) || !(slowSeconds >= 0)) usage("--timeout and --slow-seconds must be numbers, not negative");
