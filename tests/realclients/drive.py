@@ -5,6 +5,7 @@ client saw it). Shared by tests/realclients and by the findings run behind docs/
     python -m tests.realclients.drive                  # every client under every fault
     python -m tests.realclients.drive ts-sdk hung_call # one client, one fault
     python -m tests.realclients.drive --out DIR ...    # keep each run's tape and logs in DIR
+    python -m tests.realclients.drive python-sdk server_restart -- --era legacy  # client flags
 
 The clients are examples/clients/ (one fixed job: list tools, call echo, call slow; a JSON line
 per step); the faults are the client scenarios of issue 19 written as proxy fault profiles
@@ -14,6 +15,7 @@ a server that announces `notifications/tools/list_changed`.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -28,9 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.http.servers import wait_for_port
-
 from mcpchaos.harness.stack import free_port
+from tests.http.servers import wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".tools"
@@ -120,7 +121,8 @@ FAULTS: dict[str, Fault] = {
     "server_restart": Fault(None, ("--slow-seconds", "2"), restart_upstream=True, within_s=75.0),
     # the slow call's response stream closes before its result
     "cut_sse_stream": Fault(
-        _rule({**SLOW, "message_classes": ["server_response"]}, "result_shape", {"modes": ["late_result"]})
+        _rule({**SLOW, "message_classes": ["server_response"]}, "result_shape", {"modes": ["late_result"]}),
+        within_s=75.0,
     ),
     "list_changed": Fault(None, ("--era", "legacy"), list_changed_server=True),
     "unknown_id_response": Fault(
@@ -342,28 +344,43 @@ def _run_client(
     return Outcome(client, fault_name, exit_code, round(seconds, 2), steps, [], stderr)
 
 
-def findings(clients: list[str], faults: list[str], out: Path) -> Iterator[Outcome]:
+def findings(
+    clients: list[str], faults: list[str], out: Path, flags: tuple[str, ...] = ()
+) -> Iterator[Outcome]:
     """Each client under each fault, one upstream per fault; each run's tape, fault log and
     proxy log under ``out/FAULT/CLIENT``."""
     for fault_name in faults:
         with upstream(FAULTS[fault_name].list_changed_server) as server:
             for client in clients:
-                yield run(client, fault_name, server, out / fault_name / client)
+                yield run(client, fault_name, server, out / fault_name / client, *flags)
 
 
 def main(argv: list[str]) -> int:
-    out = None
-    if "--out" in argv:
-        at = argv.index("--out")
-        out, argv = Path(argv[at + 1]), argv[:at] + argv[at + 2 :]
-    clients = [a for a in argv if a in CLIENTS] or list(CLIENTS)
-    faults = [a for a in argv if a in FAULTS] or list(FAULTS)
-    unknown = [a for a in argv if a not in CLIENTS and a not in FAULTS]
+    """Exit 0 when every run was made (whatever the clients did), 2 for a usage mistake."""
+    flags: list[str] = []
+    if "--" in argv:
+        at = argv.index("--")
+        argv, flags = argv[:at], argv[at + 1 :]
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.realclients.drive",
+        description="Run the example clients through the proxy under the client scenarios and "
+        "print what each did (docs/clients.md).",
+        epilog="examples:\n  %(prog)s\n  %(prog)s --out /tmp/f ts-sdk hung_call\n"
+        "  %(prog)s python-sdk server_restart -- --era legacy   (flags after -- go to the client)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "names", nargs="*", metavar="CLIENT|SCENARIO", help=f"of {CLIENTS} and {list(FAULTS)}"
+    )
+    parser.add_argument("--out", type=Path, help="keep each run's tape, fault log and proxy log here")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in CLIENTS and n not in FAULTS]
     if unknown:
-        print(f"unknown: {unknown}; clients: {CLIENTS}; faults: {list(FAULTS)}", file=sys.stderr)
-        return 2
+        parser.error(f"unknown {unknown}: clients are {list(CLIENTS)}, scenarios {list(FAULTS)}")
+    clients = [n for n in args.names if n in CLIENTS] or list(CLIENTS)
+    faults = [n for n in args.names if n in FAULTS] or list(FAULTS)
     with tempfile.TemporaryDirectory(prefix="mcpchaos-clients-") as tmp:
-        for outcome in findings(clients, faults, out or Path(tmp)):
+        for outcome in findings(clients, faults, args.out or Path(tmp), tuple(flags)):
             report(outcome)
     return 0
 

@@ -9,8 +9,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 
+from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.mcpserver import Context, MCPServer
 
 
@@ -33,6 +35,14 @@ def build() -> MCPServer:
         await asyncio.sleep(max(0.0, min(seconds, 60.0)))
         return f"slept {seconds}s"
 
+    # MCPServer advertises tools.listChanged false in the handshake era whatever it sends, and a
+    # client may skip list-changed handling for a server that says so: say it (the SDK takes the
+    # flag only as an argument of the low-level server's initialization options).
+    lowlevel = server._lowlevel_server
+    advertise = functools.partial(
+        lowlevel.create_initialization_options, NotificationOptions(tools_changed=True)
+    )
+    setattr(lowlevel, "create_initialization_options", advertise)  # noqa: B010
     return server
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from tests.realclients import drive
 
 NPM_CLIENTS = ("ts-sdk", "inspector")
@@ -26,6 +27,13 @@ NPM_CLIENTS = ("ts-sdk", "inspector")
 def demo() -> Iterator[drive.Upstream]:
     """The demo server over Streamable HTTP, shared: each test has its own proxy in front."""
     with drive.upstream() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def changing() -> Iterator[drive.Upstream]:
+    """A server whose ``echo`` changes its tool list (``notifications/tools/list_changed``)."""
+    with drive.upstream(list_changed=True) as server:
         yield server
 
 
@@ -102,6 +110,28 @@ def test_python_sdk_falls_back_to_initialize_when_discover_is_refused(
     assert outcome.steps[0]["detail"] == "protocol 2025-11-25"
     methods = [e.method for e in outcome.wire if e.io == "in"]
     assert methods[:2] == ["server/discover", "initialize"], methods
+
+
+def listed_again_before_next_call(outcome: drive.Outcome) -> bool:
+    """Whether a ``tools/list`` came between the list-changed notification and the next call."""
+    methods = [
+        e.method for e in outcome.wire if e.io == "in" or e.method == "notifications/tools/list_changed"
+    ]
+    after = methods[methods.index("notifications/tools/list_changed") + 1 :]
+    return "tools/list" in after[: after.index("tools/call")]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("client", ["python-sdk", "ts-sdk"])
+def test_sdk_clients_call_on_without_listing_again_after_list_changed(
+    client: str, changing: drive.Upstream, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if client in NPM_CLIENTS:
+        request.getfixturevalue("npm_clients")
+    outcome = run(client, "list_changed", changing, tmp_path, "--timeout", "2")
+    assert outcome.exit_code == 0, outcome.steps
+    assert outcome.sent("tools/call", "slow")
+    assert not listed_again_before_next_call(outcome), outcome.transcript()
 
 
 # -- the TypeScript SDK (npm @modelcontextprotocol/sdk 1.32.2) ----------------------------------
