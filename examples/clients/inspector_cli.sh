@@ -64,21 +64,29 @@ else
     read -r -a target <<< "$stdio"
 fi
 
-# One Inspector invocation as a step: its JSON line, and false when it failed.
+# One Inspector invocation as a step: its JSON line, and false when it failed. The tools named
+# in $require must be in its output (for tools/list).
+require=""
 step() {
-    local name="$1" started ended output status detail
+    local name="$1" started ended output status detail tool
     shift
     started="$(date +%s.%N)"
     output="$("${inspector[@]}" --cli "${target[@]}" --protocol-era "$era" --format json "$@" 2>&1)"
     status=$?
     ended="$(date +%s.%N)"
     detail="$(printf '%s\n' "$output" | grep -v '^\[mcp-inspector\]' | tail -n 1 | cut -c1-240)"
+    for tool in $require; do
+        if [ "$status" = 0 ] && ! printf '%s' "$output" | grep -q "\"name\":\"$tool\""; then
+            status=1
+            detail="missing tool $tool"
+        fi
+    done
     python3 -c 'import json, sys; print(json.dumps({"step": sys.argv[1], "ok": sys.argv[2] == "0",
         "seconds": round(float(sys.argv[4]) - float(sys.argv[3]), 3), "detail": sys.argv[5]}))' \
         "$name" "$status" "$started" "$ended" "$detail"
     return "$status"
 }
 
-step list_tools --method tools/list || exit 1
+require="echo slow" step list_tools --method tools/list || exit 1
 step echo --method tools/call --tool-name echo --tool-arg text=hello || exit 1
 step slow --method tools/call --tool-name slow --tool-args-json "{\"seconds\": $slow_seconds, \"steps\": 2}" || exit 1
