@@ -134,6 +134,22 @@ def test_sdk_clients_call_on_without_listing_again_after_list_changed(
     assert not listed_again_before_next_call(outcome), outcome.transcript()
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("client", ["python-sdk", "ts-sdk"])
+def test_sdk_clients_over_stdio_ignore_a_response_for_an_unknown_id(
+    client: str, demo: drive.Upstream, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # The client starts `mcpchaos proxy ... -- mcpchaos demo-server` itself (MCPCHAOS_SERVER_COMMAND).
+    if client in NPM_CLIENTS:
+        request.getfixturevalue("npm_clients")
+    outcome = run(client, "unknown_id_response", demo, tmp_path, "--timeout", "5")
+    assert outcome.exit_code == 0, (outcome.steps, outcome.stderr)
+    asked = {e.id for e in outcome.wire if e.io == "in" and e.kind == "request"}
+    unasked = [e for e in outcome.wire if e.io == "out" and e.kind == "result" and e.id not in asked]
+    assert len(unasked) == 1, outcome.transcript()  # it was given the answer nobody asked for
+    assert outcome.sent("tools/call", "slow")  # and went on with its job
+
+
 # -- the TypeScript SDK (npm @modelcontextprotocol/sdk 1.32.2) ----------------------------------
 
 
