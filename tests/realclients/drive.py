@@ -11,6 +11,9 @@ The clients are examples/clients/ (one fixed job: list tools, call echo, call sl
 per step); the faults are the client scenarios of issue 19 written as proxy fault profiles
 (`FAULTS`), plus two that are actions rather than profiles: restarting the server mid-call and
 a server that announces `notifications/tools/list_changed`.
+
+About 400 lines, on purpose in one file: the scenario table, running a client through a proxy
+and reading the tape back are the one mechanism the tests and the findings share.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from mcpchaos.harness.stack import free_port
+from mcpchaos.history import tape
+from mcpchaos.observe.faultlog import read_fault_log
 from tests.http.servers import wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,7 +111,7 @@ ECHO_ANSWER = {**ECHO, "message_classes": ["server_response"]}
 
 FAULTS: dict[str, Fault] = {
     "clean": Fault(None),
-    # every call 2 s late: within the clients' 3 s timeout
+    # every call 2 s late: within the clients' timeout (10 s)
     "slow_server": Fault(
         _rule({"methods": ["tools/call"]}, "delay", {"min_ms": 2000, "max_ms": 2000, "jitter": False})
     ),
@@ -164,7 +169,7 @@ class Outcome:
     steps: list[dict[str, Any]]
     wire: list[WireEntry]
     stderr: str
-    fault_log: list[dict[str, Any]] = field(default_factory=list)
+    fault_log: list[dict[str, object]] = field(default_factory=list)
 
     def step(self, name: str) -> dict[str, Any] | None:
         return next((s for s in self.steps if s["step"] == name), None)
@@ -192,13 +197,12 @@ class Outcome:
 
 
 def read_tape(path: Path) -> list[WireEntry]:
+    """The client wire of a tape (docs/tapes.md), in order."""
     entries = []
-    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
-        record = json.loads(line)
-        if record.get("end") or record.get("wire") != "client":
+    for record in tape.read(str(path)).lines:
+        if record["wire"] != "client":
             continue
-        message = record.get("message") or {}
-        params = message.get("params") if isinstance(message, dict) else None
+        params = (record.get("message") or {}).get("params")
         tool = (
             params.get("name") if record.get("method") == "tools/call" and isinstance(params, dict) else None
         )
@@ -268,8 +272,8 @@ def run(client: str, fault_name: str, server: Upstream, workdir: Path, *flags: s
     the proxy starts."""
     fault = FAULTS[fault_name]
     workdir.mkdir(parents=True, exist_ok=True)
-    tape, fault_log = workdir / "run.tape", workdir / "faults.jsonl"
-    options = ["--record", str(tape)]
+    tape_file, fault_log = workdir / "run.tape", workdir / "faults.jsonl"
+    options = ["--record", str(tape_file)]
     if fault.profile is not None:
         (workdir / "faults.json").write_text(json.dumps(fault.profile), encoding="utf-8")
         options += ["--faults", str(workdir / "faults.json"), "--fault-log", str(fault_log)]
@@ -291,9 +295,9 @@ def run(client: str, fault_name: str, server: Upstream, workdir: Path, *flags: s
         finally:
             _end(proxy_process)
             proxy_log.close()
-    outcome.wire = read_tape(tape) if tape.exists() else []
+    outcome.wire = read_tape(tape_file) if tape_file.exists() else []
     if fault_log.exists():
-        outcome.fault_log = [json.loads(line) for line in fault_log.read_text().splitlines() if line]
+        outcome.fault_log = read_fault_log(fault_log)
     return outcome
 
 
