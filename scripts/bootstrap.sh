@@ -53,3 +53,11 @@ if [ "${1:-}" = --tests ] && [ "${MCPCHAOS_SKIP_REALSERVERS_SETUP:-0}" != 1 ] \
     && ! bash scripts/realservers-setup.sh; then
     echo "bootstrap: realservers-setup.sh failed; tests/realservers will skip" >&2
 fi
+
+# With --tests: tests/realclients runs real MCP clients (npm @modelcontextprotocol/sdk and the
+# MCP Inspector's CLI) through the proxy, installed under .tools/clients by clients-setup.sh.
+# Not fatal here either: those tests skip with the reason.
+if [ "${1:-}" = --tests ] && [ "${MCPCHAOS_SKIP_CLIENTS_SETUP:-0}" != 1 ] \
+    && ! bash scripts/clients-setup.sh; then
+    echo "bootstrap: clients-setup.sh failed; tests/realclients will skip" >&2
+fi
