@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from mcpchaos import __version__
 from mcpchaos.cli import replay_command, report_command, run_command, tape_command
 from mcpchaos.cli.helpformat import HelpFormatter
+from mcpchaos.demo import FRAGILE_MODES
 from mcpchaos.errors import ConfigError, McpChaosError
 from mcpchaos.intercept.chain import FailurePolicy
 from mcpchaos.protocol.ndjson import DEFAULT_MAX_LINE_BYTES
@@ -65,6 +66,13 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be zero or more")
+    return value
+
+
+def _more_than_zero(text: str) -> float:
+    value = _positive_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
     return value
 
 
@@ -478,7 +486,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="The built-in demo MCP server (official MCP SDK) with tools made for chaos runs.",
         epilog="examples:\n"
         "  mcpchaos proxy -- mcpchaos demo-server\n"
-        "  mcpchaos demo-server --transport http --port 8000    # http://127.0.0.1:8000/mcp",
+        "  mcpchaos demo-server --transport http --port 8000    # http://127.0.0.1:8000/mcp\n"
+        "  mcpchaos run task_resilience --target 'demo --fragile stuck-tasks'   # a verdict fails",
         formatter_class=HelpFormatter,
     )
     demo_server.add_argument(
@@ -503,10 +512,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo_server.add_argument(
         "--fragile",
         action="append",
-        choices=["leak-fds"],
+        choices=list(FRAGILE_MODES),
         default=[],
-        help="make the server deliberately bad, to see the harness catch it (leak-fds: a file "
-        "descriptor leaked per echo call)",
+        metavar="MODE",
+        help="make the server deliberately bad, to see the harness catch it (repeatable): "
+        + "; ".join(f"{mode}: {what}" for mode, what in FRAGILE_MODES.items()),
+    )
+    demo_server.add_argument(
+        "--request-state-ttl",
+        type=_more_than_zero,
+        default=600.0,
+        metavar="S",
+        help="seconds a requestState it hands out stays valid (default: 600, the SDK's)",
     )
 
     link = commands.add_parser(
@@ -615,6 +632,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     downstream=args.downstream,
                     workers=args.workers,
                     fragile=frozenset(args.fragile),
+                    request_state_ttl_s=args.request_state_ttl,
                 )
             return EXIT_OK
         if args.command_name == "demo":
