@@ -12,6 +12,7 @@ from mcpchaos.harness.scenarios.era_fallback import EraFallback
 from mcpchaos.harness.scenarios.gradual_degradation import GradualDegradation
 from mcpchaos.harness.scenarios.intermittent_failures import IntermittentFailures
 from mcpchaos.harness.scenarios.memory_pressure import MemoryPressure
+from mcpchaos.harness.scenarios.mrtr_under_faults import MrtrUnderFaults
 from mcpchaos.harness.scenarios.network_partition import NetworkPartition
 from mcpchaos.harness.scenarios.sudden_failure import SuddenFailure
 from mcpchaos.harness.scenarios.thundering_herd import ThunderingHerd
@@ -34,7 +35,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
 }
 """Every scenario by name, in the order ``suite`` runs them."""
 
-FEATURE_SCENARIOS: dict[str, type[Scenario]] = {cls.name: cls for cls in (EraFallback,)}
+FEATURE_SCENARIOS: dict[str, type[Scenario]] = {cls.name: cls for cls in (EraFallback, MrtrUnderFaults)}
 """The 2026-07-28 feature scenarios, in the order ``features`` runs them: not in the suite, whose
 job (the README's CI example) is the proxy under load and must stay as fast as it is."""
 
