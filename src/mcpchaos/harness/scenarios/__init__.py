@@ -14,6 +14,7 @@ from mcpchaos.harness.scenarios.intermittent_failures import IntermittentFailure
 from mcpchaos.harness.scenarios.memory_pressure import MemoryPressure
 from mcpchaos.harness.scenarios.mrtr_under_faults import MrtrUnderFaults
 from mcpchaos.harness.scenarios.network_partition import NetworkPartition
+from mcpchaos.harness.scenarios.subscription_resilience import SubscriptionResilience
 from mcpchaos.harness.scenarios.sudden_failure import SuddenFailure
 from mcpchaos.harness.scenarios.thundering_herd import ThunderingHerd
 from mcpchaos.harness.scenarios.upstream_failure import UpstreamFailure
@@ -35,7 +36,9 @@ SCENARIOS: dict[str, type[Scenario]] = {
 }
 """Every scenario by name, in the order ``suite`` runs them."""
 
-FEATURE_SCENARIOS: dict[str, type[Scenario]] = {cls.name: cls for cls in (EraFallback, MrtrUnderFaults)}
+FEATURE_SCENARIOS: dict[str, type[Scenario]] = {
+    cls.name: cls for cls in (EraFallback, MrtrUnderFaults, SubscriptionResilience)
+}
 """The 2026-07-28 feature scenarios, in the order ``features`` runs them: not in the suite, whose
 job (the README's CI example) is the proxy under load and must stay as fast as it is."""
 
