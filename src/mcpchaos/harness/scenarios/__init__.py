@@ -16,6 +16,7 @@ from mcpchaos.harness.scenarios.mrtr_under_faults import MrtrUnderFaults
 from mcpchaos.harness.scenarios.network_partition import NetworkPartition
 from mcpchaos.harness.scenarios.subscription_resilience import SubscriptionResilience
 from mcpchaos.harness.scenarios.sudden_failure import SuddenFailure
+from mcpchaos.harness.scenarios.task_resilience import TaskResilience
 from mcpchaos.harness.scenarios.thundering_herd import ThunderingHerd
 from mcpchaos.harness.scenarios.upstream_failure import UpstreamFailure
 
@@ -37,7 +38,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
 """Every scenario by name, in the order ``suite`` runs them."""
 
 FEATURE_SCENARIOS: dict[str, type[Scenario]] = {
-    cls.name: cls for cls in (EraFallback, MrtrUnderFaults, SubscriptionResilience)
+    cls.name: cls for cls in (EraFallback, MrtrUnderFaults, SubscriptionResilience, TaskResilience)
 }
 """The 2026-07-28 feature scenarios, in the order ``features`` runs them: not in the suite, whose
 job (the README's CI example) is the proxy under load and must stay as fast as it is."""
