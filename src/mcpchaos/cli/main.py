@@ -52,7 +52,8 @@ Add --control 9900 to read metrics and change faults and the network while it ru
 TOP_EPILOG = """\
 examples:
   mcpchaos demo                          a short traced MCP session through the proxy
-  mcpchaos run suite --quick             every chaos scenario against the demo server, a report
+  mcpchaos run suite --quick             the chaos suite against the demo server, a report
+  mcpchaos run features --quick          the 2026-07-28 feature scenarios (opt-in)
   mcpchaos proxy --fault-probability 0.2 --faults-enabled error -- python -m my_server
   mcpchaos proxy --listen 127.0.0.1:8080 --upstream http://127.0.0.1:8000/mcp --control 9900
 

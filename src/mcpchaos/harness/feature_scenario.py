@@ -34,12 +34,15 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from pydantic import Field
 
+from mcpchaos.errors import ConfigError
 from mcpchaos.harness.journal import Verdict
 from mcpchaos.harness.load.settings import LoadSettings
 from mcpchaos.harness.scenario import Scenario, ScenarioContext, ScenarioParams
 from mcpchaos.harness.verdicts import COMMON, judge
 
 CLEAN_PHASES = ("baseline", "recovery")
+FEATURE_COMMON = (*COMMON, "feature_clean")
+"""The verdicts every feature scenario has first (its own follow, its main one last)."""
 PROBE_STEPS_BOUND = 6
 """A phase's whole probe ends within this many ``within_s`` (a connection that never opens)."""
 T = TypeVar("T")
@@ -64,6 +67,8 @@ class FeatureParams(ScenarioParams):
     within_s: float = Field(10.0, gt=0, le=600)
     """Each probe step (a connection, a call, a wait for an event) must end within this; past it
     the step is recorded as a hang."""
+    only: list[str] | None = None
+    """Run only these fault phases (``mcpchaos scenarios NAME`` lists them); None: all."""
 
 
 @dataclass(frozen=True)
@@ -168,20 +173,20 @@ class FeatureScenario(Scenario):
 
     Params: ClassVar[type[ScenarioParams]] = FeatureParams
     quick: ClassVar[dict[str, Any]] = {
-        "baseline_s": 1.5,
-        "recovery_s": 1.0,
+        "baseline_s": 1.0,
+        "recovery_s": 0.5,
         "within_s": 5.0,
         "load": {**LIGHT_LOAD, "deadline_s": 2.0},
     }
-    main_verdict: ClassVar[str] = ""
-    """The name of the scenario's own verdict (the last in the report: it answers its question)."""
+    untimed_phases: ClassVar[tuple[str, ...]] = ()
+    """The fault phases (:meth:`cases`, in order): each lasts as long as its probe."""
 
     def __init__(self) -> None:
         self.steps: list[Step] = []
 
     @abstractmethod
     def cases(self, params: FeatureParams) -> list[Case]:
-        """The fault phases, in order."""
+        """The fault phases, in order (named as in :attr:`untimed_phases`)."""
 
     @abstractmethod
     async def probe(self, probe: Probe, case: Case | None) -> None:
@@ -190,6 +195,17 @@ class FeatureScenario(Scenario):
     @abstractmethod
     def feature_verdicts(self, ctx: ScenarioContext, steps: list[Step]) -> list[Verdict]:
         """The scenario's own verdicts over every phase's steps (after :func:`clean_verdict`)."""
+
+    def params_from(self, raw: dict[str, Any] | None, quick: bool) -> ScenarioParams:
+        params = super().params_from(raw, quick)
+        assert isinstance(params, FeatureParams)
+        strange = sorted(set(params.only or ()) - set(self.untimed_phases))
+        if strange:
+            raise ConfigError(
+                f"{self.name}: only names no fault phase {', '.join(strange)}; its fault phases are "
+                f"{', '.join(self.untimed_phases)}"
+            )
+        return params
 
     def timed_phases(self, params: ScenarioParams) -> dict[str, float]:
         assert isinstance(params, FeatureParams)
@@ -202,7 +218,8 @@ class FeatureScenario(Scenario):
         await ctx.start_load()
         await self._probe_phase(ctx, "baseline", None, p.baseline_s, p)
         for case in self.cases(p):
-            await self._probe_phase(ctx, case.name, case, 0.0, p)
+            if p.only is None or case.name in p.only:
+                await self._probe_phase(ctx, case.name, case, 0.0, p)
         await self._probe_phase(ctx, "recovery", None, p.recovery_s, p)
         ctx.measurements["probe_steps"] = float(len(self.steps))
         ctx.measurements["probe_steps_hung"] = float(sum(s.outcome == "hung" for s in self.steps))

@@ -4,6 +4,7 @@ suite``) in its order, :data:`FEATURE_SCENARIOS` the 2026-07-28 feature scenario
 
 from __future__ import annotations
 
+from mcpchaos.harness.feature_scenario import FeatureScenario
 from mcpchaos.harness.scenario import Scenario
 from mcpchaos.harness.scenarios.cascading_failure import CascadingFailure
 from mcpchaos.harness.scenarios.connection_storm import ConnectionStorm
@@ -37,7 +38,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
 }
 """Every scenario by name, in the order ``suite`` runs them."""
 
-FEATURE_SCENARIOS: dict[str, type[Scenario]] = {
+FEATURE_SCENARIOS: dict[str, type[FeatureScenario]] = {
     cls.name: cls for cls in (EraFallback, MrtrUnderFaults, SubscriptionResilience, TaskResilience)
 }
 """The 2026-07-28 feature scenarios, in the order ``features`` runs them: not in the suite, whose

@@ -6,7 +6,15 @@ from typing import Any
 
 from mcp.types import TextContent
 
-from mcpchaos.harness.feature_scenario import Case, FeatureParams, FeatureScenario, Probe, Step, steps_verdict
+from mcpchaos.harness.feature_scenario import (
+    FEATURE_COMMON,
+    Case,
+    FeatureParams,
+    FeatureScenario,
+    Probe,
+    Step,
+    steps_verdict,
+)
 from mcpchaos.harness.journal import Verdict
 from mcpchaos.harness.scenario import ScenarioContext
 
@@ -39,8 +47,8 @@ class EraFallback(FeatureScenario):
         "and gateways of both eras are about: a server that refuses initialize is unreachable to a "
         "client sent back to it."
     )
-    verdict_names = ("era_fallback",)
-    main_verdict = "era_fallback"
+    verdict_names = (*FEATURE_COMMON, "era_fallback")
+    untimed_phases = ("discover_refused", "legacy_body")
 
     def cases(self, params: FeatureParams) -> list[Case]:
         return [

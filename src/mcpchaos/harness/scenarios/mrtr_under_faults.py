@@ -11,6 +11,7 @@ from mcp.types import ElicitRequestParams, ElicitResult, TextContent
 from pydantic import Field
 
 from mcpchaos.harness.feature_scenario import (
+    FEATURE_COMMON,
     Case,
     FeatureParams,
     FeatureScenario,
@@ -62,8 +63,8 @@ class MrtrUnderFaults(FeatureScenario):
     )
     Params: ClassVar[type[ScenarioParams]] = Params
     quick: ClassVar[dict[str, Any]] = {**FeatureScenario.quick, "state_ttl_s": 1.5, "max_rounds": 4}
-    verdict_names = ("rounds_bounded", "state_integrity")
-    main_verdict = "state_integrity"
+    verdict_names = (*FEATURE_COMMON, "rounds_bounded", "state_integrity")
+    untimed_phases = (*ROUND_PHASES, *STATE_PHASES)
 
     async def prepare(self, ctx: ScenarioContext) -> None:
         p = ctx.params

@@ -11,6 +11,7 @@ from mcp.shared.subscriptions import SUBSCRIPTION_ID_META_KEY
 from pydantic import Field
 
 from mcpchaos.harness.feature_scenario import (
+    FEATURE_COMMON,
     Case,
     FeatureParams,
     FeatureScenario,
@@ -79,8 +80,8 @@ class SubscriptionResilience(FeatureScenario):
     )
     Params: ClassVar[type[ScenarioParams]] = Params
     quick: ClassVar[dict[str, Any]] = {**FeatureScenario.quick, "event_within_s": 1.0, "ack_within_s": 1.0}
-    verdict_names = ("listen_bounded", "no_unknown_subscription", "relisten_updates")
-    main_verdict = "relisten_updates"
+    verdict_names = (*FEATURE_COMMON, "listen_bounded", "no_unknown_subscription", "relisten_updates")
+    untimed_phases = ("cut_stream", "starve", UNKNOWN_ID_PHASE, "drop_ack", "duplicate")
 
     def __init__(self) -> None:
         super().__init__()

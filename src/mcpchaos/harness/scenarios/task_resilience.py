@@ -12,6 +12,7 @@ from pydantic import Field
 from mcpchaos.demo.tasks import TaskLostError, cancel_task, task_client
 from mcpchaos.harness.feature_scenario import (
     CLEAN_PHASES,
+    FEATURE_COMMON,
     Case,
     FeatureParams,
     FeatureScenario,
@@ -94,8 +95,8 @@ class TaskResilience(FeatureScenario):
     )
     Params: ClassVar[type[ScenarioParams]] = Params
     quick: ClassVar[dict[str, Any]] = {**FeatureScenario.quick, "task_deadline_s": 1.0}
-    verdict_names = ("tasks_bounded", "cancel_honoured")
-    main_verdict = "cancel_honoured"
+    verdict_names = (*FEATURE_COMMON, "tasks_bounded", "cancel_honoured")
+    untimed_phases = ("stuck_working", "expired", "unknown_task", "cancel_ignored")
 
     def cases(self, params: FeatureParams) -> list[Case]:
         return [

@@ -1,0 +1,133 @@
+"""The 2026-07-28 feature scenarios, quick-sized, against the demo server: each passes its
+verdicts, and its own verdict fails against the demo's fragile mode made for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcpchaos.harness.feature_scenario import FeatureParams
+from mcpchaos.harness.journal import ScenarioResult, Verdict
+from mcpchaos.harness.scenarios import FEATURE_SCENARIOS
+from mcpchaos.harness.stack import TargetSpec
+from tests.harness.scenario_runs import failed, run_quick
+
+# What the probe's main step saw in each fault phase, against the healthy demo.
+EXPECTED: dict[str, tuple[str, dict[str, str]]] = {
+    "era_fallback": ("call echo", {"discover_refused": "ok", "legacy_body": "ok"}),
+    "mrtr_under_faults": (
+        "call confirm",
+        {
+            "extra_round": "ok",  # the server ignored the answer it never asked for
+            "undeclared_kind": "rejected",  # the SDK client: -32600 "Sampling not supported"
+            "endless_loop": "gave_up",  # at the client's input_required_max_rounds
+            "tampered_state": "rejected",  # the SDK server: -32602 Invalid or expired requestState
+            "expired_state": "rejected",
+        },
+    ),
+    "subscription_resilience": (
+        "listen",
+        {
+            "cut_stream": "lost",  # SubscriptionLost, not a graceful end
+            "starve": "silent",  # the SDK has no liveness bound on a listen stream
+            "unknown_id": "silent",  # the retagged event reaches the handler, not the stream
+            "drop_ack": "no_ack",  # the listen fails at the client's read timeout
+            "duplicate": "ok",
+        },
+    ),
+    "task_resilience": (
+        "follow a task",
+        {
+            "stuck_working": "stuck",
+            "expired": "expired",
+            "unknown_task": "mislabelled",
+            "cancel_ignored": "ok",
+        },
+    ),
+}
+
+# The fragile demo mode for each scenario, the fault phases worth running against it (None: all),
+# the verdict that must catch it and words its detail must say.
+FRAGILE: dict[str, tuple[str, list[str] | None, str, str]] = {
+    "era_fallback": ("era-fallback", None, "era_fallback", "cannot be reached in the fallback era"),
+    "mrtr_under_faults": (
+        "accept-tampered-state",
+        ["tampered_state"],
+        "state_integrity",
+        "accepted the altered requestState",
+    ),
+    "subscription_resilience": (
+        "sticky-subscription",
+        [],
+        "relisten_updates",
+        "updates stopped after a re-listen",
+    ),
+    "task_resilience": ("stuck-tasks", [], "cancel_honoured", "the cancel was not honoured"),
+}
+
+
+def verdict(result: ScenarioResult, name: str) -> Verdict:
+    return next(v for v in result.verdicts if v.name == name)
+
+
+def steps_seen(result: ScenarioResult) -> list[dict[str, Any]]:
+    """The probe steps the verdicts' evidence holds, once each."""
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for v in result.verdicts:
+        for step in v.evidence.get("steps", []):
+            seen.setdefault((step["phase"], step["step"]), step)
+    return list(seen.values())
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", list(FEATURE_SCENARIOS))
+async def test_each_feature_scenario_passes_its_verdicts_against_the_demo_server(
+    name: str, tmp_path: Path
+) -> None:
+    scenario = FEATURE_SCENARIOS[name]
+    result = await run_quick(name, tmp_path)
+    assert result.error is None, result.error
+    assert [v.name for v in result.verdicts] == list(scenario.verdict_names)
+    assert not failed(result), failed(result)
+    assert result.status == "passed", result.inconclusive
+    assert [p.name for p in result.phases] == ["warmup", "baseline", *scenario.untimed_phases, "recovery"]
+    step, outcomes = EXPECTED[name]
+    seen = {s["phase"]: s["outcome"] for s in steps_seen(result) if s["step"] == step}
+    assert {phase: seen.get(phase) for phase in outcomes} == outcomes
+    if name == "era_fallback":
+        versions = {s["phase"]: s["extra"]["version"] for s in steps_seen(result) if s["step"] == "connect"}
+        assert versions == {
+            "baseline": "2026-07-28",
+            "discover_refused": "2025-11-25",
+            "legacy_body": "2025-11-25",
+            "recovery": "2026-07-28",
+        }
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", list(FEATURE_SCENARIOS))
+async def test_each_feature_scenarios_own_verdict_fails_against_its_fragile_demo_mode(
+    name: str, tmp_path: Path
+) -> None:
+    mode, only, caught_by, says = FRAGILE[name]
+    params = {"only": only} if only is not None else None
+    result = await run_quick(name, tmp_path, params, TargetSpec.parse(f"demo --fragile {mode}"))
+    assert result.error is None, result.error
+    caught = verdict(result, caught_by)
+    assert not caught.passed, caught.detail
+    assert not caught.inconclusive, caught.detail
+    assert says in caught.detail
+    assert result.status == "failed"
+    # The target's fault, not the proxy's: the load beside the probe went on unharmed.
+    assert verdict(result, "nothing_lost").passed, verdict(result, "nothing_lost").detail
+    assert verdict(result, "no_exceptions").passed, verdict(result, "no_exceptions").detail
+
+
+def test_the_fault_phases_each_scenario_names_are_the_cases_it_runs() -> None:
+    for cls in FEATURE_SCENARIOS.values():
+        scenario = cls()
+        params = scenario.params_from(None, quick=True)
+        assert isinstance(params, FeatureParams)
+        assert [case.name for case in scenario.cases(params)] == list(cls.untimed_phases)
