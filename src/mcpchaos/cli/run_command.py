@@ -233,7 +233,7 @@ def plan(
     from mcpchaos.harness.scenarios import ALL_SCENARIOS, FEATURE_SCENARIOS, SCENARIOS
 
     names = [name.strip() for name in scenario.split(",") if name.strip()]
-    groups = {SUITE: SCENARIOS, FEATURES: FEATURE_SCENARIOS}
+    groups: dict[str, dict[str, Any]] = {SUITE: SCENARIOS, FEATURES: FEATURE_SCENARIOS}
     known = f"{', '.join(ALL_SCENARIOS)}, {SUITE}, {FEATURES}"
     if scenario in groups or len(names) > 1:
         wanted = set(groups[scenario]) if scenario in groups else set(names)
