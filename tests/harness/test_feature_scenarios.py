@@ -12,6 +12,7 @@ from mcpchaos.harness.feature_scenario import FeatureParams
 from mcpchaos.harness.journal import ScenarioResult, Verdict
 from mcpchaos.harness.scenarios import FEATURE_SCENARIOS
 from mcpchaos.harness.stack import TargetSpec
+from tests.harness.report.question_check import check_page, check_runbook, journal_of
 from tests.harness.scenario_runs import failed, run_quick
 
 # What the probe's main step saw in each fault phase, against the healthy demo.
@@ -99,6 +100,8 @@ async def test_each_feature_scenario_passes_its_verdicts_against_the_demo_server
     assert not failed(result), failed(result)
     assert result.status == "passed", result.inconclusive
     assert [p.name for p in result.phases] == ["warmup", "baseline", *scenario.untimed_phases, "recovery"]
+    check_page(journal_of(result))  # the report answers its question, its findings read as a runbook
+    check_runbook(journal_of(result))
     step, outcomes = EXPECTED[name]
     seen = {s["phase"]: s["outcome"] for s in steps_seen(result) if s["step"] == step}
     assert {phase: seen.get(phase) for phase in outcomes} == outcomes
