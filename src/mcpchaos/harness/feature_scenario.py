@@ -173,7 +173,7 @@ class FeatureScenario(Scenario):
 
     Params: ClassVar[type[ScenarioParams]] = FeatureParams
     quick: ClassVar[dict[str, Any]] = {
-        "baseline_s": 1.0,
+        "baseline_s": 1.5,  # 20 ok calls of the paced load (min_baseline_ok) with room on a busy machine
         "recovery_s": 0.5,
         "within_s": 5.0,
         "load": {**LIGHT_LOAD, "deadline_s": 2.0},

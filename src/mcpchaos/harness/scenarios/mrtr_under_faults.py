@@ -62,7 +62,7 @@ class MrtrUnderFaults(FeatureScenario):
         "rounds on the client (input_required_max_rounds)."
     )
     Params: ClassVar[type[ScenarioParams]] = Params
-    quick: ClassVar[dict[str, Any]] = {**FeatureScenario.quick, "state_ttl_s": 1.5, "max_rounds": 4}
+    quick: ClassVar[dict[str, Any]] = {**FeatureScenario.quick, "state_ttl_s": 2.0, "max_rounds": 4}
     verdict_names = (*FEATURE_COMMON, "rounds_bounded", "state_integrity")
     untimed_phases = (*ROUND_PHASES, *STATE_PHASES)
 

@@ -79,7 +79,7 @@ class SubscriptionResilience(FeatureScenario):
         "each event with that stream's id, and drops a listener when its stream ends."
     )
     Params: ClassVar[type[ScenarioParams]] = Params
-    quick: ClassVar[dict[str, Any]] = {**FeatureScenario.quick, "event_within_s": 1.0, "ack_within_s": 1.0}
+    quick: ClassVar[dict[str, Any]] = {**FeatureScenario.quick, "event_within_s": 1.5, "ack_within_s": 2.0}
     verdict_names = (*FEATURE_COMMON, "listen_bounded", "no_unknown_subscription", "relisten_updates")
     untimed_phases = ("cut_stream", "starve", UNKNOWN_ID_PHASE, "drop_ack", "duplicate")
 
@@ -110,7 +110,7 @@ class SubscriptionResilience(FeatureScenario):
                 try:
                     async with client.listen(resource_subscriptions=[p.resource]) as sub:
                         self.opened.add(str(sub.subscription_id))
-                        await client.call_tool(p.update_tool, {})
+                        await client.call_tool(p.update_tool, {}, read_timeout_seconds=p.within_s)
                         with anyio.move_on_after(p.event_within_s):
                             try:
                                 await sub.__anext__()

@@ -94,7 +94,7 @@ class TaskResilience(FeatureScenario):
         "failed, cancelled) and stops a task when tasks/cancel says so."
     )
     Params: ClassVar[type[ScenarioParams]] = Params
-    quick: ClassVar[dict[str, Any]] = {**FeatureScenario.quick, "task_deadline_s": 1.0}
+    quick: ClassVar[dict[str, Any]] = {**FeatureScenario.quick, "task_deadline_s": 2.0}
     verdict_names = (*FEATURE_COMMON, "tasks_bounded", "cancel_honoured")
     untimed_phases = ("stuck_working", "expired", "unknown_task", "cancel_ignored")
 
@@ -153,7 +153,9 @@ class TaskResilience(FeatureScenario):
                     return f"ok: acknowledged {acknowledged.status}, ended cancelled"
                 return f"ran_on: acknowledged {acknowledged.status}, then {ended}"
 
-            await probe.step(CANCEL, cancel_midway, judged)
+            # Where tasks/get lies the cancelled status is hidden too: cancel only where it can tell.
+            if case is None or case.name == "cancel_ignored":
+                await probe.step(CANCEL, cancel_midway, judged)
 
     def feature_verdicts(self, ctx: ScenarioContext, steps: list[Step]) -> list[Verdict]:
         p = ctx.params
