@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
-from mcpchaos.harness.feature_scenario import FeatureParams
+from mcpchaos.harness.feature_scenario import FeatureParams, Step, missing_tools
 from mcpchaos.harness.journal import ScenarioResult, Verdict
 from mcpchaos.harness.scenarios import FEATURE_SCENARIOS
+from mcpchaos.harness.scenarios.era_fallback import check_era_fallback
+from mcpchaos.harness.scenarios.mrtr_under_faults import check_state_integrity
 from mcpchaos.harness.stack import TargetSpec
 from tests.harness.report.question_check import check_page, check_runbook, journal_of
 from tests.harness.scenario_runs import failed, run_quick
@@ -139,3 +141,30 @@ def test_the_fault_phases_each_scenario_names_are_the_cases_it_runs() -> None:
         params = scenario.params_from(None, quick=True)
         assert isinstance(params, FeatureParams)
         assert [case.name for case in scenario.cases(params)] == list(cls.untimed_phases)
+
+
+async def test_the_tools_a_probe_needs_are_looked_up_on_the_target(stateful_url: str) -> None:
+    # A target without them is skipped with their names, not failed (a real server has no confirm).
+    assert await missing_tools(stateful_url, ["confirm", "bump", "long_job"], 30) == []
+    assert await missing_tools(stateful_url, ["confirm", "no_such_tool"], 30) == ["no_such_tool"]
+
+
+def test_era_fallback_is_inconclusive_for_a_target_that_speaks_only_the_handshake_era() -> None:
+    steps = [
+        Step(phase, "connect", "ok", extra={"version": "2025-11-25"})
+        for phase in ("baseline", "discover_refused", "recovery")
+    ]
+    judged = check_era_fallback(steps)
+    assert judged.inconclusive
+    assert "speaks only 2025-11-25" in judged.detail
+
+
+def test_state_integrity_fails_a_refusal_that_never_comes() -> None:
+    hung = Step("tampered_state", "call confirm", "hung", "no end within 5 s")
+    refused = Step(
+        "expired_state", "call confirm", "rejected", "JSON-RPC -32602 Invalid or expired requestState"
+    )
+    judged = check_state_integrity([hung, refused])
+    assert not judged.passed
+    assert "tampered_state: call confirm → hung" in judged.detail
+    assert check_state_integrity([refused]).passed

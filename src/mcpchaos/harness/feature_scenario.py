@@ -37,7 +37,7 @@ from pydantic import Field
 from mcpchaos.errors import ConfigError
 from mcpchaos.harness.journal import Verdict
 from mcpchaos.harness.load.settings import LoadSettings
-from mcpchaos.harness.scenario import Scenario, ScenarioContext, ScenarioParams
+from mcpchaos.harness.scenario import Scenario, ScenarioContext, ScenarioParams, ScenarioSkipped
 from mcpchaos.harness.verdicts import COMMON, judge
 
 CLEAN_PHASES = ("baseline", "recovery")
@@ -192,6 +192,14 @@ class FeatureScenario(Scenario):
     async def probe(self, probe: Probe, case: Case | None) -> None:
         """One phase's probe (``case`` None: no faults). Steps go to ``probe.record``/``step``."""
 
+    def needed_tools(self, params: FeatureParams) -> tuple[str, ...]:
+        """The tools the probe calls (the demo has them all): a target without one is skipped."""
+        return ()
+
+    def skip_case(self, ctx: ScenarioContext, case: Case) -> str | None:
+        """Why ``case`` cannot be run against this target (None: it can)."""
+        return None
+
     @abstractmethod
     def feature_verdicts(self, ctx: ScenarioContext, steps: list[Step]) -> list[Verdict]:
         """The scenario's own verdicts over every phase's steps (after :func:`clean_verdict`)."""
@@ -215,11 +223,24 @@ class FeatureScenario(Scenario):
         p = ctx.params
         assert isinstance(p, FeatureParams)
         self.steps = []
+        # Bounded like a session's start: a stdio target's process starts first (seconds).
+        missing = await missing_tools(ctx.stack.proxy_url, self.needed_tools(p), p.load.startup_s)
+        if missing:
+            raise ScenarioSkipped(
+                f"the target has no {', '.join(missing)} tool: {self.name} probes the feature through "
+                "the demo server's tools for it (docs/harness.md)"
+            )
         await ctx.start_load()
         await self._probe_phase(ctx, "baseline", None, p.baseline_s, p)
         for case in self.cases(p):
-            if p.only is None or case.name in p.only:
-                await self._probe_phase(ctx, case.name, case, 0.0, p)
+            if p.only is not None and case.name not in p.only:
+                continue
+            why = self.skip_case(ctx, case)
+            if why is not None:
+                ctx.event("skipped", f"{case.name}: {why}")
+                ctx.finding("info", f"{case.name} not run", why)
+                continue
+            await self._probe_phase(ctx, case.name, case, 0.0, p)
         await self._probe_phase(ctx, "recovery", None, p.recovery_s, p)
         ctx.measurements["probe_steps"] = float(len(self.steps))
         ctx.measurements["probe_steps_hung"] = float(sum(s.outcome == "hung" for s in self.steps))
@@ -250,6 +271,21 @@ class FeatureScenario(Scenario):
 
     def judge(self, ctx: ScenarioContext) -> list[Verdict]:
         return [*judge(ctx, COMMON), clean_verdict(self.steps), *self.feature_verdicts(ctx, self.steps)]
+
+
+async def missing_tools(url: str, wanted: Iterable[str], within_s: float) -> list[str]:
+    """The tools in ``wanted`` the server at ``url`` does not list (none when it cannot be asked:
+    the probe then records what went wrong)."""
+    wanted = list(wanted)
+    if not wanted:
+        return []
+    try:
+        with anyio.fail_after(within_s):
+            async with Client(url, mode="auto") as client:
+                listed = {tool.name for tool in (await client.list_tools()).tools}
+    except Exception:  # not reachable now: the probe's steps say so, with the error
+        return []
+    return [name for name in wanted if name not in listed]
 
 
 def in_phases(steps: Iterable[Step], phases: Iterable[str]) -> list[Step]:

@@ -21,6 +21,11 @@ from mcpchaos.harness.scenario import ScenarioContext
 MODERN = "2026-07-28"
 HANDSHAKE_ERA = ("2025-11-25", "2025-06-18", "2025-03-26")
 TEXT = "era fallback"
+RULE = (
+    "told the server speaks only the handshake era (-32022 or the legacy 400 body on server/discover), "
+    f"the client falls back to initialize ({HANDSHAKE_ERA[0]}) and its calls succeed; with no fault it "
+    f"speaks {MODERN}"
+)
 
 
 def downgrade(legacy_body: bool) -> dict[str, Any]:
@@ -49,6 +54,9 @@ class EraFallback(FeatureScenario):
     )
     verdict_names = (*FEATURE_COMMON, "era_fallback")
     untimed_phases = ("discover_refused", "legacy_body")
+
+    def needed_tools(self, params: FeatureParams) -> tuple[str, ...]:
+        return ("echo",)
 
     def cases(self, params: FeatureParams) -> list[Case]:
         return [
@@ -82,6 +90,17 @@ def check_era_fallback(steps: list[Step]) -> Verdict:
     fault, it connects in 2026-07-28."""
     problems: list[str] = []
     judged = [s for s in steps if s.step in ("connect", "call echo")]
+    spoken = {s.extra.get("version") for s in judged if s.phase == "baseline" and s.step == "connect"}
+    if spoken and spoken <= set(HANDSHAKE_ERA):
+        return Verdict(
+            name="era_fallback",
+            passed=False,
+            inconclusive=True,
+            rule=RULE,
+            detail=f"the target speaks only {', '.join(sorted(map(str, spoken)))}: there is no {MODERN} "
+            "to fall back from",
+            evidence={},
+        )
     for s in judged:
         if s.outcome != "ok":
             where = "the fallback era" if s.phase not in ("baseline", "recovery") else MODERN
@@ -97,9 +116,7 @@ def check_era_fallback(steps: list[Step]) -> Verdict:
         problems.append("no downgrade phase was probed")
     return steps_verdict(
         "era_fallback",
-        f"told the server speaks only the handshake era (-32022 or the legacy 400 body on server/discover), "
-        f"the client falls back to initialize ({HANDSHAKE_ERA[0]}) and its calls succeed; with no fault "
-        f"it speaks {MODERN}",
+        RULE,
         problems,
         judged,
         f"fell back in {len({s.phase for s in fallbacks})} downgrade phase(s), calls answered; {MODERN} "

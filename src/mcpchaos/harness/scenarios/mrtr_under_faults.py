@@ -28,13 +28,15 @@ CONFIRMED = "confirmed=True"
 GAVE_UP = "gave up"
 STATE_PHASES = ("tampered_state", "expired_state")
 ROUND_PHASES = ("extra_round", "undeclared_kind", "endless_loop")
+DEMO_STATE_TTL_S = 2.0
+"""The demo's requestState TTL in this scenario, unless ``state_ttl_s`` says otherwise."""
 
 
 class Params(FeatureParams):
-    state_ttl_s: float = Field(2.0, gt=0, le=3600)
-    """How long the target's ``requestState`` stays valid. The demo is started with it
-    (``--request-state-ttl``); for another target give the target's own. The expired case holds
-    a retry this long and half a second more."""
+    state_ttl_s: float | None = Field(None, gt=0, le=3600)
+    """How long the target's ``requestState`` stays valid; the expired case holds a retry this
+    long and half a second more. The demo is started with it (``--request-state-ttl``; None: 2 s);
+    for another target give the target's own (None: the expired case is not run)."""
     max_rounds: int = Field(10, ge=1, le=100)
     """The client's bound on input rounds per call (``input_required_max_rounds``; 10 is the SDK's)."""
 
@@ -62,7 +64,7 @@ class MrtrUnderFaults(FeatureScenario):
         "rounds on the client (input_required_max_rounds)."
     )
     Params: ClassVar[type[ScenarioParams]] = Params
-    quick: ClassVar[dict[str, Any]] = {**FeatureScenario.quick, "state_ttl_s": 2.0, "max_rounds": 4}
+    quick: ClassVar[dict[str, Any]] = {**FeatureScenario.quick, "max_rounds": 4}
     verdict_names = (*FEATURE_COMMON, "rounds_bounded", "state_integrity")
     untimed_phases = (*ROUND_PHASES, *STATE_PHASES)
 
@@ -70,11 +72,22 @@ class MrtrUnderFaults(FeatureScenario):
         p = ctx.params
         assert isinstance(p, Params)
         if ctx.stack.target.kind == "demo":
-            ctx.stack.upstream_args += ["--request-state-ttl", f"{p.state_ttl_s:g}"]
+            ctx.stack.upstream_args += ["--request-state-ttl", f"{p.state_ttl_s or DEMO_STATE_TTL_S:g}"]
+
+    def skip_case(self, ctx: ScenarioContext, case: Case) -> str | None:
+        p = ctx.params
+        assert isinstance(p, Params)
+        if case.name == "expired_state" and p.state_ttl_s is None and ctx.stack.target.kind != "demo":
+            return "give state_ttl_s, the target's requestState TTL: the case holds a retry past it"
+        return None
+
+    def needed_tools(self, params: FeatureParams) -> tuple[str, ...]:
+        return (TOOL,)
 
     def cases(self, params: FeatureParams) -> list[Case]:
         assert isinstance(params, Params)
-        hold_ms = (params.state_ttl_s + 0.5) * 1000
+        ttl_s = params.state_ttl_s or DEMO_STATE_TTL_S
+        hold_ms = (ttl_s + 0.5) * 1000
         return [
             Case("extra_round", input_faults("extra_round"), "an input request the server never sent"),
             Case("undeclared_kind", input_faults("undeclared_kind"), "an input of a kind the client lacks"),
@@ -87,7 +100,7 @@ class MrtrUnderFaults(FeatureScenario):
             Case(
                 "expired_state",
                 input_faults("expired_state", expire_delay_ms=hold_ms),
-                f"the retry held {hold_ms / 1000:g} s, past the state's {params.state_ttl_s:g} s TTL",
+                f"the retry held {hold_ms / 1000:g} s, past the state's {ttl_s:g} s TTL",
             ),
         ]
 

@@ -89,6 +89,10 @@ class SubscriptionResilience(FeatureScenario):
         self.named: list[tuple[str, str]] = []
         """(phase, subscription id) of every update the client saw."""
 
+    def needed_tools(self, params: FeatureParams) -> tuple[str, ...]:
+        assert isinstance(params, Params)
+        return (params.update_tool,)
+
     def cases(self, params: FeatureParams) -> list[Case]:
         return [
             Case("cut_stream", on_stream("subscription", "cut_stream"), "the stream ends at its first event"),

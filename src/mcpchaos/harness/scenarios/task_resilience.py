@@ -98,6 +98,9 @@ class TaskResilience(FeatureScenario):
     verdict_names = (*FEATURE_COMMON, "tasks_bounded", "cancel_honoured")
     untimed_phases = ("stuck_working", "expired", "unknown_task", "cancel_ignored")
 
+    def needed_tools(self, params: FeatureParams) -> tuple[str, ...]:
+        return (TOOL,)
+
     def cases(self, params: FeatureParams) -> list[Case]:
         return [
             Case(
