@@ -128,14 +128,18 @@ class Probe:
         not connect (recorded as a ``connect`` step). The whole probe is bounded by the caller:
         the SDK's task groups must be left in the scope they were entered in."""
         began = time.monotonic()
-        connected = False
+        connected = finished = False
         try:
             async with Client(self.ctx.stack.proxy_url, mode="auto", **options) as client:
                 connected = True
                 version = client.protocol_version
                 self.record("connect", "ok", f"protocol {version}", began, version=version)
                 yield client
-        except Exception as exc:  # a refused connection is what a probe records
+                finished = True
+        except Exception as exc:  # a refused connection (or a failed goodbye) is what a probe records
+            if finished:
+                self.record("disconnect", "error", describe_error(exc), began)
+                return
             if connected:
                 raise
             self.record("connect", "refused", describe_error(exc), began)
