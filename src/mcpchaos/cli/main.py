@@ -77,6 +77,15 @@ def _more_than_zero(text: str) -> float:
     return value
 
 
+def _state_key(text: str) -> str:
+    if len(text) < 32:
+        raise argparse.ArgumentTypeError(
+            f"a requestState key must be at least 32 characters (got {len(text)}); e.g. "
+            "python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+    return text
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port (a number from 0 to 65535)")
@@ -526,6 +535,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds a requestState it hands out stays valid (default: 600, the SDK's)",
     )
+    demo_server.add_argument(
+        "--request-state-key",
+        type=_state_key,
+        metavar="KEY",
+        help="seal requestState with this secret (at least 32 characters) instead of a key made per "
+        "process, so that several demo processes can each finish a round another began",
+    )
 
     link = commands.add_parser(
         "link",
@@ -634,6 +650,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     workers=args.workers,
                     fragile=frozenset(args.fragile),
                     request_state_ttl_s=args.request_state_ttl,
+                    request_state_key=args.request_state_key,
                 )
             return EXIT_OK
         if args.command_name == "demo":

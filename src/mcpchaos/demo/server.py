@@ -25,7 +25,9 @@ scenarios each have a mode of their own (``demo/fragile.py``): ``era-fallback`` 
 ``initialize`` handshake), ``accept-tampered-state`` (takes any ``requestState`` back),
 ``sticky-subscription`` (no update after a re-listen) and ``stuck-tasks`` (tasks never finish,
 cancels are ignored). ``--request-state-ttl`` sets how long a ``requestState`` it hands out
-stays valid (the SDK's 600 s by default), so an expired state can be tested in seconds.
+stays valid (the SDK's 600 s by default), so an expired state can be tested in seconds;
+``--request-state-key`` seals it with a key of one's own instead of one made per process, so
+several demo processes (replicas) can each finish a round another one began.
 """
 
 from __future__ import annotations
@@ -73,17 +75,19 @@ def build_server(
     workers: int = 0,
     fragile: frozenset[str] = frozenset(),
     request_state_ttl_s: float = DEFAULT_REQUEST_STATE_TTL_S,
+    request_state_key: str | None = None,
 ) -> MCPServer:
     """The demo server, ready to run on any transport (see the module docstring for the
     options)."""
     unknown = fragile - set(FRAGILE_MODES)
     if unknown:
         raise ValueError(f"unknown fragile mode(s) {sorted(unknown)}; known: {', '.join(FRAGILE_MODES)}")
-    state_security = (
-        RequestStateSecurity(codec=bad.TrustingCodec(), ttl=request_state_ttl_s)
-        if "accept-tampered-state" in fragile
-        else RequestStateSecurity.ephemeral(ttl=request_state_ttl_s)
-    )
+    if "accept-tampered-state" in fragile:
+        state_security = RequestStateSecurity(codec=bad.TrustingCodec(), ttl=request_state_ttl_s)
+    elif request_state_key is not None:  # shared by every replica: a round may end on any of them
+        state_security = RequestStateSecurity(keys=[request_state_key], ttl=request_state_ttl_s)
+    else:
+        state_security = RequestStateSecurity.ephemeral(ttl=request_state_ttl_s)
     server = MCPServer(
         "mcpchaos-demo",
         instructions="A demo server for chaos testing: echo, slow, payload, fail and friends.",
@@ -287,10 +291,11 @@ def run(
     workers: int = 0,
     fragile: frozenset[str] = frozenset(),
     request_state_ttl_s: float = DEFAULT_REQUEST_STATE_TTL_S,
+    request_state_key: str | None = None,
 ) -> None:
     """Run the demo server until it is stopped. An HTTP address it cannot listen on is a
     :class:`~mcpchaos.errors.ListenError` before anything starts (not uvicorn's log and exit 3)."""
-    server = build_server(downstream, workers, fragile, request_state_ttl_s)
+    server = build_server(downstream, workers, fragile, request_state_ttl_s, request_state_key)
     if transport == "stdio":
         server.run("stdio")
     else:
