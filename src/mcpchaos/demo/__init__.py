@@ -4,6 +4,8 @@ FRAGILE_MODES: dict[str, str] = {
     "leak-fds": "a file descriptor leaked per echo call (no_leaks)",
     "era-fallback": "refuses the initialize handshake: only 2026-07-28 (era_fallback)",
     "accept-tampered-state": "takes any requestState back, tampered or not (mrtr_under_faults)",
+    "per-process-state": "seals requestState with a key of its own, whatever --request-state-key "
+    "says: no other process can finish a round it began (mrtr_under_faults)",
     "sticky-subscription": "no resource update after a re-listen (subscription_resilience)",
     "stuck-tasks": "tasks never finish and tasks/cancel is ignored (task_resilience)",
 }

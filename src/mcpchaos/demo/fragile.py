@@ -7,6 +7,8 @@ verdict failing for a real reason (docs/harness.md names the scenario each mode 
   ``initialize`` with -32022: a client sent back to the handshake era cannot reach it.
 - ``accept-tampered-state`` (:class:`TrustingCodec`): the ``requestState`` it hands out is
   checked by nothing; any token a client brings back is taken as the last state it minted.
+- ``per-process-state`` (in the server module): ``--request-state-key`` is ignored, the state is
+  sealed with a key made per process, so no replica can finish a round this process began.
 - ``sticky-subscription`` (:class:`FirstListenerBus`): it keeps the subscriber of the first
   ``subscriptions/listen`` and never the later ones: after a re-listen no update arrives.
 - ``stuck-tasks`` (``DemoTasks(stuck=True)`` in :mod:`mcpchaos.demo.tasks`): a task never

@@ -23,6 +23,7 @@ calls stuck on a slow dependency then starve the others.
 it, so ``mcpchaos run`` can show its leak verdict catching a real leak. The 2026-07-28 feature
 scenarios each have a mode of their own (``demo/fragile.py``): ``era-fallback`` (refuses the
 ``initialize`` handshake), ``accept-tampered-state`` (takes any ``requestState`` back),
+``per-process-state`` (ignores ``--request-state-key``: a round begun elsewhere is refused),
 ``sticky-subscription`` (no update after a re-listen) and ``stuck-tasks`` (tasks never finish,
 cancels are ignored). ``--request-state-ttl`` sets how long a ``requestState`` it hands out
 stays valid (the SDK's 600 s by default), so an expired state can be tested in seconds;
@@ -84,7 +85,8 @@ def build_server(
         raise ValueError(f"unknown fragile mode(s) {sorted(unknown)}; known: {', '.join(FRAGILE_MODES)}")
     if "accept-tampered-state" in fragile:
         state_security = RequestStateSecurity(codec=bad.TrustingCodec(), ttl=request_state_ttl_s)
-    elif request_state_key is not None:  # shared by every replica: a round may end on any of them
+    elif request_state_key is not None and "per-process-state" not in fragile:
+        # Shared by every replica: a round may end on any of them.
         state_security = RequestStateSecurity(keys=[request_state_key], ttl=request_state_ttl_s)
     else:
         state_security = RequestStateSecurity.ephemeral(ttl=request_state_ttl_s)

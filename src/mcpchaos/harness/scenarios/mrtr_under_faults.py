@@ -1,8 +1,10 @@
 """Multi-round-trip requests under faults: ``confirm`` (``input_required`` + ``requestState``)
-with extra rounds, undeclared input kinds, an endless loop, a tampered and an expired state."""
+with extra rounds, undeclared input kinds, an endless loop, a tampered and an expired state, and
+a retry that hops to another process of the server (a replica the harness starts beside the demo)."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any, ClassVar
 
 from mcp import InputRequiredRoundsExceededError
@@ -27,6 +29,7 @@ TOOL = "confirm"
 CONFIRMED = "confirmed=True"
 GAVE_UP = "gave up"
 STATE_PHASES = ("tampered_state", "expired_state")
+HOP = "replica_hop"
 ROUND_PHASES = ("extra_round", "undeclared_kind", "endless_loop")
 DEMO_STATE_TTL_S = 2.0
 """The demo's requestState TTL in this scenario, unless ``state_ttl_s`` says otherwise."""
@@ -37,6 +40,10 @@ class Params(FeatureParams):
     """How long the target's ``requestState`` stays valid; the expired case holds a retry this
     long and half a second more. The demo is started with it (``--request-state-ttl``; None: 2 s);
     for another target give the target's own (None: the expired case is not run)."""
+    replica_url: str | None = None
+    """Another process of the target (a replica behind the same load balancer) for the
+    ``replica_hop`` case. On the demo the harness starts one, both sealing requestState with one
+    key (``--request-state-key``); elsewhere None means the case is not run."""
     max_rounds: int = Field(10, ge=1, le=100)
     """The client's bound on input rounds per call (``input_required_max_rounds``; 10 is the SDK's)."""
 
@@ -56,29 +63,43 @@ class MrtrUnderFaults(FeatureScenario):
     description = (
         "The multi-round-trip tool (confirm: input_required, then a retry with the answer and the "
         "requestState) under input_required faults: a tampered or expired state is refused with a "
-        "clear error, extra and endless rounds stay bounded, clean calls succeed after."
+        "clear error, extra and endless rounds stay bounded, a round that hops to another process "
+        "of the server completes there, clean calls succeed after."
     )
     mitigation = (
         "Treat requestState as attacker-controlled: seal it (integrity and expiry, as the official "
-        "SDK's RequestStateSecurity does) and refuse what does not verify with -32602; bound input "
-        "rounds on the client (input_required_max_rounds)."
+        "SDK's RequestStateSecurity does) and refuse what does not verify with -32602; give every "
+        "replica the same sealing key (RequestStateSecurity(keys=...)); bound input rounds on the "
+        "client (input_required_max_rounds)."
     )
     Params: ClassVar[type[ScenarioParams]] = Params
     quick: ClassVar[dict[str, Any]] = {**FeatureScenario.quick, "max_rounds": 4}
-    verdict_names = (*FEATURE_COMMON, "rounds_bounded", "state_integrity")
-    untimed_phases = (*ROUND_PHASES, *STATE_PHASES)
+    verdict_names = (*FEATURE_COMMON, "rounds_bounded", "replica_hop", "state_integrity")
+    untimed_phases = (*ROUND_PHASES, *STATE_PHASES, HOP)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.replica_url: str | None = None
 
     async def prepare(self, ctx: ScenarioContext) -> None:
         p = ctx.params
         assert isinstance(p, Params)
-        if ctx.stack.target.kind == "demo":
-            ctx.stack.upstream_args += ["--request-state-ttl", f"{p.state_ttl_s or DEMO_STATE_TTL_S:g}"]
+        self.replica_url = p.replica_url
+        if ctx.stack.target.kind != "demo":
+            return
+        ctx.stack.upstream_args += ["--request-state-ttl", f"{p.state_ttl_s or DEMO_STATE_TTL_S:g}"]
+        if self.replica_url is None and (p.only is None or HOP in p.only):
+            # Deployed as replicas are: one key for all, made for this run.
+            ctx.stack.upstream_args += ["--request-state-key", secrets.token_hex(32)]
+            self.replica_url = await ctx.stack.start_replica()
 
     def skip_case(self, ctx: ScenarioContext, case: Case) -> str | None:
         p = ctx.params
         assert isinstance(p, Params)
         if case.name == "expired_state" and p.state_ttl_s is None and ctx.stack.target.kind != "demo":
             return "give state_ttl_s, the target's requestState TTL: the case holds a retry past it"
+        if case.name == HOP and self.replica_url is None:
+            return "give replica_url, another process of the target, for a round to hop to"
         return None
 
     def needed_tools(self, params: FeatureParams) -> tuple[str, ...]:
@@ -101,6 +122,11 @@ class MrtrUnderFaults(FeatureScenario):
                 "expired_state",
                 input_faults("expired_state", expire_delay_ms=hold_ms),
                 f"the retry held {hold_ms / 1000:g} s, past the state's {ttl_s:g} s TTL",
+            ),
+            Case(
+                HOP,
+                input_faults(HOP, replica_url=self.replica_url or params.replica_url),
+                "the retry sent to another process of the server",
             ),
         ]
 
@@ -140,7 +166,11 @@ class MrtrUnderFaults(FeatureScenario):
         p = ctx.params
         assert isinstance(p, Params)
         calls = [s for s in steps if s.step == f"call {TOOL}" or s.outcome != "ok"]
-        return [check_rounds_bounded(calls, p.max_rounds), check_state_integrity(calls)]
+        return [
+            check_rounds_bounded(calls, p.max_rounds),
+            check_replica_hop(calls),
+            check_state_integrity(calls),
+        ]
 
 
 def check_rounds_bounded(steps: list[Step], max_rounds: int) -> Verdict:
@@ -164,6 +194,29 @@ def check_rounds_bounded(steps: list[Step], max_rounds: int) -> Verdict:
         problems,
         judged,
         ", ".join(f"{s.phase}: {s.outcome} after {s.extra.get('answered', 0)} input(s)" for s in judged),
+    )
+
+
+def check_replica_hop(steps: list[Step]) -> Verdict:
+    """A round that reaches another process of the server ends there with its result: the
+    server is stateless across processes (its replicas can read each other's requestState)."""
+    judged = in_phases(steps, (HOP,))
+    problems: list[str] = []
+    for s in judged:
+        if s.outcome == "rejected":
+            problems.append(
+                f"{s.phase}: refused by the other process ({s.detail}): the requestState is bound to "
+                "the process that sealed it"
+            )
+        elif s.outcome != "ok":
+            problems.append(s.describe())
+    return steps_verdict(
+        HOP,
+        "a retry that reaches another process of the server (a replica, or one restarted) completes the "
+        "call there: the server keeps no state of a round that its requestState does not carry",
+        problems,
+        judged,
+        "; ".join(f"{s.phase}: {s.detail}" for s in judged),
     )
 
 
