@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mcpchaos.harness.scenarios import SCENARIOS
+from mcpchaos.harness.scenarios import ALL_SCENARIOS, FEATURE_SCENARIOS
 
 
 def mcpchaos(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -25,11 +25,23 @@ def mcpchaos(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str
     )
 
 
-def test_scenarios_lists_every_scenario_and_the_suite() -> None:
+def test_scenarios_lists_every_scenario_the_suite_and_the_feature_scenarios() -> None:
     listed = mcpchaos("scenarios")
     assert listed.returncode == 0
     names = [line.split()[0] for line in listed.stdout.splitlines()]
-    assert names == [*SCENARIOS, "suite"]
+    assert names == [*ALL_SCENARIOS, "suite", "features"]
+
+
+def test_the_suite_leaves_the_feature_scenarios_to_features() -> None:
+    from mcpchaos.cli.run_command import plan
+
+    suite = [s.name for s, _ in plan("suite", {}, True, "params")]
+    assert not set(suite) & set(FEATURE_SCENARIOS)
+    assert [s.name for s, _ in plan("features", {}, True, "params")] == list(FEATURE_SCENARIOS)
+    assert [s.name for s, _ in plan("task_resilience,sudden_failure", {}, True, "params")] == [
+        "sudden_failure",
+        "task_resilience",
+    ]
 
 
 def test_scenarios_name_prints_its_parameters_as_yaml_that_run_accepts(tmp_path: Path) -> None:
@@ -63,6 +75,16 @@ def test_names_joined_by_commas_run_that_part_of_the_suite_in_suite_order_with_i
         ("sudden_failure", 3.0),
         ("upstream_failure", 2.0),
     ]
+
+
+def test_a_feature_scenario_told_to_run_a_phase_it_lacks_is_a_usage_error(tmp_path: Path) -> None:
+    params = tmp_path / "only.yaml"
+    params.write_text("only: [cut_stream]\n")
+    result = mcpchaos("run", "era_fallback", "--params", str(params), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "era_fallback: only names no fault phase cut_stream; its fault phases are discover_refused" in (
+        result.stderr
+    )
 
 
 def test_a_parameter_file_with_a_wrong_field_stops_before_anything_runs(tmp_path: Path) -> None:

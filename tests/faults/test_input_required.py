@@ -13,11 +13,13 @@ from mcp.client.context import ClientRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp.types import ElicitRequestParams, ElicitResult, InputRequiredResult, TextContent
 
+from mcpchaos.errors import ConfigError
 from mcpchaos.faults.input_required import INPUT_REQUIRED
 from mcpchaos.intercept.effects import Forward, Reply
-from mcpchaos.protocol.messages import Message, request
+from mcpchaos.protocol.messages import Message, Rerouted, request
 from tests.faults.helpers import ctx, rng, settings
 from tests.faults.live import on_http, on_stdio
+from tests.http.servers import demo_http_server
 
 CAPS = "io.modelcontextprotocol/clientCapabilities"
 
@@ -250,3 +252,74 @@ async def test_a_state_sealed_by_one_server_is_refused_by_another_replica() -> N
                 )
     assert refused.value.error.code == -32602
     assert refused.value.error.message == "Invalid or expired requestState"
+
+
+# ---- replica hop: a retry sent to another process of the server (HTTP) -------------------------
+
+REPLICA = "http://127.0.0.1:9/mcp"
+
+
+def test_a_replica_hop_reroutes_a_retry_on_http_and_fits_nothing_else() -> None:
+    retry = call(inputResponses={}, requestState="sealed-by-one-process")
+    hop = settings(input_required={"modes": ["replica_hop"], "replica_url": REPLICA})
+    assert INPUT_REQUIRED.applies(retry, ctx(transport="http"), hop)
+    [forward], params = INPUT_REQUIRED.decide(retry, ctx(transport="http"), rng(), hop)
+    assert isinstance(forward, Forward)
+    assert isinstance(forward.message, Rerouted)
+    assert forward.message.upstream_url == REPLICA
+    assert forward.message.payload == retry.payload
+    assert params == {"mode": "replica_hop", "replica": REPLICA}
+    assert not INPUT_REQUIRED.applies(retry, ctx(transport="stdio"), hop)  # one process behind stdio
+    assert not INPUT_REQUIRED.applies(call(), ctx(transport="http"), hop)  # a first call has no state
+    no_replica = settings(input_required={"modes": ["replica_hop"]})
+    assert not INPUT_REQUIRED.applies(retry, ctx(transport="http"), no_replica)
+
+
+def test_a_replica_url_without_a_scheme_is_a_config_error_that_says_what_was_meant() -> None:
+    with pytest.raises(ConfigError, match=r"replica_url 127.0.0.1:9/mcp has no scheme; did you mean http://"):
+        settings(input_required={"modes": ["replica_hop"], "replica_url": "127.0.0.1:9/mcp"})
+
+
+KEY = "k" * 40
+
+
+@pytest.mark.parametrize(
+    ("shared_key", "expected"),
+    [(False, "refused -32602 Invalid or expired requestState"), (True, "confirmed=True")],
+    ids=["a-key-per-process", "a-key-every-replica-shares"],
+)
+async def test_a_round_that_hops_to_another_replica_ends_where_its_state_can_be_read(
+    shared_key: bool, expected: str
+) -> None:
+    # The SDK's default key is made per process: a round that reaches another process is refused
+    # (-32602, as a tampered state is). With a key both share, the other process finishes it.
+    flags = ("--request-state-key", KEY) if shared_key else ()
+    asked: list[str] = []
+
+    async def on_elicit(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    async def scenario(client: Client) -> str:
+        try:
+            return text(await client.call_tool("confirm", {"question": "hop"}))
+        except MCPError as exc:
+            return f"refused {exc.error.code} {exc.error.message}"
+
+    with demo_http_server(*flags) as first, demo_http_server(*flags) as replica:
+        config = {
+            "seed": 1,
+            "rules": [
+                {
+                    "match": {"methods": ["tools/call"], "tools": ["confirm"]},
+                    "enabled_faults": {"input_required": True},
+                    "input_required": {"modes": ["replica_hop"], "replica_url": replica},
+                }
+            ],
+        }
+        outcome, records = await on_http(config, scenario, first, "auto", elicitation_callback=on_elicit)
+    assert outcome == expected
+    assert asked == ["hop"]  # the first process asked; the answer went to the other one
+    assert records == [
+        {**records[0], "fault": "input_required", "params": {"mode": "replica_hop", "replica": replica}}
+    ]

@@ -8,7 +8,7 @@ from typing import Any
 from mcpchaos.harness.journal import ScenarioResult
 from mcpchaos.harness.runner import run_scenario
 from mcpchaos.harness.scenario import RunSettings
-from mcpchaos.harness.scenarios import SCENARIOS
+from mcpchaos.harness.scenarios import ALL_SCENARIOS
 from mcpchaos.harness.stack import TargetSpec
 
 
@@ -16,7 +16,7 @@ async def run_quick(
     name: str, tmp_path: Path, params: dict[str, Any] | None = None, target: TargetSpec | None = None
 ) -> ScenarioResult:
     settings = RunSettings(target=target or TargetSpec(), workdir=tmp_path, seed=7, quick=True)
-    return await run_scenario(SCENARIOS[name](), params, settings)
+    return await run_scenario(ALL_SCENARIOS[name](), params, settings)
 
 
 def failed(result: ScenarioResult) -> list[str]:

@@ -6,13 +6,13 @@ import pytest
 
 from mcpchaos.harness.load_flags import LoadFlags, overrides
 from mcpchaos.harness.scenario import deep_merge
-from mcpchaos.harness.scenarios import SCENARIOS
+from mcpchaos.harness.scenarios import ALL_SCENARIOS, SCENARIOS
 
 
 @pytest.mark.parametrize("quick", [False, True])
-@pytest.mark.parametrize("name", list(SCENARIOS))
+@pytest.mark.parametrize("name", list(ALL_SCENARIOS))
 def test_duration_scales_every_scenarios_timed_phases_to_add_up_to_it(name: str, quick: bool) -> None:
-    scenario = SCENARIOS[name]()
+    scenario = ALL_SCENARIOS[name]()
     before = scenario.params_from(None, quick)
     timed = scenario.timed_phases(before)
     assert timed, f"{name} names no timed phase"

@@ -183,3 +183,23 @@ def test_a_violation_on_a_message_a_fault_changed_is_marked_induced_and_does_not
     assert result.clean
     assert result.counts(True) == {"one_response": 1}
     assert request.faults is None
+
+
+def test_an_update_a_fault_retagged_with_an_unknown_subscription_is_marked_induced() -> None:
+    # The fault is marked on the read side, which names the real subscription (4); the client
+    # gets the retagged one, which no read message names.
+    b = Builder()
+    key = "io.modelcontextprotocol/subscriptionId"
+    b.request(4, "subscriptions/listen", {"_meta": V2026})
+    event = b.read_only(
+        S2C, {"method": "notifications/resources/updated", "params": {"uri": "a", "_meta": {key: 4}}}
+    )
+    event.faults = ["subscription:unknown_id"]
+    b.written_only(
+        S2C, {"method": "notifications/resources/updated", "params": {"uri": "a", "_meta": {key: "x"}}}
+    )
+    result = check([b.history])
+    assert [(v.rule, v.wire, v.induced) for v in result.violations] == [
+        ("known_subscription", "client", True)
+    ]
+    assert result.clean

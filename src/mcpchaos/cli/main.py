@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from mcpchaos import __version__
 from mcpchaos.cli import judge_command, replay_command, report_command, run_command, tape_command
 from mcpchaos.cli.helpformat import HelpFormatter
+from mcpchaos.demo import FRAGILE_MODES
 from mcpchaos.errors import ConfigError, McpChaosError
 from mcpchaos.intercept.chain import FailurePolicy
 from mcpchaos.protocol.ndjson import DEFAULT_MAX_LINE_BYTES
@@ -51,7 +52,8 @@ Add --control 9900 to read metrics and change faults and the network while it ru
 TOP_EPILOG = """\
 examples:
   mcpchaos demo                          a short traced MCP session through the proxy
-  mcpchaos run suite --quick             every chaos scenario against the demo server, a report
+  mcpchaos run suite --quick             the chaos suite against the demo server, a report
+  mcpchaos run features --quick          the 2026-07-28 feature scenarios (opt-in)
   mcpchaos judge -- python client.py {url}   an MCP client under faults, with verdicts
   mcpchaos proxy --fault-probability 0.2 --faults-enabled error -- python -m my_server
   mcpchaos proxy --listen 127.0.0.1:8080 --upstream http://127.0.0.1:8000/mcp --control 9900
@@ -67,6 +69,22 @@ def _positive_float(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be zero or more")
     return value
+
+
+def _more_than_zero(text: str) -> float:
+    value = _positive_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
+    return value
+
+
+def _state_key(text: str) -> str:
+    if len(text) < 32:
+        raise argparse.ArgumentTypeError(
+            f"a requestState key must be at least 32 characters (got {len(text)}); e.g. "
+            "python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+    return text
 
 
 def _port(text: str) -> int:
@@ -479,7 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="The built-in demo MCP server (official MCP SDK) with tools made for chaos runs.",
         epilog="examples:\n"
         "  mcpchaos proxy -- mcpchaos demo-server\n"
-        "  mcpchaos demo-server --transport http --port 8000    # http://127.0.0.1:8000/mcp",
+        "  mcpchaos demo-server --transport http --port 8000    # http://127.0.0.1:8000/mcp\n"
+        "  mcpchaos run task_resilience --target 'demo --fragile stuck-tasks'   # a verdict fails",
         formatter_class=HelpFormatter,
     )
     demo_server.add_argument(
@@ -504,10 +523,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo_server.add_argument(
         "--fragile",
         action="append",
-        choices=["leak-fds"],
+        choices=list(FRAGILE_MODES),
         default=[],
-        help="make the server deliberately bad, to see the harness catch it (leak-fds: a file "
-        "descriptor leaked per echo call)",
+        metavar="MODE",
+        help="make the server deliberately bad, to see the harness catch it (repeatable): "
+        + "; ".join(f"{mode}: {what}" for mode, what in FRAGILE_MODES.items()),
+    )
+    demo_server.add_argument(
+        "--request-state-ttl",
+        type=_more_than_zero,
+        default=600.0,
+        metavar="S",
+        help="seconds a requestState it hands out stays valid (default: 600, the SDK's)",
+    )
+    demo_server.add_argument(
+        "--request-state-key",
+        type=_state_key,
+        metavar="KEY",
+        help="seal requestState with this secret (at least 32 characters) instead of a key made per "
+        "process, so that several demo processes can each finish a round another began",
     )
 
     link = commands.add_parser(
@@ -617,6 +651,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     downstream=args.downstream,
                     workers=args.workers,
                     fragile=frozenset(args.fragile),
+                    request_state_ttl_s=args.request_state_ttl,
+                    request_state_key=args.request_state_key,
                 )
             return EXIT_OK
         if args.command_name == "demo":

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from mcpchaos.harness.stack import TargetSpec
 
 SUITE = "suite"
+FEATURES = "features"
+"""The 2026-07-28 feature scenarios (opt-in: not in the suite)."""
 
 EXIT_STATUS = {"passed": 0, "failed": 1, "inconclusive": 3}
 """The exit status of ``run`` for the run's result (2 is a usage or configuration error)."""
@@ -42,7 +44,9 @@ def add_parser(commands: Any) -> None:
         "findings.md. Progress goes to stderr; the verdict table and the report files go to stdout. "
         "'mcpchaos scenarios' lists the scenarios and their parameters.",
         epilog="examples:\n"
-        "  mcpchaos run suite --quick            # every scenario, CI-sized, against the demo server\n"
+        "  mcpchaos run suite --quick            # the suite, CI-sized, against the demo server\n"
+        "  mcpchaos run features --quick         # the 2026-07-28 feature scenarios (not in the suite)\n"
+        "  mcpchaos run era_fallback --target 'demo --fragile era-fallback'   # a verdict fails\n"
         "  mcpchaos run sudden_failure --clients 2 --duration 10 --rate 20\n"
         "  mcpchaos run gradual_degradation --target 'python -m my_server' --out report/\n"
         "  mcpchaos run sudden_failure --target http://127.0.0.1:8000/mcp --params chaos.yaml\n"
@@ -55,8 +59,9 @@ def add_parser(commands: Any) -> None:
     run.add_argument(
         "scenario",
         metavar="SCENARIO",
-        help=f"a scenario name (see 'mcpchaos scenarios'), '{SUITE}', or names joined by commas (a part of "
-        "the suite, in suite order, its parameters given as for the suite)",
+        help=f"a scenario name (see 'mcpchaos scenarios'), '{SUITE}' (the default set), '{FEATURES}' (the "
+        "2026-07-28 feature scenarios), or names joined by commas (run in the listed order of "
+        "'mcpchaos scenarios', their parameters given as for the suite)",
     )
     run.add_argument(
         "--target",
@@ -172,7 +177,7 @@ def positive(text: str) -> float:
 
 
 def list_scenarios(args: argparse.Namespace) -> int:
-    from mcpchaos.harness.scenarios import SCENARIOS
+    from mcpchaos.harness.scenarios import ALL_SCENARIOS, FEATURE_SCENARIOS, SCENARIOS
     from mcpchaos.harness.stack import TargetSpec
     from mcpchaos.harness.target_mix import discover
 
@@ -190,14 +195,15 @@ def list_scenarios(args: argparse.Namespace) -> int:
             print(f"# left out: {name}: {why}")
         return 0
     if args.name is None:
-        width = max(len(name) for name in SCENARIOS)
-        for name, cls in SCENARIOS.items():
+        width = max(len(name) for name in ALL_SCENARIOS)
+        for name, cls in ALL_SCENARIOS.items():
             print(f"{name:<{width}}  {cls.description}")
-        print(f"{SUITE:<{width}}  all of the above, in this order")
+        print(f"{SUITE:<{width}}  the default set, in this order: {', '.join(SCENARIOS)}")
+        print(f"{FEATURES:<{width}}  the 2026-07-28 feature scenarios: {', '.join(FEATURE_SCENARIOS)}")
         return 0
-    found = SCENARIOS.get(args.name)
+    found = ALL_SCENARIOS.get(args.name)
     if found is None:
-        raise ConfigError(f"unknown scenario {args.name!r}; known: {', '.join(SCENARIOS)}")
+        raise ConfigError(f"unknown scenario {args.name!r}; known: {', '.join(ALL_SCENARIOS)}")
     params = found().params_from(None, args.quick)
     print(f"# {found.name}: {found.description}")
     print(yaml.safe_dump(params.model_dump(mode="json"), sort_keys=False), end="")
@@ -225,31 +231,33 @@ def plan(
 
     from mcpchaos.config.load import describe_validation_error
     from mcpchaos.harness.scenario import deep_merge
-    from mcpchaos.harness.scenarios import SCENARIOS
+    from mcpchaos.harness.scenarios import ALL_SCENARIOS, FEATURE_SCENARIOS, SCENARIOS
 
     names = [name.strip() for name in scenario.split(",") if name.strip()]
-    if scenario == SUITE or len(names) > 1:
-        wanted = set(SCENARIOS) if scenario == SUITE else set(names)
-        if wanted - set(SCENARIOS):
-            strange = ", ".join(sorted(wanted - set(SCENARIOS)))
-            raise ConfigError(f"unknown scenario(s) {strange}; known: {', '.join(SCENARIOS)}, {SUITE}")
-        unknown = set(raw) - set(SCENARIOS) - {"defaults"}
+    groups: dict[str, dict[str, Any]] = {SUITE: SCENARIOS, FEATURES: FEATURE_SCENARIOS}
+    known = f"{', '.join(ALL_SCENARIOS)}, {SUITE}, {FEATURES}"
+    if scenario in groups or len(names) > 1:
+        wanted = set(groups[scenario]) if scenario in groups else set(names)
+        if wanted - set(ALL_SCENARIOS):
+            strange = ", ".join(sorted(wanted - set(ALL_SCENARIOS)))
+            raise ConfigError(f"unknown scenario(s) {strange}; known: {known}")
+        unknown = set(raw) - set(ALL_SCENARIOS) - {"defaults"}
         if unknown:
             raise ConfigError(
                 f"{source}: for the suite, the parameters map a scenario's name to its parameters "
                 f"('defaults' applies to all); unknown scenario(s) {', '.join(sorted(unknown))}; "
-                f"known: {', '.join(SCENARIOS)}"
+                f"known: {', '.join(ALL_SCENARIOS)}"
             )
         defaults = raw.get("defaults") or {}
         chosen: list[tuple[Scenario, dict[str, Any] | None]] = [
             (cls(), deep_merge(defaults, raw.get(name) or {}))
-            for name, cls in SCENARIOS.items()
+            for name, cls in ALL_SCENARIOS.items()
             if name in wanted
         ]
     else:
-        found = SCENARIOS.get(scenario)
+        found = ALL_SCENARIOS.get(scenario)
         if found is None:
-            raise ConfigError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}, {SUITE}")
+            raise ConfigError(f"unknown scenario {scenario!r}; known: {known}")
         own = raw.get(scenario) if isinstance(raw.get(scenario), dict) else raw
         chosen = [(found(), own)]
     for instance, params in chosen:

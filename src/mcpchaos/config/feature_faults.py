@@ -14,6 +14,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mcpchaos.config.addresses import http_url
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
@@ -37,6 +39,10 @@ class InputRequiredMode(enum.StrEnum):
     EXPIRED_STATE = "expired_state"
     """A retry is held ``expire_delay_ms`` before it goes on, so its ``requestState`` is
     older than the server's TTL for it."""
+    REPLICA_HOP = "replica_hop"
+    """HTTP: a retry goes to ``replica_url`` (another process of the server: a replica behind
+    a load balancer, or one restarted) instead of the proxy's upstream (fits only when
+    ``replica_url`` is set)."""
 
 
 class InputKind(enum.StrEnum):
@@ -58,11 +64,15 @@ class InputRequiredConfig(_Strict):
     """``endless_loop``: injected rounds per call before the retry is let through."""
     expire_delay_ms: float = Field(2000.0, ge=0, le=3_600_000)
     """``expired_state``: how long the retry is held."""
+    replica_url: str | None = None
+    """``replica_hop``: the Streamable HTTP URL of another process of the same server."""
 
     @model_validator(mode="after")
     def _some_mode(self) -> Self:
         if not self.modes:
             raise ValueError("modes must name at least one input_required mode")
+        if self.replica_url is not None:
+            http_url(self.replica_url, "replica_url")  # a ConfigError that says what was meant
         return self
 
 

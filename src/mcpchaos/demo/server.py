@@ -22,7 +22,15 @@ and ``--workers N`` bounds how many ``echo``/``relay`` calls run at once, like a
 calls stuck on a slow dependency then starve the others.
 
 ``--fragile leak-fds`` makes it deliberately bad: every ``echo`` opens a file and never closes
-it, so ``mcpchaos run`` can show its leak verdict catching a real leak.
+it, so ``mcpchaos run`` can show its leak verdict catching a real leak. The 2026-07-28 feature
+scenarios each have a mode of their own (``demo/fragile.py``): ``era-fallback`` (refuses the
+``initialize`` handshake), ``accept-tampered-state`` (takes any ``requestState`` back),
+``per-process-state`` (ignores ``--request-state-key``: a round begun elsewhere is refused),
+``sticky-subscription`` (no update after a re-listen) and ``stuck-tasks`` (tasks never finish,
+cancels are ignored). ``--request-state-ttl`` sets how long a ``requestState`` it hands out
+stays valid (the SDK's 600 s by default), so an expired state can be tested in seconds;
+``--request-state-key`` seals it with a key of one's own instead of one made per process, so
+several demo processes (replicas) can each finish a round another one began.
 """
 
 from __future__ import annotations
@@ -36,15 +44,20 @@ from typing import Annotated, Literal
 
 from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.request_state import RequestStateSecurity
 from mcp.shared.exceptions import MCPError
 from mcp.types import SamplingMessage, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from mcpchaos.demo import FRAGILE_MODES
+from mcpchaos.demo import fragile as bad
 from mcpchaos.demo.tasks import DemoTasks
 from mcpchaos.errors import ListenError
 
 MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
 MAX_SLOW_SECONDS = 600.0
+DEFAULT_REQUEST_STATE_TTL_S = 600.0
+"""How long a ``requestState`` stays valid: the SDK's own default."""
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, destructive_hint=False)
 """Annotations of the tools that change nothing (a client may retry them freely)."""
@@ -66,15 +79,32 @@ def ask_to_confirm(question: str) -> Elicit[Confirmation]:
 
 
 def build_server(
-    downstream: str | None = None, workers: int = 0, fragile: frozenset[str] = frozenset()
+    downstream: str | None = None,
+    workers: int = 0,
+    fragile: frozenset[str] = frozenset(),
+    request_state_ttl_s: float = DEFAULT_REQUEST_STATE_TTL_S,
+    request_state_key: str | None = None,
 ) -> MCPServer:
     """The demo server, ready to run on any transport (see the module docstring for the
-    ``downstream`` and ``workers`` options)."""
+    options)."""
+    unknown = fragile - set(FRAGILE_MODES)
+    if unknown:
+        raise ValueError(f"unknown fragile mode(s) {sorted(unknown)}; known: {', '.join(FRAGILE_MODES)}")
+    if "accept-tampered-state" in fragile:
+        state_security = RequestStateSecurity(codec=bad.TrustingCodec(), ttl=request_state_ttl_s)
+    elif request_state_key is not None and "per-process-state" not in fragile:
+        # Shared by every replica: a round may end on any of them.
+        state_security = RequestStateSecurity(keys=[request_state_key], ttl=request_state_ttl_s)
+    else:
+        state_security = RequestStateSecurity.ephemeral(ttl=request_state_ttl_s)
     server = MCPServer(
         "mcpchaos-demo",
         instructions="A demo server for chaos testing: echo, slow, payload, fail and friends.",
         version="1.0",
-        extensions=[DemoTasks()],
+        extensions=[DemoTasks(stuck="stuck-tasks" in fragile)],
+        middleware=[bad.refuse_handshake] if "era-fallback" in fragile else None,
+        subscriptions=bad.FirstListenerBus() if "sticky-subscription" in fragile else None,
+        request_state_security=state_security,
     )
 
     counters = {"slow_started": 0, "slow_completed": 0, "slow_cancelled": 0}
@@ -279,10 +309,12 @@ def run(
     downstream: str | None = None,
     workers: int = 0,
     fragile: frozenset[str] = frozenset(),
+    request_state_ttl_s: float = DEFAULT_REQUEST_STATE_TTL_S,
+    request_state_key: str | None = None,
 ) -> None:
     """Run the demo server until it is stopped. An HTTP address it cannot listen on is a
     :class:`~mcpchaos.errors.ListenError` before anything starts (not uvicorn's log and exit 3)."""
-    server = build_server(downstream, workers, fragile)
+    server = build_server(downstream, workers, fragile, request_state_ttl_s, request_state_key)
     if transport == "stdio":
         server.run("stdio")
     else:

@@ -7,7 +7,9 @@ The official SDK 2.3.0 has the extension seams (server ``Extension``: new method
 - server: :class:`DemoTasks` makes ``long_job`` a task when the client declares the extension
   in its ``_meta`` capabilities (``resultType: "task"``, polled with ``tasks/get``, stopped
   with ``tasks/cancel``; expired after ``ttlMs``). A client that does not declare it gets the
-  plain result, after the wait, like any tool.
+  plain result, after the wait, like any tool. ``stuck=True`` (``demo-server --fragile
+  stuck-tasks``) makes it bad: a job never finishes and ``tasks/cancel`` is acknowledged
+  without stopping it.
 - client: :func:`task_client` polls ``tasks/get`` until a terminal status, bounded by a
   deadline, and checks the answer names the task it asked about: a correct, careful client,
   for the tests and the harness.
@@ -34,6 +36,7 @@ CLIENT_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
 TASK_TOOL = "long_job"
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 TASK_NOT_FOUND = -32602
+MAX_SECONDS = 600.0
 
 
 @dataclass
@@ -79,8 +82,9 @@ class DemoTasks(Extension):
 
     identifier = TASKS
 
-    def __init__(self, ttl_ms: int = 60_000) -> None:
+    def __init__(self, ttl_ms: int = 60_000, stuck: bool = False) -> None:
         self.ttl_ms = ttl_ms
+        self.stuck = stuck
         self.tasks: dict[str, _Task] = {}
 
     def methods(self) -> Sequence[MethodBinding]:
@@ -98,12 +102,12 @@ class DemoTasks(Extension):
         task = _Task(f"task-{uuid.uuid4().hex[:12]}", self.ttl_ms)
         self.tasks[task.task_id] = task
         # Detached from the request: the call is answered now, the job runs on.
-        task.runner = asyncio.get_running_loop().create_task(self._run(task, min(seconds, 600.0)))
+        task.runner = asyncio.get_running_loop().create_task(self._run(task, min(seconds, MAX_SECONDS)))
         return {"resultType": "task", **task.wire()}
 
     async def _run(self, task: _Task, seconds: float) -> None:
         try:
-            await asyncio.sleep(seconds)
+            await asyncio.sleep(MAX_SECONDS if self.stuck else seconds)
         except asyncio.CancelledError:
             return
         task.status, task.updated = "completed", time.time()
@@ -124,6 +128,8 @@ class DemoTasks(Extension):
 
     async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> HandlerResult:
         task = self._find(params.task_id)
+        if self.stuck:  # acknowledged, and nothing changes
+            return {"resultType": "complete", **task.wire(), "status": "cancelled"}
         if task.status not in TERMINAL:
             if task.runner is not None:
                 task.runner.cancel()

@@ -19,6 +19,10 @@ Modes (``input_required.modes``, one drawn among those that fit the request):
   refuses it (the SDK seals its state: -32602 "Invalid or expired requestState").
 - ``expired_state``: a retry is held ``input_required.expire_delay_ms``, so a state with a TTL
   has expired when it arrives (a correct server refuses it, or asks again).
+- ``replica_hop`` (HTTP): a retry goes to ``input_required.replica_url``, another process of the
+  same server, instead of the upstream that issued its state: is the server really stateless?
+  One whose state is sealed with a key every replica shares completes the call; the official
+  SDK's default (a key made per process) refuses it (-32602), as it refuses a tampered state.
 """
 
 from __future__ import annotations
@@ -76,8 +80,11 @@ def _undeclared(message: Message) -> list[InputKind]:
     return [kind for kind in InputKind if kind.value not in declared]
 
 
-def _fits(mode: InputRequiredMode, message: Message) -> bool:
+def _fits(mode: InputRequiredMode, message: Message, settings: FaultSettings, ctx: Context) -> bool:
     params = _params(message)
+    if mode is InputRequiredMode.REPLICA_HOP:
+        hop = settings.input_required.replica_url is not None and ctx.session.transport == "http"
+        return hop and isinstance(params.get("requestState"), str)
     retry = "inputResponses" in params or "requestState" in params
     if mode in (InputRequiredMode.EXTRA_ROUND, InputRequiredMode.UNDECLARED_KIND):
         if retry:
@@ -89,8 +96,8 @@ def _fits(mode: InputRequiredMode, message: Message) -> bool:
     return isinstance(params.get("requestState"), str)  # tampered/expired: a retry with state
 
 
-def _fitting(message: Message, settings: FaultSettings) -> list[InputRequiredMode]:
-    return [mode for mode in settings.input_required.modes if _fits(mode, message)]
+def _fitting(message: Message, settings: FaultSettings, ctx: Context) -> list[InputRequiredMode]:
+    return [mode for mode in settings.input_required.modes if _fits(mode, message, settings, ctx)]
 
 
 def applies(message: Message, ctx: Context, settings: FaultSettings) -> bool:
@@ -98,7 +105,7 @@ def applies(message: Message, ctx: Context, settings: FaultSettings) -> bool:
         message.kind is Kind.REQUEST
         and ctx.direction is Direction.CLIENT_TO_SERVER
         and message.method in MULTI_ROUND_METHODS
-        and bool(_fitting(message, settings))
+        and bool(_fitting(message, settings, ctx))
     )
 
 
@@ -120,7 +127,7 @@ def _loop_round(state: Any) -> int:
 
 def decide(message: Message, ctx: Context, rng: random.Random, settings: FaultSettings) -> Decision:
     config = settings.input_required
-    mode = rng.choice(_fitting(message, settings))
+    mode = rng.choice(_fitting(message, settings, ctx))
     params: dict[str, Any] = {"mode": mode.value}
     key = f"mcpchaos-{rng.getrandbits(32):08x}"
     if mode is InputRequiredMode.EXTRA_ROUND:
@@ -149,6 +156,9 @@ def decide(message: Message, ctx: Context, rng: random.Random, settings: FaultSe
         tampered = state[:at] + flipped + state[at + 1 :] if state else "mcpchaos-tampered"
         params["at"] = at
         return [Forward(message.replace(params={**request, "requestState": tampered}))], params
+    if mode is InputRequiredMode.REPLICA_HOP and config.replica_url is not None:
+        params["replica"] = config.replica_url
+        return [Forward(message.rerouted(config.replica_url))], params
     params["delay_ms"] = config.expire_delay_ms
     return [Forward(message, config.expire_delay_ms / 1000)], params
 

@@ -246,6 +246,8 @@ class Stack:
         """Extra ``mcpchaos demo-server`` options (demo targets only)."""
         self.max_server_processes: int | None = None
         """Command targets: the proxy's ``--max-server-processes`` (None: no bound)."""
+        self.replicas: list[ManagedProcess] = []
+        """Demo targets: other demo processes a scenario started (:meth:`start_replica`)."""
 
     @property
     def owns_upstream(self) -> bool:
@@ -277,14 +279,25 @@ class Stack:
     async def start_upstream(self) -> None:
         """(Re)start the demo server on the same port, so the proxy finds it again."""
         port = int(self.upstream_url.rsplit(":", 1)[1].split("/")[0]) if self.upstream_url else free_port()
-        self.upstream = ManagedProcess(
-            "upstream",
-            _mcpchaos("demo-server", "--transport", "http", "--port", str(port), *self.upstream_args),
-            self.workdir / f"{self.name}-upstream.stderr",
-        )
-        await self.upstream.start()
-        await wait_for_port(port, self.upstream)
+        self.upstream = await self._start_demo("upstream", port)
         self.upstream_url = f"http://127.0.0.1:{port}/mcp"
+
+    async def start_replica(self) -> str:
+        """Another demo server process with the upstream's options (a replica behind a load
+        balancer, for a round that hops to it); stopped with the stack. Returns its MCP URL."""
+        port = free_port()
+        self.replicas.append(await self._start_demo(f"replica{len(self.replicas) + 1}", port))
+        return f"http://127.0.0.1:{port}/mcp"
+
+    async def _start_demo(self, role: str, port: int) -> ManagedProcess:
+        process = ManagedProcess(
+            role,
+            _mcpchaos("demo-server", "--transport", "http", "--port", str(port), *self.upstream_args),
+            self.workdir / f"{self.name}-{role}.stderr",
+        )
+        await process.start()
+        await wait_for_port(port, process)
+        return process
 
     async def start_proxy(self, proxy_args: Sequence[str] = ()) -> None:
         self.proxy_args = list(proxy_args)
@@ -357,6 +370,6 @@ class Stack:
     async def stop(self) -> None:
         if self.control is not None:
             await self.control.close()
-        for process in (self.proxy, self.upstream):
+        for process in (self.proxy, self.upstream, *self.replicas):
             if process is not None:
                 await process.stop()

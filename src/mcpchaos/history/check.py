@@ -9,7 +9,10 @@ hidden: a fault was recorded on a message about the same subject (the same reque
 same progress token, subscription or list) in that session — a duplicated response is the
 duplicate fault's doing, a late answer after a cancellation the delay's. A response whose id
 a fault rewrote (``corruption``) matches nothing; in a session that had a corruption fault an
-unsolicited response counts as induced too. :attr:`CheckResult.clean` ignores induced ones.
+unsolicited response counts as induced too; likewise a notification whose ``subscriptionId`` a
+fault replaced (``subscription:unknown_id``) names a subscription the read side never saw, so in
+such a session a ``known_subscription`` violation counts as induced. :attr:`CheckResult.clean`
+ignores induced ones.
 
 Requests still waiting at the end of the history (no response, no cancellation) are not
 violations: the run may have stopped with them in flight, the session may have been cut, or
@@ -44,6 +47,8 @@ DEFAULT_GRACE_S: Final = 0.1
 cancellation, a list-changed notification) arrived: a race, not a violation."""
 MAX_LISTED: Final = 200
 """Violations and unanswered requests listed at most (all are counted)."""
+RETAGGED_SUBSCRIPTION: Final = "subscription:unknown_id"
+"""The fault label (``observe/history.py``: fault, then mode) of a replaced ``subscriptionId``."""
 
 
 @dataclass(slots=True)
@@ -143,15 +148,17 @@ def _check(histories: Iterable[SessionHistory], grace_s: float, rules: Mapping[s
         result.messages += len(entries)
         if history.truncated:
             result.truncated_sessions += 1
-        faulted, corrupted = _faulted_subjects(entries)
+        faulted, corrupted, retagged = _faulted_subjects(entries)
         for wire in (CLIENT, SERVER):
             view = WireView(history.key, wire, [e for e in entries if e.wire == wire], grace_s)
             if not view.entries:
                 continue
             for rule in rules.values():
                 for violation in rule(view):
-                    violation.induced = violation.subject in faulted or (
-                        corrupted and violation.rule == "one_response" and len(violation.seqs) == 1
+                    violation.induced = (
+                        violation.subject in faulted
+                        or (corrupted and violation.rule == "one_response" and len(violation.seqs) == 1)
+                        or (retagged and violation.rule == "known_subscription")
                     )
                     result.violations.append(violation)
             for call in view.pairing.unanswered():
@@ -164,17 +171,18 @@ def _check(histories: Iterable[SessionHistory], grace_s: float, rules: Mapping[s
     return result
 
 
-def _faulted_subjects(entries: list[Entry]) -> tuple[set[tuple[Hashable, ...]], bool]:
-    """The subjects of every message a fault was injected on, and whether any fault was a
-    corruption (which may rewrite ids)."""
+def _faulted_subjects(entries: list[Entry]) -> tuple[set[tuple[Hashable, ...]], bool, bool]:
+    """The subjects of every message a fault was injected on, whether any fault was a
+    corruption (which may rewrite ids), and whether any retagged a subscription."""
     subjects: set[tuple[Hashable, ...]] = set()
-    corrupted = False
+    corrupted = retagged = False
     for entry in entries:
         if not entry.faults:
             continue
         corrupted = corrupted or any(name.startswith("corruption") for name in entry.faults)
+        retagged = retagged or RETAGGED_SUBSCRIPTION in entry.faults
         subjects.update(subjects_of(entry))
-    return subjects, corrupted
+    return subjects, corrupted, retagged
 
 
 def subjects_of(entry: Entry) -> list[tuple[Hashable, ...]]:

@@ -169,6 +169,11 @@ class Message:
         copy.header_overrides = overrides
         return copy
 
+    def rerouted(self, upstream_url: str) -> Rerouted:
+        """The same message, to be sent over HTTP to ``upstream_url`` instead of the proxy's
+        upstream (see :class:`Rerouted`)."""
+        return Rerouted(self, upstream_url)
+
     def __repr__(self) -> str:
         return f"Message({self.kind.value}, id={self.id!r}, method={self.method!r})"
 
@@ -178,6 +183,19 @@ class Message:
         return self.kind is other.kind and self.payload == other.payload
 
     __hash__ = None  # type: ignore[assignment]
+
+
+class Rerouted(Message):
+    """A message the HTTP proxy sends to another upstream (``upstream_url``: a replica of the
+    server, or one restarted) instead of its own: the ``input_required`` replica hop. A subclass,
+    so a plain message pays nothing for it; ignored on stdio."""
+
+    __slots__ = ("upstream_url",)
+
+    def __init__(self, message: Message, upstream_url: str) -> None:
+        super().__init__(message.kind, message.payload, message._wire, message.event_id)
+        self.header_overrides = message.header_overrides
+        self.upstream_url = upstream_url
 
 
 class _Delete:

@@ -18,7 +18,7 @@ from mcpchaos.errors import CircuitOpenError, UpstreamError
 from mcpchaos.intercept.context import Session
 from mcpchaos.protocol import codes
 from mcpchaos.protocol.http_headers import recorded_headers, routing_headers
-from mcpchaos.protocol.messages import Direction, Invalid, Kind, Message, parse
+from mcpchaos.protocol.messages import Direction, Invalid, Kind, Message, Rerouted, parse
 from mcpchaos.protocol.sse import SseEvent, SseParser
 from mcpchaos.proxy import sessions as table
 from mcpchaos.proxy.http_reply import HEAD_JSON, HEAD_SSE, LONG_LIVED, ClientReply
@@ -160,6 +160,12 @@ class Exchange:
         self.legs.append(leg)
         body = message.wire if message is not None else None
         headers = self._headers_for(message)
+        if isinstance(message, Rerouted):  # a replica hop: another server process, its own path
+            replica = proxy.replica(message.upstream_url)
+            leg.call = replica.call(
+                method, replica.target, headers, body, leg, proxy.options.upstream_timeout
+            )
+            return
         leg.call = proxy.upstream.call(
             method,
             self.request.target,

@@ -82,6 +82,8 @@ class HttpProxy:
         self._metadata_paths: set[str] = set()
         """Paths a 401's ``resource_metadata`` named (besides the well-known ones)."""
         self._background: set[asyncio.Task[None]] = set()
+        self._replicas: dict[str, GuardedUpstream] = {}
+        """Other upstreams a fault sent a message to (a replica hop), by URL, made on first use."""
         self.front = HttpFront(self.handle, self.options.front_limits(), self.chain.observers)
         self.limiter = self.front.limiter
         self.port: int | None = None
@@ -108,6 +110,15 @@ class HttpProxy:
         self._background.clear()
         await self.front.stop()
         await self.upstream.close()
+        for replica in self._replicas.values():
+            await replica.close()
+
+    def replica(self, url: str) -> GuardedUpstream:
+        """The upstream at ``url``, for a message a fault sends to another server process."""
+        found = self._replicas.get(url)
+        if found is None:
+            found = self._replicas[url] = GuardedUpstream(url, self.options, self.chain.observers)
+        return found
 
     async def run_forever(self, host: str, port: int) -> int:
         """Serve until SIGINT/SIGTERM; returns the exit status."""
