@@ -53,7 +53,6 @@ TOP_EPILOG = """\
 examples:
   mcpchaos demo                          a short traced MCP session through the proxy
   mcpchaos run suite --quick             the chaos suite against the demo server, a report
-  mcpchaos run features --quick          the 2026-07-28 feature scenarios (opt-in)
   mcpchaos judge -- python client.py {url}   an MCP client under faults, with verdicts
   mcpchaos proxy --fault-probability 0.2 --faults-enabled error -- python -m my_server
   mcpchaos proxy --listen 127.0.0.1:8080 --upstream http://127.0.0.1:8000/mcp --control 9900
