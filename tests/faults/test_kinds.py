@@ -149,15 +149,18 @@ def test_framing_corruptions_change_the_bytes_on_the_wire() -> None:
     assert split.replace(b"\n", b"") == CALL.wire
 
 
-def test_wrong_types_and_a_stray_response() -> None:
+def test_wrong_types_and_a_stray_response_just_before_the_message() -> None:
     wrong = forwarded(corrupt(CALL, CorruptionMode.WRONG_TYPES))
     assert wrong.payload["method"] == 12345
-    effects = corrupt(RESULT, CorruptionMode.UNKNOWN_RESPONSE_ID)
-    assert forwarded(effects[1:]) is RESULT
-    stray = effects[0]  # before the real response: on HTTP it rides the call's own stream
+    config = settings(corruption_config={"modes": [CorruptionMode.UNKNOWN_RESPONSE_ID]})
+    effects, params = corruption.decide(RESULT, ctx(), rng(), config)
+    stray, forward = effects
+    assert isinstance(forward, Forward)
+    assert forward.message is RESULT
     assert isinstance(stray, Emit)
     assert str(stray.message.id).startswith("mcpchaos-unknown-")
     assert orjson.loads(stray.message.wire)["result"] == {}
+    assert params == {"mode": "unknown_response_id", "unknown_id": stray.message.id}
 
 
 def test_method_corruptions_do_not_apply_to_responses() -> None:

@@ -88,7 +88,7 @@ class CorruptionMode(enum.StrEnum):
     WRONG_TYPES = "wrong_types"
     """Fields get the wrong JSON types (method a number, params a string, id an object)."""
     UNKNOWN_RESPONSE_ID = "unknown_response_id"
-    """An extra response whose id matches no request is sent after the message."""
+    """An extra response whose id matches no request is sent just before the message."""
 
 
 SPEC_CORRUPTION_MODES = (

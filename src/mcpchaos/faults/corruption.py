@@ -60,12 +60,13 @@ def decide(message: Message, ctx: Context, rng: random.Random, settings: FaultSe
     modes = [mode for mode in settings.corruption_config.modes if _fits(mode, message)]
     mode = rng.choice(modes)
     effects: list[Effect] = [Forward(_CORRUPT[mode](message, rng))]
+    params: dict[str, object] = {"mode": mode.value}
     if mode is CorruptionMode.UNKNOWN_RESPONSE_ID:
-        stray = result_response(f"mcpchaos-unknown-{rng.getrandbits(32):08x}", {})
-        # The stray goes first: on HTTP the call's response stream ends with its response, and
-        # a message emitted after it would need a GET stream the client may not have opened.
-        effects.insert(0, Emit(stray, ctx.direction))
-    return effects, {"mode": mode.value}
+        # The stray goes first: on Streamable HTTP a request's answer ends its response stream,
+        # so a client that stops reading at its answer (every SDK) would never see it after.
+        params["unknown_id"] = unknown_id = f"mcpchaos-unknown-{rng.getrandbits(32):08x}"
+        effects.insert(0, Emit(result_response(unknown_id, {}), ctx.direction))
+    return effects, params
 
 
 CORRUPTION = register(Fault(FaultType.CORRUPTION, applies, decide))

@@ -15,9 +15,12 @@ head        the first message meant for the client
             own answer goes out as JSON; anything else opens a stream if the client accepts one
 ==========  ==================================================================================
 
-The stream ends right after the request's own answer (on the next loop turn, so copies sent
-with it, such as a duplicated response, go out too). Flow control: :attr:`paused` tells a
-source to stop reading while the client is slow; :meth:`when_drained` resumes it.
+The stream ends right after the request's own answer (on the next loop turn). Messages the
+pump sends together with the answer, as a *batch* (:meth:`begin_batch`: a fault's extra
+message, a duplicated response), all go out before it ends; a batch meant for a JSON answer is
+streamed instead when the client accepts SSE (a JSON body holds one message), with the
+upstream's status and headers. Flow control: :attr:`paused` tells a source to stop reading
+while the client is slow; :meth:`when_drained` resumes it.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class ClientReply:
     """One client request's response, fed message by message."""
 
     __slots__ = (
+        "_batch",
         "_done_callback",
         "_ending",
         "_idle_handle",
@@ -92,6 +96,7 @@ class ClientReply:
         self._done_callback: Callable[[], None] | None = on_done
         self._loop = asyncio.get_running_loop()
         self._ending = False
+        self._batch = False
         self._idle_limit = 0.0
         self._idle_handle: asyncio.TimerHandle | None = None
         self._last_activity = 0.0
@@ -109,13 +114,14 @@ class ClientReply:
     def send(self, message: Message) -> bool:
         """Deliver ``message`` to the client; False once the response is over."""
         writer = self.writer
-        if not writer.open or self._ending:
+        if not writer.open or (self._ending and not self._batch):
             return False
         self._last_activity = self._loop.time()
         answers = self.request_id is not None and message.id == self.request_id and message.kind.is_response
         if writer.state is State.WAITING:
             kind = self.head_kind
-            if kind == HEAD_JSON or (answers and kind == HEAD_NONE):
+            whole = kind == HEAD_JSON or (answers and kind == HEAD_NONE)
+            if whole and not (self._batch and self.accepts_sse):
                 if kind == HEAD_JSON:
                     headers = self.head_headers + self.extra_headers + JSON_HEADER
                     writer.send(self.head_status, headers, message.wire)
@@ -124,14 +130,31 @@ class ClientReply:
                 self._finished()
                 return True
             if kind == HEAD_NONE and not self.accepts_sse:
-                log.warning("dropped %r: the client's response is JSON and holds only one message", message)
-                return True
+                log.warning("not delivered: %r: %s", message, self.unavailable_reason)
+                return False
             self._start()
         writer.write(encode_event(message.wire, event_id=message.event_id))
-        if answers:
+        if answers and not self._ending:
             self._ending = True
             self._loop.call_soon(self.end)
         return True
+
+    def begin_batch(self) -> None:
+        """Several messages follow at once (see the module's docstring)."""
+        self._batch = True
+
+    def end_batch(self) -> None:
+        self._batch = False
+
+    @property
+    def unavailable_reason(self) -> str:
+        """Why this response takes no more messages (for the log)."""
+        state = self.writer.state
+        if state is State.ABORTED:
+            return "the client's connection is gone"
+        if not self.accepts_sse:
+            return "the client's response is JSON, which holds one message (its Accept has no SSE)"
+        return "the client's response was over"
 
     def close(self) -> None:
         return None
@@ -179,10 +202,10 @@ class ClientReply:
             self._start()
 
     def _start(self) -> None:
-        if self.head_kind == HEAD_SSE:
-            self.writer.start(self.head_status, self.head_headers + self.extra_headers + SSE_HEADERS)
-        else:
+        if self.head_kind == HEAD_NONE:
             self.writer.start(200, self.extra_headers + SSE_HEADERS)
+        else:  # an upstream's head (a JSON one when a batch is streamed instead): its status, headers
+            self.writer.start(self.head_status, self.head_headers + self.extra_headers + SSE_HEADERS)
 
     def end(self) -> None:
         """End the response: a stream is closed (started first if need be)."""

@@ -5,9 +5,15 @@ transport gives it two :class:`Endpoint` objects (the client side and the server
 calls :meth:`Pump.receive` with every frame it reads. Delays and holds are event-loop timers,
 not tasks or sleeps, so a delayed message never blocks another message or another session.
 
-Why one module of ≈ 490 lines: every effect's meaning (send, delay, hold, release, reply,
-disconnect, exhaust) and the answering of malformed frames act on the same per-session state
-(timers, held messages, the tracker); this is the one place that sends, and it stays whole.
+Several messages meant for the client at once (a fault's extra message with the message
+itself, a duplicate, a release after the message that freed it) are sent as one *batch* to an
+endpoint that takes batches (:class:`BatchingEndpoint`, an HTTP response): there the request's
+answer would otherwise end the response before the rest, or a JSON answer hold only one of
+them. What a batch could not deliver is logged as a warning, never dropped in silence.
+
+Why one module of ≈ 540 lines: every effect's meaning (send, delay, hold, release, reply,
+disconnect, exhaust, batch) and the answering of malformed frames act on the same per-session
+state (timers, held messages, the tracker); this is the one place that sends, and it stays whole.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from mcpchaos.intercept.chain import InterceptorChain
 from mcpchaos.intercept.context import Context, Session
@@ -80,6 +86,25 @@ class TransportEffects(Protocol):
         ...
 
 
+class BatchingEndpoint(Protocol):
+    """A client endpoint that must know when several messages come at once (an HTTP response:
+    its answer ends it, and a JSON body holds one message)."""
+
+    def begin_batch(self) -> None:
+        """Several messages follow now: carry them all (stream a JSON answer instead, if the
+        client accepts that) and end only once :meth:`end_batch` is called."""
+        ...
+
+    def end_batch(self) -> None:
+        """The batch is over: end the response now if its answer went out during it."""
+        ...
+
+    @property
+    def unavailable_reason(self) -> str:
+        """Why a message was refused (for the log)."""
+        ...
+
+
 @dataclass(slots=True)
 class PumpStats:
     """Counts kept by one pump (the metrics layer reads and aggregates them)."""
@@ -131,6 +156,8 @@ class Pump:
         self.after_timer: Callable[[], None] | None = None
         """Told after a delayed or held message went out (an HTTP exchange re-checks whether
         anything more can happen)."""
+        self._batch_sent: int | None = None
+        """While a batch is being sent: how many of its messages the client side took."""
 
     # ---- input -------------------------------------------------------------------------
 
@@ -250,6 +277,46 @@ class Pump:
     # ---- effects -----------------------------------------------------------------------
 
     def _apply(self, direction: Direction, effects: list[Effect]) -> None:
+        client = self._endpoints[Direction.SERVER_TO_CLIENT]
+        expected = self._toward_client_now(direction, effects) if hasattr(client, "begin_batch") else 0
+        if expected < 2:
+            self._apply_each(direction, effects)
+            return
+        batching = cast(BatchingEndpoint, client)
+        self._batch_sent = 0
+        batching.begin_batch()
+        try:
+            self._apply_each(direction, effects)
+        finally:
+            sent = self._batch_sent or 0
+            self._batch_sent = None
+            batching.end_batch()
+        if sent < expected:
+            log.warning(
+                "%d of %d messages meant for the client together were not delivered (session %s): %s",
+                expected - sent,
+                expected,
+                self.session.id,
+                batching.unavailable_reason,
+            )
+
+    def _toward_client_now(self, direction: Direction, effects: list[Effect]) -> int:
+        """How many messages ``effects`` send to the client side at once (not on a timer)."""
+        to_client = Direction.SERVER_TO_CLIENT
+        count = 0
+        for effect in effects:
+            if isinstance(effect, Forward):
+                count += direction is to_client and effect.delay <= 0
+            elif isinstance(effect, Reply):
+                count += direction is not to_client and effect.delay <= 0
+            elif isinstance(effect, Emit):
+                count += effect.toward is to_client and effect.delay <= 0
+            elif isinstance(effect, Release):
+                held = self.session.held.get(effect.key, ())
+                count += sum(1 for entry in held if entry.pump is self and entry.direction is to_client)
+        return count
+
+    def _apply_each(self, direction: Direction, effects: list[Effect]) -> None:
         for effect in effects:
             match effect:
                 case Forward(message, delay):
@@ -421,6 +488,8 @@ class Pump:
         elif observers and message.kind is Kind.REQUEST and message.id is not None:
             self.session.tracker.request_forwarded(direction, message.id, self._loop.time())
         if endpoint.send(message):
+            if self._batch_sent is not None and direction is Direction.SERVER_TO_CLIENT:
+                self._batch_sent += 1
             for observer in observers:
                 observer.sent(direction, message, waited)
             recorder = self.chain.recorder

@@ -64,12 +64,28 @@ class _Router:
                     "mcpchaos: no client stream is open to carry this request",
                 )
                 upstream.pump.receive(Direction.CLIENT_TO_SERVER, error)
-            return True
-        stream.reply.send(upstream.restore(message, stream))
-        return True
+            return False
+        return stream.reply.send(upstream.restore(message, stream))
 
     def close(self) -> None:
         return None
+
+    # A batch (several messages at once, see the pump) is the stream of the message being handled.
+
+    def begin_batch(self) -> None:
+        stream = self._upstream.current
+        if stream is not None:
+            stream.reply.begin_batch()
+
+    def end_batch(self) -> None:
+        stream = self._upstream.current
+        if stream is not None:
+            stream.reply.end_batch()
+
+    @property
+    def unavailable_reason(self) -> str:
+        stream = self._upstream.current
+        return stream.reply.unavailable_reason if stream is not None else "no client stream is open"
 
     def transport_effect(self, effect: HttpReply | EndStream | Disconnect) -> bool:
         stream = self._upstream.current
