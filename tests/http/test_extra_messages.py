@@ -232,6 +232,20 @@ async def test_the_sdk_client_takes_a_stray_response_on_its_post_stream_for_its_
     assert [r["params"]["mode"] for r in records] == ["unknown_response_id"]
 
 
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_the_sdk_client_over_http_reads_the_first_copy_of_a_duplicated_answer(
+    stateful_url: str, mode: str
+) -> None:
+    async def call(client: Client) -> Any:
+        return (await client.call_tool("echo", {"text": "once"}, read_timeout_seconds=5)).content
+
+    seen, records = await on_http(
+        rule({"duplicate": True}, classes=("server_response",)), call, stateful_url, mode=mode
+    )
+    assert seen[0].text == "once"
+    assert [r["params"] for r in records] == [{"copies": 2}]
+
+
 async def test_the_http_to_stdio_bridge_streams_a_duplicated_answer_twice() -> None:
     faulty = Faulty("")
     bridge = HttpToStdioBridge(DEMO, _chain(DUPLICATE, faulty))
