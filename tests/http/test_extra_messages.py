@@ -184,6 +184,25 @@ async def test_a_duplicated_sse_answer_reaches_the_stream_twice_before_it_ends(
     assert faulty.written_to_client() == messages
 
 
+async def test_a_notification_reordered_after_the_answer_still_reaches_the_stream(
+    upstream: RecordingUpstream,
+) -> None:
+    # The third progress notification is held until the next server message, the answer.
+    config = rule(
+        {"reorder": True},
+        tools=(),
+        methods=("notifications/progress",),
+        classes=("server_notification",),
+        reorder={"max_hold_ms": 5000},
+    )
+    config["rules"][0]["match"]["every_nth"] = 3
+    async with faulty_proxy(upstream.url, config) as faulty:
+        _, messages = await post(faulty.url, {"jsonrpc": "2.0", "id": 2, "method": "stream"}, HEADERS)
+    assert [m.get("params", {}).get("progress", m.get("id")) for m in messages] == [1, 2, 2, 3]
+    assert [r.fault for r in faulty.records] == ["reorder"]
+    assert faulty.written_to_client() == messages
+
+
 @pytest.mark.parametrize(("config", "body_is_stray"), [(STRAY, True), (DUPLICATE, False)])
 async def test_a_client_accepting_only_json_gets_one_message_and_the_other_is_logged_not_recorded(
     upstream: RecordingUpstream,

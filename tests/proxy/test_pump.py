@@ -17,7 +17,7 @@ from mcpchaos.protocol.messages import (
 )
 from mcpchaos.protocol.ndjson import OversizedLine
 
-from .memory import make_pump
+from .memory import MemoryEndpoint, make_pump
 
 C2S = Direction.CLIENT_TO_SERVER
 S2C = Direction.SERVER_TO_CLIENT
@@ -244,3 +244,58 @@ async def test_fail_pending_answers_every_waiting_request_and_cancels_timers() -
     assert sorted(m.id for m in client.sent) == [1, 2, 3]  # type: ignore[type-var]
     assert pump.scheduled == 0  # the delayed forward of 3 was cancelled, not left to fire
     assert [m.id for m in server.sent] == [1, 2]
+
+
+class OneMessageClient(MemoryEndpoint):
+    """A client side that takes batches and only one message of each, like a JSON-only HTTP
+    response."""
+
+    unavailable_reason = "holds one message"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+        """How many messages each batch took."""
+        self._taken: int | None = None
+
+    def begin_batch(self) -> None:
+        self._taken = 0
+
+    def end_batch(self) -> None:
+        assert self._taken is not None
+        self.batches.append(self._taken)
+        self._taken = None
+
+    def send(self, message: Message) -> bool:
+        if self._taken is not None:
+            if self._taken:
+                return False
+            self._taken += 1
+        return super().send(message)
+
+
+async def test_messages_for_the_client_at_once_are_one_batch_and_what_it_refuses_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def effects(message: Message, ctx: Context) -> Effects | None:
+        extra = notification("notifications/extra")
+        if message.id == 1:  # one message to the client now, one later, one to the server
+            return [Forward(message), Emit(extra, S2C, delay=0.01), Emit(extra, C2S)]
+        if message.id == 2:
+            return [Hold(message, "k", max_hold=5.0)]
+        return [Emit(extra, S2C), Forward(message), Release("k")]  # three now: a batch
+
+    client = OneMessageClient()
+    pump, _, server = make_pump(InterceptorChain([Scripted(effects)]))
+    pump._endpoints[S2C] = client
+    pump.receive(S2C, result_response(1, {}))
+    assert client.batches == []
+    pump.receive(S2C, result_response(2, {}))
+    with caplog.at_level("WARNING", "mcpchaos.pump"):
+        pump.receive(S2C, result_response(3, {}))
+    assert client.batches == [1]
+    assert [m.id for m in client.sent] == [1, None]  # the first of the batch: the notification
+    await client.wait_for(3)  # the delayed one is no batch's
+    assert [m.method for m in server.sent] == ["notifications/extra"]
+    assert "2 of 3 messages meant for the client together were not delivered" in caplog.text
+    assert "holds one message" in caplog.text
