@@ -130,7 +130,8 @@ class ClientReply:
                 self._finished()
                 return True
             if kind == HEAD_NONE and not self.accepts_sse:
-                log.warning("not delivered: %r: %s", message, self.unavailable_reason)
+                if not self._batch:  # the pump reports a batch's refusals in one line
+                    log.warning("not delivered: %r: %s", message, self.unavailable_reason)
                 return False
             self._start()
         writer.write(encode_event(message.wire, event_id=message.event_id))
