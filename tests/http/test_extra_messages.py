@@ -203,6 +203,27 @@ async def test_a_notification_reordered_after_the_answer_still_reaches_the_strea
     assert faulty.written_to_client() == messages
 
 
+async def test_a_notification_delayed_past_the_answer_reaches_the_stream_late(
+    upstream: RecordingUpstream,
+) -> None:
+    # The third progress notification is due 0.8 s late, the answer 0.25 s after it.
+    config = rule(
+        {"delay": True},
+        tools=(),
+        methods=("notifications/progress",),
+        classes=("server_notification",),
+        delay_ms={"min_ms": 800, "max_ms": 800, "jitter": False},
+    )
+    config["rules"][0]["match"]["every_nth"] = 3
+    async with faulty_proxy(upstream.url, config) as faulty:
+        _, messages = await post(faulty.url, {"jsonrpc": "2.0", "id": 2, "method": "stream"}, HEADERS)
+    progress = [m["params"]["progress"] for m in messages if m.get("method") == "notifications/progress"]
+    assert sorted(progress) == [1, 2, 3]
+    assert {"jsonrpc": "2.0", "id": 2, "result": {"done": True}} in messages
+    assert [r.params for r in faulty.records] == [{"delay_ms": 800.0}]
+    assert faulty.written_to_client() == messages
+
+
 @pytest.mark.parametrize(("config", "body_is_stray"), [(STRAY, True), (DUPLICATE, False)])
 async def test_a_client_accepting_only_json_gets_one_message_and_the_other_is_logged_not_recorded(
     upstream: RecordingUpstream,

@@ -86,6 +86,7 @@ class Exchange:
         self.reply = ClientReply(writer, request_id, accepts_sse, self._close)
         self.pump = Pump(session, proxy.chain, self.reply, self)
         self.pump.after_timer = self.check_settled
+        self.reply.end_waits = self._timer_running
         self.legs: list[_Leg] = []
         self.primary_head: tuple[int, Headers] | None = None
         """The primary leg's status and headers (all of them), once it answered."""
@@ -177,6 +178,9 @@ class Exchange:
         )
 
     # ---- how it ends ---------------------------------------------------------------------------
+
+    def _timer_running(self) -> bool:
+        return self.pump.scheduled > 0
 
     def leg_finished(self, leg: _Leg) -> None:
         if leg in self.legs:

@@ -15,7 +15,9 @@ head        the first message meant for the client
             own answer goes out as JSON; anything else opens a stream if the client accepts one
 ==========  ==================================================================================
 
-The stream ends right after the request's own answer (on the next loop turn). Messages the
+The stream ends right after the request's own answer (on the next loop turn), or, while the
+pump still has a message on a timer (:attr:`ClientReply.end_waits`), once the exchange has
+settled, so a delayed message due after the answer still reaches the client. Messages the
 pump sends together with the answer, as a *batch* (:meth:`begin_batch`: a fault's extra
 message, a duplicated response), all go out before it ends; a batch meant for a JSON answer is
 streamed instead when the client accepts SSE (a JSON body holds one message), with the
@@ -52,6 +54,7 @@ class ClientReply:
     """One client request's response, fed message by message."""
 
     __slots__ = (
+        "_answered",
         "_batch",
         "_done_callback",
         "_ending",
@@ -60,6 +63,7 @@ class ClientReply:
         "_last_activity",
         "_loop",
         "accepts_sse",
+        "end_waits",
         "extra_headers",
         "head_headers",
         "head_kind",
@@ -93,10 +97,16 @@ class ClientReply:
         """Told of each error the proxy answers on its own (:meth:`fail`: the upstream is gone,
         timed out, sent nonsense; the session is gone), which no pump writes: the history
         records it as the request's response."""
+        self.end_waits: Callable[[], bool] | None = None
+        """True while the pump still has a message on a timer (a delay, a hold) that may be for
+        this response: then the answer does not end the stream, the exchange does once it
+        settled (a delayed notification due after the answer reaches the client, late, as on
+        stdio, instead of being cancelled in silence)."""
         self._done_callback: Callable[[], None] | None = on_done
         self._loop = asyncio.get_running_loop()
         self._ending = False
         self._batch = False
+        self._answered = False
         self._idle_limit = 0.0
         self._idle_handle: asyncio.TimerHandle | None = None
         self._last_activity = 0.0
@@ -136,8 +146,11 @@ class ClientReply:
             self._start()
         writer.write(encode_event(message.wire, event_id=message.event_id))
         if answers and not self._ending:
-            self._ending = True
-            self._loop.call_soon(self.end)
+            if self.end_waits is not None and self.end_waits():
+                self._answered = True  # the exchange ends the stream once nothing more is due
+            else:
+                self._ending = True
+                self._loop.call_soon(self.end)
         return True
 
     def begin_batch(self) -> None:
@@ -257,6 +270,9 @@ class ClientReply:
         quiet = self._loop.time() - self._last_activity
         if quiet < self._idle_limit:
             self._idle_handle = self._loop.call_later(self._idle_limit - quiet, self._idle_check)
+            return
+        if self._answered:  # answered, waiting for a late message too long: end as answered
+            self.end()
             return
         text = f"mcpchaos: no answer within the proxy's request timeout ({self._idle_limit:g}s)"
         self.fail(504, codes.UPSTREAM_TIMEOUT, text)
