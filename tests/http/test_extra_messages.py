@@ -27,7 +27,7 @@ from mcpchaos.intercept.chain import InterceptorChain
 from mcpchaos.observe.history import HistoryRecorder
 from mcpchaos.protocol.messages import Direction
 from mcpchaos.protocol.sse import SseEvent, SseParser
-from mcpchaos.proxy.http import HttpProxy
+from mcpchaos.proxy.http import HttpOptions, HttpProxy
 from mcpchaos.proxy.http_to_stdio import HttpToStdioBridge
 from tests.faults.live import DEMO, on_http, on_stdio, rule
 from tests.http.mcp import HEADERS
@@ -90,9 +90,11 @@ def _chain(config: dict[str, Any], faulty: Faulty) -> InterceptorChain:
 
 
 @asynccontextmanager
-async def faulty_proxy(upstream: str, config: dict[str, Any]) -> AsyncIterator[Faulty]:
+async def faulty_proxy(
+    upstream: str, config: dict[str, Any], options: HttpOptions | None = None
+) -> AsyncIterator[Faulty]:
     faulty = Faulty("")
-    proxy = HttpProxy(upstream, _chain(config, faulty))
+    proxy = HttpProxy(upstream, _chain(config, faulty), options)
     await proxy.start("127.0.0.1", 0)
     faulty.url = f"http://127.0.0.1:{proxy.port}{proxy.mcp_path}"
     try:
@@ -203,24 +205,41 @@ async def test_a_notification_reordered_after_the_answer_still_reaches_the_strea
     assert faulty.written_to_client() == messages
 
 
-async def test_a_notification_delayed_past_the_answer_reaches_the_stream_late(
-    upstream: RecordingUpstream,
-) -> None:
-    # The third progress notification is due 0.8 s late, the answer 0.25 s after it.
+def third_progress_delayed(delay_ms: int) -> dict[str, Any]:
     config = rule(
         {"delay": True},
         tools=(),
         methods=("notifications/progress",),
         classes=("server_notification",),
-        delay_ms={"min_ms": 800, "max_ms": 800, "jitter": False},
+        delay_ms={"min_ms": delay_ms, "max_ms": delay_ms, "jitter": False},
     )
     config["rules"][0]["match"]["every_nth"] = 3
-    async with faulty_proxy(upstream.url, config) as faulty:
+    return config
+
+
+async def test_a_notification_delayed_past_the_answer_reaches_the_stream_late(
+    upstream: RecordingUpstream,
+) -> None:
+    # The third progress notification is due 0.8 s late, the answer 0.25 s after it.
+    async with faulty_proxy(upstream.url, third_progress_delayed(800)) as faulty:
         _, messages = await post(faulty.url, {"jsonrpc": "2.0", "id": 2, "method": "stream"}, HEADERS)
     progress = [m["params"]["progress"] for m in messages if m.get("method") == "notifications/progress"]
     assert sorted(progress) == [1, 2, 3]
     assert {"jsonrpc": "2.0", "id": 2, "result": {"done": True}} in messages
     assert [r.params for r in faulty.records] == [{"delay_ms": 800.0}]
+    assert faulty.written_to_client() == messages
+
+
+async def test_an_answered_stream_waits_for_a_late_message_no_longer_than_the_request_timeout(
+    upstream: RecordingUpstream,
+) -> None:
+    options = HttpOptions(request_timeout=2.0)  # well above the upstream's 0.25 s between events
+    async with faulty_proxy(upstream.url, third_progress_delayed(5000), options) as faulty:
+        _, messages = await post(faulty.url, {"jsonrpc": "2.0", "id": 2, "method": "stream"}, HEADERS)
+    # Ended as answered: no 504 error event after the answer, and the late one is not sent.
+    answer = {"jsonrpc": "2.0", "id": 2, "result": {"done": True}}
+    assert [m.get("params", {}).get("progress") for m in messages[:-1]] == [1, 2]
+    assert messages[-1] == answer
     assert faulty.written_to_client() == messages
 
 
