@@ -238,7 +238,11 @@ class ClientReply:
 
     def fail(self, status: int, code: int, text: str) -> None:
         """Answer the request with an error: a whole response if nothing was sent, else an
-        event on the stream (and the stream ends)."""
+        event on the stream (and the stream ends). A stream that carried the answer already (and
+        waits for a late message) just ends: a request has one answer."""
+        if self._answered:
+            self.end()
+            return
         error = error_response(self.request_id, code, text)
         if self.on_failed is not None and self.request_id is not None and self.writer.open:
             self.on_failed(error, status)
@@ -270,9 +274,6 @@ class ClientReply:
         quiet = self._loop.time() - self._last_activity
         if quiet < self._idle_limit:
             self._idle_handle = self._loop.call_later(self._idle_limit - quiet, self._idle_check)
-            return
-        if self._answered:  # answered, waiting for a late message too long: end as answered
-            self.end()
             return
         text = f"mcpchaos: no answer within the proxy's request timeout ({self._idle_limit:g}s)"
         self.fail(504, codes.UPSTREAM_TIMEOUT, text)

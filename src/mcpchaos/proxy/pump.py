@@ -96,7 +96,7 @@ class BatchingEndpoint(Protocol):
         ...
 
     def end_batch(self) -> None:
-        """The batch is over: end the response now if its answer went out during it."""
+        """The batch is over: what comes next is refused once the answer went out."""
         ...
 
     @property
