@@ -2,11 +2,14 @@
 
 Each takes the :class:`~mcpchaos.harness.judge.observed.Observed` client and the
 :class:`Bounds` the user set, and returns a journal :class:`~mcpchaos.harness.journal.Verdict`,
-or None when the run never exercised it (no hung call, no 404, no Retry-After reached the
-client): a built-in scenario then reports it inconclusive (its fault did not reach the client),
-a user's profile leaves it out. docs/judge.md has the table.
+or :class:`NotExercised` with the reason when the run never exercised it (no hung call, no 404,
+no Retry-After reached the client): a built-in scenario then reports it inconclusive with that
+reason, a user's profile leaves it out. A verdict that was exercised but cannot be seen from the
+proxy (a 2026-07-28 client cancels by closing a stream; a client that sends nothing after a 429
+shows no wait) is an inconclusive ``Verdict`` with the reason, never a pass or a failure.
+docs/judge.md has the table.
 
-A little over 400 lines: eleven verdicts, each a screen, kept in one module with their table
+Over 400 lines: eleven verdicts, each a screen, kept in one module with their table
 (``VERDICTS``) as ``history/rules.py`` keeps the history's invariants, so the rules of what a
 client must do read in one place.
 """
@@ -38,13 +41,25 @@ class Bounds:
     """How much sooner than Retry-After a request may come (clocks and scheduling)."""
 
 
-VerdictFunction = Callable[[Observed, Bounds], Verdict | None]
+@dataclass(frozen=True, slots=True)
+class NotExercised:
+    """The run did not exercise the verdict, and why (what the client met instead)."""
+
+    reason: str
+
+
+VerdictFunction = Callable[[Observed, Bounds], Verdict | NotExercised]
 _SHOWN: Final = 3
 """Examples quoted in a verdict's detail at most."""
 
 
 def _verdict(name: str, passed: bool, rule: str, detail: str, **evidence: Any) -> Verdict:
     return Verdict(name=name, passed=passed, rule=rule, detail=detail, evidence=evidence)
+
+
+def _inconclusive(name: str, rule: str, reason: str, **evidence: Any) -> Verdict:
+    """Exercised, but what the rule asks cannot be seen on the client's wire."""
+    return Verdict(name=name, passed=False, inconclusive=True, rule=rule, detail=reason, evidence=evidence)
 
 
 def _when(obs: Observed, time: float) -> str:
@@ -121,10 +136,10 @@ def _hung_calls(obs: Observed, bounds: Bounds) -> list[_Hung]:
     return found
 
 
-def times_out_hung_calls(obs: Observed, bounds: Bounds) -> Verdict | None:
+def times_out_hung_calls(obs: Observed, bounds: Bounds) -> Verdict | NotExercised:
     hung = _hung_calls(obs, bounds)
     if not hung:
-        return None
+        return NotExercised(f"every call was answered within {bounds.call_timeout_s:g}s")
     bound = bounds.call_timeout_s
     rule = f"a call with no answer is given up (cancelled, sent again, or the client ends) within {bound:g}s"
     late = [h for h in hung if h.gave_up is None or h.gave_up - h.call.request.time > bound]
@@ -136,12 +151,20 @@ def times_out_hung_calls(obs: Observed, bounds: Bounds) -> Verdict | None:
     return _verdict("times_out_hung_calls", not late, rule, detail, hung=len(hung), late=len(late))
 
 
-def cancels_abandoned(obs: Observed, bounds: Bounds) -> Verdict | None:
+def cancels_abandoned(obs: Observed, bounds: Bounds) -> Verdict | NotExercised:
     hung = [h for h in _hung_calls(obs, bounds) if h.how != "answered"]
+    if not hung:
+        return NotExercised("the client gave up no call without an answer")
     judged = [h for h in hung if h.session.handshake]
-    if not judged:
-        return None  # 2026-07-28 over HTTP cancels by closing the stream: no message to see
     rule = "every call the client gives up gets notifications/cancelled naming its id"
+    if not judged:
+        return _inconclusive(
+            "cancels_abandoned",
+            rule,
+            f"{len(hung)} abandoned call(s), all sessionless (2026-07-28): such a client cancels by "
+            "closing the request's stream, which sends no message the proxy could record",
+            abandoned=len(hung),
+        )
     missing = [h for h in judged if h.call.cancelled is None]
     texts = [f"{_call_text(h.call)}: given up ({h.how}) without notifications/cancelled" for h in missing]
     detail = (
@@ -175,13 +198,16 @@ def _failed(call: Call) -> bool:
     return isinstance(result, dict) and result.get("isError") is True
 
 
-def no_blind_destructive_retry(obs: Observed, bounds: Bounds) -> Verdict | None:
+def no_blind_destructive_retry(obs: Observed, bounds: Bounds) -> Verdict | NotExercised:
     calls = [c for _, c in obs.client_calls() if c.request.method == "tools/call"]
-    failed_unsafe = [
-        c for c in calls if _failed(c) and not idempotent(obs.tools.get(str(c.request.params.get("name"))))
-    ]
+    failures = [c for c in calls if _failed(c)]
+    failed_unsafe = [c for c in failures if not idempotent(obs.tools.get(str(c.request.params.get("name"))))]
     if not failed_unsafe:
-        return None
+        safe = sorted({str(c.request.params.get("name")) for c in failures})
+        return NotExercised(
+            "no call of a tool that is not idempotent failed"
+            + (f" (the failed ones: {', '.join(safe)}, read-only or idempotent)" if safe else "")
+        )
     rule = (
         "a failed call of a tool that is not idempotent (annotations: neither readOnlyHint nor "
         "idempotentHint) is not sent again with the same arguments"
@@ -214,14 +240,16 @@ def _is_error_answer(entry: Entry) -> bool:
     return entry.kind is Kind.ERROR or (isinstance(status, int) and status >= 400)
 
 
-def backs_off(obs: Observed, bounds: Bounds) -> Verdict | None:
-    errors = [e for _, e in obs.given() if _is_error_answer(e)]
+def backs_off(obs: Observed, bounds: Bounds) -> Verdict | NotExercised:
+    errors = [(s, e) for s, e in obs.given() if _is_error_answer(e)]
     if not errors:
-        return None
-    first = errors[0].time
-    times = [e.time for _, e in obs.requests() if e.time >= first]
+        return NotExercised("no error answer reached the client")
+    session, first_error = errors[0]
+    first = first_error.time
+    # After the error in its session's order: the request it answers may share its millisecond.
+    times = [e.time for e in requests_after(obs, session, first_error)]
     peak, start = 0, 0
-    for end, t in enumerate(times):  # the most requests in any one-second window
+    for end, t in enumerate(sorted(times)):  # the most requests in any one-second window
         while t - times[start] > 1.0:
             start += 1
         peak = max(peak, end - start + 1)
@@ -254,10 +282,10 @@ def requests_after(obs: Observed, session: Session, entry: Entry) -> list[Entry]
     return [e for s, e in obs.requests() if (e.seq > entry.seq if s is session else e.time >= entry.time)]
 
 
-def honours_retry_after(obs: Observed, bounds: Bounds) -> Verdict | None:
+def honours_retry_after(obs: Observed, bounds: Bounds) -> Verdict | NotExercised:
     limited = [(s, e, wait) for s, e in obs.given() if (wait := retry_after_s(e)) is not None]
     if not limited:
-        return None
+        return NotExercised("no answer with Retry-After reached the client")
     rule = "after an answer with Retry-After: N, the client's next request waits N seconds"
     early: list[str] = []
     waits: list[float] = []
@@ -269,7 +297,16 @@ def honours_retry_after(obs: Observed, bounds: Bounds) -> Verdict | None:
         waits.append(round(waited, 3))
         if waited < wait - bounds.retry_after_slack_s:
             early.append(f"{following.method} {waited:.2f}s after a Retry-After: {wait:g}")
-    detail = f"{len(limited)} rate-limited answer(s); the next request came after {waits or 'none'} s"
+    if not waits:
+        exit = obs.exit
+        ended = "it was killed" if exit.killed else f"it exited with status {exit.returncode}"
+        return _inconclusive(
+            "honours_retry_after",
+            rule,
+            f"{len(limited)} rate-limited answer(s), and no request after them ({ended} "
+            f"{exit.ended - limited[-1][1].time:.2f}s later): whether it would have waited does not show",
+        )
+    detail = f"{len(limited)} rate-limited answer(s); the next request came after {waits} s"
     if early:
         detail += ": too soon: " + "; ".join(early[:_SHOWN])
     return _verdict("honours_retry_after", not early, rule, detail, waits_s=waits)
@@ -278,10 +315,18 @@ def honours_retry_after(obs: Observed, bounds: Bounds) -> Verdict | None:
 # -- sessions: re-initialize after 404; survive bad answers -----------------------------------
 
 
-def reinitializes_after_404(obs: Observed, bounds: Bounds) -> Verdict | None:
+def reinitializes_after_404(obs: Observed, bounds: Bounds) -> Verdict | NotExercised:
     gone = [(s, e) for s, e in obs.given() if (e.meta or {}).get("status") == 404 and e.kind.is_response]
     if not gone:
-        return None
+        if obs.sessions and not any(s.handshake for s in obs.sessions):
+            return NotExercised(
+                "the client's requests were sessionless (2026-07-28): it had no session to lose, so no 404"
+            )
+        errors = sorted({_error_text(e) for _, e in obs.given() if _is_error_answer(e)})
+        return NotExercised(
+            "no HTTP 404 reached the client"
+            + (f" (its error answers: {'; '.join(errors)})" if errors else "")
+        )
     session, first = gone[0]
     rule = "after HTTP 404 on its session, the client opens a new one (initialize) before going on"
     later = [(s, e) for s, e in obs.requests() if e.time >= first.time]
@@ -295,6 +340,14 @@ def reinitializes_after_404(obs: Observed, bounds: Bounds) -> Verdict | None:
     return _verdict("reinitializes_after_404", False, rule, detail, stale_requests=stale)
 
 
+def _error_text(entry: Entry) -> str:
+    """An error answer in a few words: its HTTP status and JSON-RPC code."""
+    status = (entry.meta or {}).get("status")
+    error = entry.payload.get("error")
+    code = error.get("code") if isinstance(error, dict) else None
+    return " ".join(part for part in (f"HTTP {status}" if status else "", f"{code}" if code else "") if part)
+
+
 def _bad_answers(obs: Observed) -> list[tuple[Session, Entry]]:
     """Malformed messages (not JSON) and responses to no request the client sent."""
     malformed = [(s, e) for s, e in obs.given() if e.raw.strip() and not e.payload]
@@ -304,10 +357,10 @@ def _bad_answers(obs: Observed) -> list[tuple[Session, Entry]]:
     return sorted(malformed + unknown, key=lambda item: item[1].time)
 
 
-def survives_bad_responses(obs: Observed, bounds: Bounds) -> Verdict | None:
+def survives_bad_responses(obs: Observed, bounds: Bounds) -> Verdict | NotExercised:
     bad = _bad_answers(obs)
     if not bad:
-        return None
+        return NotExercised("no malformed or unknown-id message reached the client")
     session, first_bad = bad[0]
     first = first_bad.time
     rule = "after a malformed or unknown-id response the client goes on (a later request, or exit 0)"
@@ -321,10 +374,10 @@ def survives_bad_responses(obs: Observed, bounds: Bounds) -> Verdict | None:
     return _verdict("survives_bad_responses", survived, rule, detail, bad=len(bad), requests_after=len(after))
 
 
-def waits_for_slow_answers(obs: Observed, bounds: Bounds) -> Verdict | None:
+def waits_for_slow_answers(obs: Observed, bounds: Bounds) -> Verdict | NotExercised:
     calls = [c for _, c in obs.client_calls() if c.request.method == "tools/call"]
     if not calls:
-        return None
+        return NotExercised("the client made no tool call")
     rule = "a slow but answered call (within the bound) is waited for, not cancelled or abandoned"
     given_up = [
         c
@@ -339,12 +392,16 @@ def waits_for_slow_answers(obs: Observed, bounds: Bounds) -> Verdict | None:
     return _verdict("waits_for_slow_answers", not given_up, rule, detail)
 
 
-def falls_back_to_legacy(obs: Observed, bounds: Bounds) -> Verdict | None:
+def falls_back_to_legacy(obs: Observed, bounds: Bounds) -> Verdict | NotExercised:
     refused = [
         (s, e) for s, e in obs.given() if e.kind is Kind.ERROR and _answers_method(s, e) == "server/discover"
     ]
     if not refused:
-        return None
+        if not any(e.method == "server/discover" for _, e in obs.requests()):
+            return NotExercised(
+                "the client never sent server/discover (it began with initialize): nothing to fall back from"
+            )
+        return NotExercised("server/discover was not refused")
     first = refused[0][1]
     rule = "when server/discover (2026-07-28) is refused, the client falls back to initialize"
     again = next((e for _, e in obs.requests() if e.time >= first.time and e.method == "initialize"), None)
@@ -361,10 +418,10 @@ def _answers_method(session: Session, response: Entry) -> str | None:
     return None
 
 
-def relists_after_list_changed(obs: Observed, bounds: Bounds) -> Verdict | None:
+def relists_after_list_changed(obs: Observed, bounds: Bounds) -> Verdict | NotExercised:
     changed = [(s, e) for s, e in obs.given() if e.method == "notifications/tools/list_changed"]
     if not changed:
-        return None
+        return NotExercised("no notifications/tools/list_changed reached the client")
     session, first = changed[0]
     rule = "after notifications/tools/list_changed the client lists the tools again before its next call"
     # In the session's own order (seq): the clock's millisecond cannot order a notification
@@ -402,22 +459,13 @@ slow answers is the slow_server scenario's own question)."""
 
 
 def judge(obs: Observed, bounds: Bounds, names: tuple[str, ...], required: bool) -> list[Verdict]:
-    """The named verdicts; one the run did not exercise is inconclusive when ``required`` (a
-    built-in scenario's fault did not reach the client), else left out."""
+    """The named verdicts; one the run did not exercise is inconclusive, with the reason, when
+    ``required`` (a built-in scenario's fault did not reach the client), else left out."""
     verdicts: list[Verdict] = []
     for name in names:
         verdict = VERDICTS[name](obs, bounds)
-        if verdict is not None:
+        if isinstance(verdict, Verdict):
             verdicts.append(verdict)
         elif required:
-            verdicts.append(
-                Verdict(
-                    name=name,
-                    passed=False,
-                    inconclusive=True,
-                    rule="(not exercised)",
-                    detail="the scenario's fault never reached the client in a way this verdict "
-                    "judges (did the client make the calls docs/judge.md expects?)",
-                )
-            )
+            verdicts.append(_inconclusive(name, "(not exercised)", f"not exercised: {verdict.reason}"))
     return verdicts
