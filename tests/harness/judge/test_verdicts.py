@@ -16,6 +16,7 @@ from mcpchaos.harness.judge.verdicts import (
     honours_retry_after,
     idempotent,
     judge,
+    no_blind_destructive_retry,
     reinitializes_after_404,
 )
 from mcpchaos.history import tape
@@ -140,3 +141,11 @@ def test_a_sessionless_client_never_exercises_the_404_verdict_and_the_reason_say
     (verdict,) = judge(obs, Bounds(), ("reinitializes_after_404",), required=True)
     assert verdict.status == "inconclusive"
     assert "sessionless" in verdict.detail
+
+
+def test_a_retry_sent_in_the_same_millisecond_as_the_failure_is_still_a_retry() -> None:
+    # echo unlisted here: unannotated, so not idempotent (the spec's defaults)
+    obs = observed(call(0, 1.000, 1), error(1, 1.000, 1), call(2, 1.000, 2), error(3, 1.000, 2))
+    verdict = judged(no_blind_destructive_retry(obs, Bounds()))
+    assert not verdict.passed
+    assert "sent again 1 time(s)" in verdict.detail

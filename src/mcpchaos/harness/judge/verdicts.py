@@ -199,11 +199,13 @@ def _failed(call: Call) -> bool:
 
 
 def no_blind_destructive_retry(obs: Observed, bounds: Bounds) -> Verdict | NotExercised:
-    calls = [c for _, c in obs.client_calls() if c.request.method == "tools/call"]
-    failures = [c for c in calls if _failed(c)]
-    failed_unsafe = [c for c in failures if not idempotent(obs.tools.get(str(c.request.params.get("name"))))]
+    calls = [(s, c) for s, c in obs.client_calls() if c.request.method == "tools/call"]
+    failures = [(s, c) for s, c in calls if _failed(c)]
+    failed_unsafe = [
+        (s, c) for s, c in failures if not idempotent(obs.tools.get(str(c.request.params.get("name"))))
+    ]
     if not failed_unsafe:
-        safe = sorted({str(c.request.params.get("name")) for c in failures})
+        safe = sorted({str(c.request.params.get("name")) for _, c in failures})
         return NotExercised(
             "no call of a tool that is not idempotent failed"
             + (f" (the failed ones: {', '.join(safe)}, read-only or idempotent)" if safe else "")
@@ -213,15 +215,17 @@ def no_blind_destructive_retry(obs: Observed, bounds: Bounds) -> Verdict | NotEx
         "idempotentHint) is not sent again with the same arguments"
     )
     retried: dict[str, int] = {}
-    for failed in failed_unsafe:
+    for session, failed in failed_unsafe:
         params = failed.request.params
         key = f"{params.get('name')} {params.get('arguments')}"
         if key in retried:
             continue
+        # Later in the session's order (a retry sent on reading the error shares its millisecond).
+        later = {id(e) for e in requests_after(obs, session, failed.request)}
         again = [
             c
-            for c in calls
-            if c.request.time > failed.request.time
+            for _, c in calls
+            if id(c.request) in later
             and c.request.params.get("name") == params.get("name")
             and c.request.params.get("arguments") == params.get("arguments")
         ]
@@ -230,7 +234,7 @@ def no_blind_destructive_retry(obs: Observed, bounds: Bounds) -> Verdict | NotEx
     if retried:
         texts = [f"{key}: sent again {count} time(s) after it failed" for key, count in retried.items()]
         return _verdict("no_blind_destructive_retry", False, rule, "; ".join(texts[:_SHOWN]), retried=retried)
-    names = sorted({str(c.request.params.get("name")) for c in failed_unsafe})
+    names = sorted({str(c.request.params.get("name")) for _, c in failed_unsafe})
     detail = f"{len(failed_unsafe)} failed call(s) of {', '.join(names)}: none sent again"
     return _verdict("no_blind_destructive_retry", True, rule, detail)
 
