@@ -18,6 +18,7 @@ from mcpchaos.harness.judge.verdicts import (
     judge,
     no_blind_destructive_retry,
     reinitializes_after_404,
+    relists_after_list_changed,
 )
 from mcpchaos.history import tape
 from mcpchaos.history.record import Entry, SessionHistory
@@ -47,6 +48,18 @@ def observed(*entries: Entry, exit: ClientExit = EXITED) -> Observed:
     history = SessionHistory.of("s", list(entries), ordinal=1)
     raw = b"".join(tape.from_histories([history], "test", "0", "now", Redactor()))
     return observe(tape.parse(raw.splitlines()), exit)
+
+
+def sessions(*sessions: list[Entry], exit: ClientExit = EXITED) -> Observed:
+    histories = [SessionHistory.of(f"s{n}", entries, ordinal=n) for n, entries in enumerate(sessions, 1)]
+    raw = b"".join(tape.from_histories(histories, "test", "0", "now", Redactor()))
+    return observe(tape.parse(raw.splitlines()), exit)
+
+
+def changed(seq: int, time: float) -> Entry:
+    body = {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
+    method = "notifications/tools/list_changed"
+    return Entry(seq, time, "client", True, S2C, Kind.NOTIFICATION, None, method, orjson.dumps(body))
 
 
 def judged(verdict: Verdict | NotExercised) -> Verdict:
@@ -149,3 +162,15 @@ def test_a_retry_sent_in_the_same_millisecond_as_the_failure_is_still_a_retry() 
     verdict = judged(no_blind_destructive_retry(obs, Bounds()))
     assert not verdict.passed
     assert "sent again 1 time(s)" in verdict.detail
+
+
+def test_list_changed_is_judged_by_the_next_request_in_any_session_the_client_opens() -> None:
+    # A 2026-07-28 client's every request is a session; a CLI's next invocation is a new one.
+    notified = [call(0, 1.0, 1), changed(1, 1.1)]
+    relisted = sessions(notified, [request(0, 2.0, 2, "initialize"), request(1, 2.1, 3, "tools/list")])
+    assert judged(relists_after_list_changed(relisted, Bounds())).status == "passed"
+    stale = sessions(notified, [call(0, 2.0, 2)])
+    assert judged(relists_after_list_changed(stale, Bounds())).status == "failed"
+    ended = judged(relists_after_list_changed(sessions(notified), Bounds()))
+    assert ended.status == "inconclusive"
+    assert "never needed the list again" in ended.detail

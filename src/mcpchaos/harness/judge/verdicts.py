@@ -429,14 +429,18 @@ def relists_after_list_changed(obs: Observed, bounds: Bounds) -> Verdict | NotEx
     session, first = changed[0]
     rule = "after notifications/tools/list_changed the client lists the tools again before its next call"
     # In the session's own order (seq): the clock's millisecond cannot order a notification
-    # and the request the client sent on reading it.
-    after = [
-        e
-        for e in session.entries
-        if e.seq > first.seq and not e.written and e.method in ("tools/list", "tools/call")
-    ]
+    # and the request the client sent on reading it. Other sessions count too: a 2026-07-28
+    # client's every request is a session of its own, a CLI's next invocation opens a new one.
+    after = [e for e in requests_after(obs, session, first) if e.method in ("tools/list", "tools/call")]
     if not after:
-        return _verdict("relists_after_list_changed", False, rule, "no tools/list after the notification")
+        exit = obs.exit
+        ended = "was killed" if exit.killed else f"exited with status {exit.returncode}"
+        return _inconclusive(
+            "relists_after_list_changed",
+            rule,
+            f"no tools/list or tools/call after the notification (the client {ended}): it never "
+            "needed the list again",
+        )
     passed = after[0].method == "tools/list"
     detail = f"the first request after the notification was {after[0].method}"
     return _verdict("relists_after_list_changed", passed, rule, detail)
