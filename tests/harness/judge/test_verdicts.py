@@ -174,3 +174,12 @@ def test_list_changed_is_judged_by_the_next_request_in_any_session_the_client_op
     ended = judged(relists_after_list_changed(sessions(notified), Bounds()))
     assert ended.status == "inconclusive"
     assert "never needed the list again" in ended.detail
+
+
+def test_the_request_a_404_answers_is_not_a_later_request_on_the_expired_session() -> None:
+    gone = error(2, 2.000, 2)
+    gone.meta = {"status": 404}
+    obs = observed(request(0, 1.0, 1, "initialize"), call(1, 2.000, 2), gone)
+    verdict = judged(reinitializes_after_404(obs, Bounds()))
+    assert verdict.status == "failed"
+    assert "(0 later request(s))" in verdict.detail

@@ -333,7 +333,9 @@ def reinitializes_after_404(obs: Observed, bounds: Bounds) -> Verdict | NotExerc
         )
     session, first = gone[0]
     rule = "after HTTP 404 on its session, the client opens a new one (initialize) before going on"
-    later = [(s, e) for s, e in obs.requests() if e.time >= first.time]
+    # After the 404 in its session's order: the request it answers may share its millisecond.
+    after = {id(e) for e in requests_after(obs, session, first)}
+    later = [(s, e) for s, e in obs.requests() if id(e) in after]
     again = next((e for s, e in later if e.method == "initialize"), None)
     stale = sum(1 for s, _ in later if s.session_id == session.session_id and s.session_id)
     if again is not None:
