@@ -9,7 +9,8 @@
 #
 # Each step prints one JSON line on stdout, {"step", "ok", "seconds", "detail"} (detail: the
 # Inspector's last line of output); exit 0 when every step succeeded, 1 at the first that failed,
-# 2 for a usage mistake.
+# 2 for a usage mistake. With --keep-going a failed call does not end the job: the next call is
+# made (as an agent tells its model the tool failed and goes on), and the exit is 1 if any failed.
 #
 # The server: the URL (first argument, else $MCPCHAOS_SERVER_URL), or --stdio COMMAND (else
 # $MCPCHAOS_SERVER_COMMAND; the Inspector starts it once per step).
@@ -23,10 +24,11 @@
 #
 #   examples/clients/inspector_cli.sh http://127.0.0.1:8080/mcp
 #   examples/clients/inspector_cli.sh --era auto --slow-seconds 0.5 http://127.0.0.1:8080/mcp
+#   examples/clients/inspector_cli.sh --keep-going http://127.0.0.1:8080/mcp
 set -uo pipefail
 
 usage() {
-    echo "usage: inspector_cli.sh [URL] [--stdio COMMAND] [--era legacy|auto|modern] [--slow-seconds S]" >&2
+    echo "usage: inspector_cli.sh [URL] [--stdio COMMAND] [--era legacy|auto|modern] [--slow-seconds S] [--keep-going]" >&2
     echo "inspector_cli.sh: error: $1" >&2
     exit 2
 }
@@ -35,12 +37,14 @@ url="${MCPCHAOS_SERVER_URL:-}"
 stdio="${MCPCHAOS_SERVER_COMMAND:-}"
 era=legacy
 slow_seconds=1
+keep_going=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --stdio) [ $# -ge 2 ] || usage "--stdio needs a command"; stdio="$2"; url=""; shift 2 ;;
         --era) [ $# -ge 2 ] || usage "--era needs legacy, auto or modern"; era="$2"; shift 2 ;;
         --slow-seconds) [ $# -ge 2 ] || usage "--slow-seconds needs a number"; slow_seconds="$2"; shift 2 ;;
-        -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --keep-going) keep_going=1; shift ;;
+        -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) usage "unknown option $1" ;;
         *) url="$1"; stdio=""; shift ;;
     esac
@@ -88,5 +92,8 @@ step() {
 }
 
 require="echo slow" step list_tools --method tools/list || exit 1
-step echo --method tools/call --tool-name echo --tool-arg text=hello || exit 1
-step slow --method tools/call --tool-name slow --tool-args-json "{\"seconds\": $slow_seconds, \"steps\": 2}" || exit 1
+failed=""
+step echo --method tools/call --tool-name echo --tool-arg text=hello || failed=1
+[ -z "$failed" ] || [ -n "$keep_going" ] || exit 1
+step slow --method tools/call --tool-name slow --tool-args-json "{\"seconds\": $slow_seconds, \"steps\": 2}" || failed=1
+[ -z "$failed" ] || exit 1

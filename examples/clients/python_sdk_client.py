@@ -4,7 +4,8 @@ fixed job every example client here does, so the three can be compared under the
 The job: list the tools (``echo`` and ``slow`` must be there), call ``echo``, call ``slow``.
 Each step prints one JSON line on stdout, ``{"step", "ok", "seconds", "detail"}``; exit 0 when
 every step succeeded, 1 at the first that failed (the steps after it are not tried), 2 for a
-usage mistake.
+usage mistake. With ``--keep-going`` a failed call does not end the job: the next call is
+made (as an agent tells its model the tool failed and goes on), and the exit is 1 if any failed.
 
 The server: the URL (first argument, else ``$MCPCHAOS_SERVER_URL``) of a Streamable HTTP
 server, or ``--stdio COMMAND`` (else ``$MCPCHAOS_SERVER_COMMAND``) for a stdio server.
@@ -15,6 +16,7 @@ a call nobody answers waits forever.
 
     python examples/clients/python_sdk_client.py http://127.0.0.1:8080/mcp
     python examples/clients/python_sdk_client.py --era legacy --timeout 3 http://127.0.0.1:8080/mcp
+    python examples/clients/python_sdk_client.py --keep-going http://127.0.0.1:8080/mcp
     python examples/clients/python_sdk_client.py --stdio 'mcpchaos proxy -- mcpchaos demo-server'
 """
 
@@ -38,6 +40,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         description="List tools, call echo, call slow, on the official MCP Python SDK client.",
         epilog="examples:\n  %(prog)s http://127.0.0.1:8080/mcp\n"
         "  %(prog)s --era legacy --timeout 3 http://127.0.0.1:8080/mcp\n"
+        "  %(prog)s --keep-going http://127.0.0.1:8080/mcp\n"
         "  %(prog)s --stdio 'mcpchaos proxy -- mcpchaos demo-server'",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -54,6 +57,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--timeout", type=float, default=10.0, help="seconds per request (0: the SDK's: none)"
     )
     parser.add_argument("--slow-seconds", type=float, default=1.0, help="how long the slow call takes")
+    parser.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="after a failed call, make the next one (exit 1 if any failed)",
+    )
     args = parser.parse_args(argv)
     if not args.url and not args.stdio:
         parser.error("give the server's URL (or set MCPCHAOS_SERVER_URL), or --stdio COMMAND")
@@ -104,14 +112,21 @@ async def job(args: argparse.Namespace) -> bool:
             if missing:
                 return False
             step, started = "echo", time.monotonic()
-            echoed = await client.call_tool("echo", {"text": "hello"})
-            report(step, not echoed.is_error, started, text_of(echoed))
-            if echoed.is_error:
+            try:
+                echoed = await client.call_tool("echo", {"text": "hello"})
+                report(step, not echoed.is_error, started, text_of(echoed))
+                echo_ok = not echoed.is_error
+            except Exception as error:
+                if not args.keep_going:
+                    raise
+                report(step, False, started, describe(error))
+                echo_ok = False
+            if not echo_ok and not args.keep_going:
                 return False
             step, started = "slow", time.monotonic()
             slept = await client.call_tool("slow", {"seconds": args.slow_seconds, "steps": 2})
             report(step, not slept.is_error, started, text_of(slept))
-            return not slept.is_error
+            return echo_ok and not slept.is_error
     except Exception as error:  # what the SDK raised is the finding: say it, exit 1
         report(step if step not in reported else "close", False, started, describe(error))
         return False

@@ -5,7 +5,9 @@
 //
 // The job: list the tools (echo and slow must be there), call echo, call slow. Each step prints
 // one JSON line on stdout, {"step", "ok", "seconds", "detail"}; exit 0 when every step succeeded,
-// 1 at the first that failed (the steps after it are not tried), 2 for a usage mistake.
+// 1 at the first that failed (the steps after it are not tried), 2 for a usage mistake. With
+// --keep-going a failed call does not end the job: the next call is made (as an agent tells its
+// model the tool failed and goes on), and the exit is 1 if any failed.
 //
 // The server: the URL (first argument, else $MCPCHAOS_SERVER_URL) of a Streamable HTTP server,
 // or --stdio COMMAND (else $MCPCHAOS_SERVER_COMMAND; split on spaces, no shell quoting).
@@ -25,7 +27,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 
-const USAGE = `usage: ts_sdk_client.mjs [URL] [--stdio COMMAND] [--era legacy|auto] [--timeout SECONDS] [--slow-seconds SECONDS]
+const USAGE = `usage: ts_sdk_client.mjs [URL] [--stdio COMMAND] [--era legacy|auto] [--timeout SECONDS] [--slow-seconds SECONDS] [--keep-going]
 
 List tools, call echo, call slow, on the official MCP TypeScript SDK client.
   URL                    the Streamable HTTP endpoint (default: $MCPCHAOS_SERVER_URL)
@@ -34,9 +36,11 @@ List tools, call echo, call slow, on the official MCP TypeScript SDK client.
                          line speaks the 2025-11-25 handshake only, so both mean initialize
   --timeout SECONDS      per request (default 10; 0: the SDK's default, 60 s)
   --slow-seconds SECONDS how long the slow call takes (default 1)
+  --keep-going           after a failed call, make the next one (exit 1 if any failed)
 examples:
   node ts_sdk_client.mjs http://127.0.0.1:8080/mcp
-  node ts_sdk_client.mjs --timeout 3 http://127.0.0.1:8080/mcp`;
+  node ts_sdk_client.mjs --timeout 3 http://127.0.0.1:8080/mcp
+  node ts_sdk_client.mjs --keep-going http://127.0.0.1:8080/mcp`;
 
 function usage(problem) {
   console.error(`${USAGE}\n\nts_sdk_client.mjs: error: ${problem}`);
@@ -53,6 +57,7 @@ function parse() {
         era: { type: "string", default: "legacy" },
         timeout: { type: "string", default: "10" },
         "slow-seconds": { type: "string", default: "1" },
+        "keep-going": { type: "boolean", default: false },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -74,7 +79,7 @@ function parse() {
   const timeout = Number(values.timeout);
   const slowSeconds = Number(values["slow-seconds"]);
   if (!(timeout >= 0) || !(slowSeconds >= 0)) usage("--timeout and --slow-seconds must be numbers, not negative");
-  return { url, stdio, timeoutMs: timeout * 1000, slowSeconds };
+  return { url, stdio, timeoutMs: timeout * 1000, slowSeconds, keepGoing: values["keep-going"] };
 }
 
 async function importSdk(module) {
@@ -94,6 +99,11 @@ async function importSdk(module) {
 function report(step, ok, started, detail) {
   const seconds = Math.round(performance.now() - started) / 1000;
   console.log(JSON.stringify({ step, ok, seconds, detail }));
+}
+
+function describe(error) {
+  const code = error.code !== undefined ? ` (code ${error.code})` : "";
+  return `${error.constructor?.name ?? "Error"}${code}: ${error.message}`;
 }
 
 function textOf(result) {
@@ -128,9 +138,17 @@ async function job(args) {
     if (missing.length) return false;
     step = "echo";
     started = performance.now();
-    const echoed = await client.callTool({ name: "echo", arguments: { text: "hello" } }, undefined, options);
-    report(step, !echoed.isError, started, textOf(echoed));
-    if (echoed.isError) return false;
+    let echoOk;
+    try {
+      const echoed = await client.callTool({ name: "echo", arguments: { text: "hello" } }, undefined, options);
+      report(step, !echoed.isError, started, textOf(echoed));
+      echoOk = !echoed.isError;
+    } catch (error) {
+      if (!args.keepGoing) throw error;
+      report(step, false, started, describe(error));
+      echoOk = false;
+    }
+    if (!echoOk && !args.keepGoing) return false;
     step = "slow";
     started = performance.now();
     const slept = await client.callTool(
@@ -139,11 +157,10 @@ async function job(args) {
       options,
     );
     report(step, !slept.isError, started, textOf(slept));
-    return !slept.isError;
+    return echoOk && !slept.isError;
   } catch (error) {
     // What the SDK threw is the finding: say it, exit 1.
-    const code = error.code !== undefined ? ` (code ${error.code})` : "";
-    report(step, false, started, `${error.constructor?.name ?? "Error"}${code}: ${error.message}`);
+    report(step, false, started, describe(error));
     return false;
   } finally {
     await client.close().catch(() => {});
