@@ -343,6 +343,8 @@ def reinitializes_after_404(obs: Observed, bounds: Bounds) -> Verdict | NotExerc
         return _verdict("reinitializes_after_404", True, rule, detail)
     detail = f"404 at {_when(obs, first.time)}; no initialize after it ({len(later)} later request(s)"
     detail += f", {stale} still on the expired session)" if stale else ")"
+    if not later:  # docs/judge.md, Limits
+        detail += "; requests on a session the proxy ended are answered 404 before it records them"
     return _verdict("reinitializes_after_404", False, rule, detail, stale_requests=stale)
 
 
