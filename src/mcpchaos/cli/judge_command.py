@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mcpchaos.cli.arg_types import more_than_zero
 from mcpchaos.cli.helpformat import HelpFormatter
-from mcpchaos.cli.run_command import positive
 from mcpchaos.errors import ConfigError
 
 DESCRIPTION = """\
@@ -82,21 +82,21 @@ def add_parser(commands: Any) -> None:
     bounds = parser.add_argument_group("bounds")
     bounds.add_argument(
         "--call-timeout-bound",
-        type=positive,
+        type=more_than_zero,
         default=10.0,
         metavar="S",
         help="a call with no answer must be given up within S seconds (default: 10)",
     )
     bounds.add_argument(
         "--client-timeout",
-        type=positive,
+        type=more_than_zero,
         default=30.0,
         metavar="S",
         help="the client is killed if it still runs after S seconds, and fails exits_cleanly (default: 30)",
     )
     bounds.add_argument(
         "--max-request-rate",
-        type=positive,
+        type=more_than_zero,
         default=10.0,
         metavar="R",
         help="once errors come, at most R requests in any one second (default: 10)",

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from mcpchaos import __version__
 from mcpchaos.cli import judge_command, replay_command, report_command, run_command, tape_command
+from mcpchaos.cli.arg_types import more_than_zero, port_number
 from mcpchaos.cli.helpformat import HelpFormatter
 from mcpchaos.cli.proxy_parser import (
     PROXY_DESCRIPTION,
@@ -23,8 +24,6 @@ from mcpchaos.cli.proxy_parser import (
     add_limit_arguments,
     add_network_arguments,
     add_proxy_arguments,
-    more_than_zero,
-    port_number,
 )
 from mcpchaos.demo import FRAGILE_MODES
 from mcpchaos.errors import ConfigError, McpChaosError

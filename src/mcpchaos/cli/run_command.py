@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from mcpchaos.cli.arg_types import more_than_zero
 from mcpchaos.cli.helpformat import HelpFormatter
 from mcpchaos.errors import ConfigError
 
@@ -116,7 +117,7 @@ def add_parser(commands: Any) -> None:
     )
     load.add_argument(
         "--duration",
-        type=positive,
+        type=more_than_zero,
         metavar="S",
         help="seconds of load: the scenario's timed phases are scaled to add up to S, keeping their "
         "proportions; a phase that lasts as long as its work takes (connection_storm's storm, "
@@ -124,7 +125,7 @@ def add_parser(commands: Any) -> None:
     )
     load.add_argument(
         "--rate",
-        type=positive,
+        type=more_than_zero,
         metavar="R",
         help="open-loop load: R requests per second whatever the answers, sent on --clients sessions "
         "(load.mode: open, load.rate_per_s) (default: closed loop, each client waits for its answer)",
@@ -162,17 +163,6 @@ def _at_least_one(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
-    return value
-
-
-def positive(text: str) -> float:
-    """An argparse type: a number above 0 (``run`` and ``judge`` share it)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
     return value
 
 
