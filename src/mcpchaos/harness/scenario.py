@@ -432,13 +432,9 @@ QUICK: dict[str, Any] = {
     "baseline_s": 1.5,
     "bucket_s": 0.25,
     "settle_s": 3.0,
-    "load": {"clients": 4, "deadline_s": 2.0, "think_time_s": 0.005},
+    "load": {"clients": 4, "deadline_s": 2.0},
 }
-"""The ``--quick`` sizes every scenario shares (CI-sized); each adds or overrides its own.
-
-The think time caps the fast clients at about 800 calls/s: without it four clients send 7,000
-a second, enough for every verdict many times over, and the load, the proxy and the server
-then take both cores of a CI machine from whatever runs beside them."""
+"""The ``--quick`` sizes every scenario shares (CI-sized); each adds or overrides its own."""
 
 
 class Scenario(ABC):
