@@ -24,13 +24,23 @@ def stateful_url() -> Iterator[str]:
 
 # Tests that share one session-wide run, by path: under xdist each group must go to one worker or
 # each worker runs it again (the conformance suite computes each path's results once; the quick
-# suite's run is judged per scenario and read back for the reports' counts).
+# suite's run is judged per scenario and read back for the reports' counts). The modules after
+# them share a module-scoped run (a scenario run, recorded tapes, a proxy and server): spread over
+# four workers, test_run_command's quick run was made three times.
 SHARED_RUN = (
     ("tests/conformance/",),
     (
         "tests/harness/test_scenarios.py::test_every_scenario",
         "tests/harness/test_report_consistency.py::test_every_output_of_a_quick_run",
     ),
+    ("tests/cli/test_run_command.py",),
+    ("tests/proxy/test_replay.py",),
+    ("tests/harness/judge/test_judge_live.py",),
+    ("tests/observe/test_history_live.py",),
+    ("tests/harness/load/test_http_load.py",),
+    ("tests/faults/test_input_required.py",),
+    ("tests/fuzz/",),
+    ("tests/realclients/test_real_clients.py",),
 )
 
 
