@@ -37,8 +37,10 @@ class MemoryEndpoint:
         return self.sent
 
 
-def make_pump(chain: InterceptorChain | None = None) -> tuple[Pump, MemoryEndpoint, MemoryEndpoint]:
-    client, server = MemoryEndpoint(), MemoryEndpoint()
+def make_pump(
+    chain: InterceptorChain | None = None, client: MemoryEndpoint | None = None
+) -> tuple[Pump, MemoryEndpoint, MemoryEndpoint]:
+    client, server = client if client is not None else MemoryEndpoint(), MemoryEndpoint()
     session = Session(id="test-1", ordinal=1, transport="memory")
     pump = Pump(session, chain if chain is not None else InterceptorChain(), client, server)
     return pump, client, server

@@ -286,8 +286,7 @@ async def test_messages_for_the_client_at_once_are_one_batch_and_what_it_refuses
         return [Emit(extra, S2C), Forward(message), Release("k")]  # three now: a batch
 
     client = OneMessageClient()
-    pump, _, server = make_pump(InterceptorChain([Scripted(effects)]))
-    pump._endpoints[S2C] = client
+    pump, _, server = make_pump(InterceptorChain([Scripted(effects)]), client)
     pump.receive(S2C, result_response(1, {}))
     assert client.batches == []
     pump.receive(S2C, result_response(2, {}))

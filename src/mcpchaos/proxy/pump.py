@@ -158,6 +158,10 @@ class Pump:
         anything more can happen)."""
         self._batch_sent: int | None = None
         """While a batch is being sent: how many of its messages the client side took."""
+        self._batching: BatchingEndpoint | None = (
+            cast(BatchingEndpoint, client) if hasattr(client, "begin_batch") else None
+        )
+        """The client side, when it takes batches (decided once: the endpoints never change)."""
 
     # ---- input -------------------------------------------------------------------------
 
@@ -277,12 +281,16 @@ class Pump:
     # ---- effects -----------------------------------------------------------------------
 
     def _apply(self, direction: Direction, effects: list[Effect]) -> None:
-        client = self._endpoints[Direction.SERVER_TO_CLIENT]
-        expected = self._toward_client_now(direction, effects) if hasattr(client, "begin_batch") else 0
+        batching = self._batching
+        # One effect sends one message at most, unless it releases held ones: the common case
+        # (a message forwarded) skips the count.
+        if batching is None or (len(effects) == 1 and not isinstance(effects[0], Release)):
+            self._apply_each(direction, effects)
+            return
+        expected = self._toward_client_now(direction, effects)
         if expected < 2:
             self._apply_each(direction, effects)
             return
-        batching = cast(BatchingEndpoint, client)
         self._batch_sent = 0
         batching.begin_batch()
         try:
