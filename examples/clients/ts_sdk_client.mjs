@@ -14,7 +14,9 @@
 // This SDK line speaks the 2025-11-25 initialize handshake only (no 2026-07-28 server/discover).
 //
 // Timeouts: --timeout (10 s here) is the SDK's per-request `timeout` option, given to every
-// request. --timeout 0 keeps the SDK's default, DEFAULT_REQUEST_TIMEOUT_MSEC: 60 s.
+// request after the handshake. --timeout 0 keeps the SDK's default, DEFAULT_REQUEST_TIMEOUT_MSEC:
+// 60 s. The handshake always has that default: over stdio it waits for the server's process to
+// start (a Python server that starts a proxy took over 5 s on a loaded 2-core machine).
 //
 //   node examples/clients/ts_sdk_client.mjs http://127.0.0.1:8080/mcp
 //   node examples/clients/ts_sdk_client.mjs --timeout 3 --slow-seconds 0.5 http://127.0.0.1:8080/mcp
@@ -34,7 +36,7 @@ List tools, call echo, call slow, on the official MCP TypeScript SDK client.
   --stdio COMMAND        a stdio server command instead (default: $MCPCHAOS_SERVER_COMMAND)
   --era legacy|auto      accepted for the same command lines as the other clients; this SDK
                          line speaks the 2025-11-25 handshake only, so both mean initialize
-  --timeout SECONDS      per request (default 10; 0: the SDK's default, 60 s)
+  --timeout SECONDS      per request after the handshake (default 10; 0: the SDK's default, 60 s)
   --slow-seconds SECONDS how long the slow call takes (default 1)
   --keep-going           after a failed call, make the next one (exit 1 if any failed)
 examples:
@@ -128,7 +130,7 @@ async function job(args) {
   let step = "connect";
   let started = performance.now();
   try {
-    await client.connect(transport, options);
+    await client.connect(transport);
     report(step, true, started, `protocol ${transport.protocolVersion ?? "(stdio)"}`);
     step = "list_tools";
     started = performance.now();

@@ -74,10 +74,19 @@ def judge(ctx: ScenarioContext, names: Iterable[str]) -> list[Verdict]:
 # -- the baseline --------------------------------------------------------------------------
 
 
+def baseline_success(outcomes: OutcomeCounts) -> float | None:
+    """A baseline's success rate, its injected errors left out. A baseline has no faults, so an
+    injected error there is a call that was in flight when the next phase's faults went in: on
+    a loaded 2-core machine the control call took about a second, and 38 of a baseline's 69
+    calls were failed by the sudden failure that followed it."""
+    judged = outcomes.total - outcomes.injected
+    return outcomes.ok / judged if judged > 0 else None
+
+
 def baseline_problem(outcomes: OutcomeCounts, min_ok: int, min_success: float) -> str | None:
     """Why a baseline is too weak to judge against (None when it is good enough), with the
-    counts and the first errors it saw."""
-    rate = outcomes.success_rate or 0.0
+    counts and the first errors it saw (:func:`baseline_success`: injected errors left out)."""
+    rate = baseline_success(outcomes) or 0.0
     if outcomes.ok >= min_ok and rate >= min_success:
         return None
     if outcomes.total == 0:
@@ -97,8 +106,9 @@ def baseline_problem(outcomes: OutcomeCounts, min_ok: int, min_success: float) -
     )
     first = "; ".join(outcomes.first_errors)
     return (
-        f"{outcomes.ok} ok of {outcomes.total} calls ({rate:.1%} success; at least {min_ok} ok and "
-        f"{min_success:.0%} needed)"
+        f"{outcomes.ok} ok of {outcomes.total} calls"
+        + (f" ({outcomes.injected} failed by an injected fault, left out)" if outcomes.injected else "")
+        + f" ({rate:.1%} success; at least {min_ok} ok and {min_success:.0%} needed)"
         + (f": {saw}" if saw else "")
         + (f"; first errors: {first}" if first else "")
     )
@@ -380,7 +390,7 @@ def recovery(ctx: ScenarioContext) -> Verdict:
     if weak is not None:
         ctx.measurements["time_to_recover_s"] = None
         return _inconclusive("recovery", rule, f"the baseline is too weak to recover to: {weak}")
-    baseline = base.outcomes.success_rate or 0.0
+    baseline = baseline_success(base.outcomes) or 0.0
     recovery_phases = [p for p in ctx.phases if p.name.startswith("recovery")]
     target = RECOVERY_SHARE * baseline
     times: list[float | None] = []
