@@ -275,6 +275,18 @@ class ScenarioContext:
             await self.snapshot("baseline")
         return record
 
+    async def settle(self, phase: str, within_s: float) -> None:
+        """Wait (at most ``within_s``) until every call that started in ``phase`` has ended, on
+        every load. An action that stops the target calls this first, so the calls of the phase
+        before are judged by what that phase did, not failed by the stop: stopping the cascade's
+        server A killed the calls of its recovery phase still in flight, and its last time bucket
+        read 10 ok of 12, "never recovered"."""
+        recorders = [self.recorder, *(recorder for _, recorder in self.extra_drivers.values())]
+        deadline = time.monotonic() + within_s
+        # Polled: a ticket ends inside whichever load client holds it, which signals nothing.
+        while any(r.in_flight_from(phase) for r in recorders) and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
     def _report(self, phase: str, fault_probability: float | None) -> None:
         counts, latency, _ = self.recorder.phase_summary(phase)
         self.run.progress.update(

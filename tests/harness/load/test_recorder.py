@@ -236,3 +236,16 @@ def test_sessionless_operations_carry_the_envelope_and_routing_headers() -> None
         "Mcp-Method": "tools/call",
         "Mcp-Name": "echo",
     }
+
+
+def test_in_flight_from_counts_only_the_open_calls_that_started_in_that_phase() -> None:
+    recorder = Recorder(clock=FakeClock())
+    recorder.begin_phase("recovery")
+    ended, open_one = recorder.begin(), recorder.begin()
+    recorder.begin_phase("switch")
+    recorder.begin()
+    recorder.response(ended, OK)
+    assert (recorder.in_flight_from("recovery"), recorder.in_flight_from("switch")) == (1, 1)
+    recorder.response(open_one, OK)
+    assert recorder.in_flight_from("recovery") == 0
+    assert recorder.in_flight_from("never-begun") == 0

@@ -201,6 +201,11 @@ class Recorder:
         """Requests started and not ended yet."""
         return len(self._open)
 
+    def in_flight_from(self, phase: str) -> int:
+        """Requests started in phase ``phase`` and not ended yet."""
+        stats = self._phases.get(phase)
+        return sum(ticket.phase is stats for ticket in self._open) if stats is not None else 0
+
     # -- what clients call -----------------------------------------------------------
 
     def begin(self) -> Ticket:

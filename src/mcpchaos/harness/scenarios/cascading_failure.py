@@ -132,11 +132,15 @@ class CascadingFailure(Scenario):
         independent = await ctx.start_extra_load("independent", echo_load)
         independent_offset = ctx.recorder.now_s() - independent.now_s()
         variants = [p.breaker] + ([not p.breaker] if p.compare else [])
+        suffix = ""
         for index, breaker in enumerate(variants):
+            before = suffix
             suffix = "" if index == 0 else ("-with-breaker" if breaker else "-without-breaker")
             if index > 0:
 
-                async def switch(breaker: bool = breaker) -> None:
+                async def switch(breaker: bool = breaker, before: str = before) -> None:
+                    # The recovery's calls end first (new ones belong to the switch already).
+                    await ctx.settle(f"recovery{before}", within_s=p.independent_deadline_s + 1.0)
                     # A is stopped while B's proxy restarts (A's new command line needs that
                     # proxy's new port): the switch took 9 s one after the other.
                     stopping = [ctx.stack.upstream.stop()] if ctx.stack.upstream is not None else []
