@@ -76,9 +76,9 @@ def judge(ctx: ScenarioContext, names: Iterable[str]) -> list[Verdict]:
 
 def baseline_success(outcomes: OutcomeCounts) -> float | None:
     """A baseline's success rate, its injected errors left out. A baseline has no faults, so an
-    injected error there is a call that was in flight when the next phase's faults went in: on
-    a loaded 2-core machine the control call took about a second, and 38 of a baseline's 69
-    calls were failed by the sudden failure that followed it."""
+    injected error there is a call that was still in flight when the next phase's faults went
+    in: on a slow, loaded 2-core machine 38 of a baseline's 69 calls were failed by the sudden
+    failure that followed it."""
     judged = outcomes.total - outcomes.injected
     return outcomes.ok / judged if judged > 0 else None
 
