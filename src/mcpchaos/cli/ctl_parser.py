@@ -8,7 +8,7 @@ import os
 import textwrap
 from typing import Any
 
-from mcpchaos.config.faults import CorruptionMode, ErrorType, FaultType, MessageClass
+from mcpchaos.config.fault_kinds import CorruptionMode, ErrorType, FaultType, MessageClass
 
 
 def _sub(parent: Any, name: str, help: str, description: str, examples: str) -> argparse.ArgumentParser:

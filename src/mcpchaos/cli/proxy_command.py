@@ -28,13 +28,11 @@ from mcpchaos.intercept.chain import FailurePolicy, InterceptorChain
 from mcpchaos.intercept.context import Session
 from mcpchaos.intercept.interceptor import Interceptor
 from mcpchaos.netsim.controller import NetworkController
-from mcpchaos.observe.control import ControlServer, ControlTargets
-from mcpchaos.observe.metrics import Metrics
 from mcpchaos.observe.tape_writer import TapeWriter
-from mcpchaos.observe.toxiproxy_api import Proxy as ToxiProxy
 from mcpchaos.protocol.messages import Direction
 
 if TYPE_CHECKING:
+    from mcpchaos.observe.control import ControlServer, ControlTargets
     from mcpchaos.proxy.http_to_stdio import HttpToStdioBridge
 
 log = logging.getLogger("mcpchaos")
@@ -92,6 +90,12 @@ async def serve(args: argparse.Namespace) -> int:
     server: ControlServer | None = None
     targets: ControlTargets | None = None
     if control is not None:
+        # Imported here: the control API's server (aiohttp) is most of a proxy's start-up, and
+        # most proxies run without one (docs/testing.md, start-up).
+        from mcpchaos.observe.control import ControlServer, ControlTargets
+        from mcpchaos.observe.metrics import Metrics
+        from mcpchaos.observe.toxiproxy_api import Proxy as ToxiProxy
+
         # Metrics are read through the control API only: without it nothing observes the pumps,
         # so the per-message path carries no counting it could not show.
         metrics = Metrics().observe(chain, injector)

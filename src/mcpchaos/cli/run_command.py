@@ -15,8 +15,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from mcpchaos.cli.arg_types import more_than_zero
 from mcpchaos.cli.helpformat import HelpFormatter
 from mcpchaos.errors import ConfigError
@@ -167,6 +165,8 @@ def _at_least_one(text: str) -> int:
 
 
 def list_scenarios(args: argparse.Namespace) -> int:
+    import yaml
+
     from mcpchaos.harness.scenarios import ALL_SCENARIOS, FEATURE_SCENARIOS, SCENARIOS
     from mcpchaos.harness.stack import TargetSpec
     from mcpchaos.harness.target_mix import discover

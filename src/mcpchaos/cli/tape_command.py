@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 from collections import Counter, defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from mcpchaos.cli.helpformat import HelpFormatter
 from mcpchaos.errors import ConfigError
-from mcpchaos.history import tape as tapes
-from mcpchaos.history.redact import Redactor
-from mcpchaos.history.tape_diff import DEFAULT_THRESHOLD_S, diff
+
+if TYPE_CHECKING:
+    from mcpchaos.history import tape as tapes
 
 EPILOG = """\
 examples:
@@ -69,7 +68,7 @@ def add_parser(commands: Any) -> None:
     compare.add_argument(
         "--threshold-ms",
         type=float,
-        default=DEFAULT_THRESHOLD_S * 1000,
+        default=None,
         metavar="MS",
         help="a latency change smaller than this (or than half the latency) is not reported (default: 100)",
     )
@@ -86,6 +85,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # Imported here, not above: every mcpchaos process builds this command's parser, and the
+    # history package is a tenth of a proxy's start-up (docs/testing.md, start-up).
+    from mcpchaos.history import tape as tapes
+    from mcpchaos.history.tape_diff import DEFAULT_THRESHOLD_S, diff
+
     action = args.tape_action
     if action is None:
         raise ConfigError("tape needs an action: show, stats, redact or diff (mcpchaos tape --help)")
@@ -99,7 +103,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if action == "redact":
         return _redact(args)
-    differences = diff(tapes.read(args.a), tapes.read(args.b), max(args.threshold_ms, 0) / 1000)
+    threshold_s = DEFAULT_THRESHOLD_S if args.threshold_ms is None else max(args.threshold_ms, 0) / 1000
+    differences = diff(tapes.read(args.a), tapes.read(args.b), threshold_s)
     if args.json:
         print(orjson.dumps([d.as_dict() for d in differences], option=orjson.OPT_INDENT_2).decode())
     else:
@@ -130,6 +135,8 @@ def _show(tape: tapes.Tape, wire: str, width: int) -> int:
 
 def stats(tape: tapes.Tape) -> dict[str, Any]:
     """What the tape holds, counted (``tape stats``)."""
+    import statistics
+
     by_wire: Counter[str] = Counter()
     faults: Counter[str] = Counter()
     requests: dict[str, list[float]] = defaultdict(list)
@@ -188,6 +195,9 @@ def _stats_text(summary: dict[str, Any]) -> str:
 
 
 def _redact(args: argparse.Namespace) -> int:
+    from mcpchaos.history import tape as tapes
+    from mcpchaos.history.redact import Redactor
+
     if not args.output:
         raise ConfigError("tape redact writes a copy: give -o FILE (it may be the tape itself)")
     tape = tapes.read(args.tape)

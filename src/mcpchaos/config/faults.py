@@ -13,13 +13,21 @@ the field path named.
 
 from __future__ import annotations
 
-import enum
 import itertools
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+# The vocabulary (plain enums, no pydantic) lives apart so the command line can offer it without
+# building these models; it is re-exported here, where the faults' modules look for it.
+from mcpchaos.config.fault_kinds import HANDSHAKE_METHODS as HANDSHAKE_METHODS
+from mcpchaos.config.fault_kinds import SPEC_CORRUPTION_MODES as SPEC_CORRUPTION_MODES
+from mcpchaos.config.fault_kinds import CorruptionMode as CorruptionMode
+from mcpchaos.config.fault_kinds import ErrorType as ErrorType
+from mcpchaos.config.fault_kinds import FaultType as FaultType
+from mcpchaos.config.fault_kinds import MessageClass as MessageClass
 from mcpchaos.config.feature_faults import InputRequiredConfig, SubscriptionConfig, TaskConfig
+from mcpchaos.config.model import StrictModel
 from mcpchaos.config.protocol_faults import (
     EraDowngradeConfig,
     HeaderMismatchConfig,
@@ -29,99 +37,7 @@ from mcpchaos.config.protocol_faults import (
 )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-
-class FaultType(enum.StrEnum):
-    """The fault kinds."""
-
-    DELAY = "delay"
-    ERROR = "error"
-    CORRUPTION = "corruption"
-    DROP = "drop"
-    DUPLICATE = "duplicate"
-    REORDER = "reorder"
-    RESOURCE_EXHAUSTION = "resource_exhaustion"
-    # Protocol faults (config/protocol_faults.py has their settings).
-    ERA_DOWNGRADE = "era_downgrade"
-    HEADER_MISMATCH = "header_mismatch"
-    MISSING_CAPABILITY = "missing_capability"
-    RESULT_SHAPE = "result_shape"
-    SESSION_EXPIRY = "session_expiry"
-    LIST_CHANGED = "list_changed"
-    """Server → client: ``notifications/tools/list_changed`` before the message (no settings)."""
-    # 2026-07-28 feature faults (config/feature_faults.py has their settings).
-    INPUT_REQUIRED = "input_required"
-    SUBSCRIPTION = "subscription"
-    TASK = "task"
-
-
-class ErrorType(enum.StrEnum):
-    """The injected error kinds (each has a documented code, message and HTTP form)."""
-
-    TIMEOUT = "timeout"
-    CONNECTION_REFUSED = "connection_refused"
-    INVALID_DATA = "invalid_data"
-    INTERNAL_ERROR = "internal_error"
-    RATE_LIMITED = "rate_limited"
-    UNAUTHORIZED = "unauthorized"
-
-
-class CorruptionMode(enum.StrEnum):
-    """How a message is corrupted."""
-
-    METHOD_SUFFIX = "method_suffix"
-    """The method name gets ``_corrupted`` appended (requests and notifications)."""
-    JSONRPC_VERSION = "jsonrpc_version"
-    """``"jsonrpc"`` becomes ``"1.0"``."""
-    NULL_PARAMS = "null_params"
-    """``params`` becomes null (requests and notifications)."""
-    REPLACE_ID = "replace_id"
-    """The id is replaced by one nobody used (requests and responses)."""
-    TRUNCATED_JSON = "truncated_json"
-    """Only the first half of the bytes is sent."""
-    INVALID_UTF8 = "invalid_utf8"
-    """Bytes that are not UTF-8 are spliced into the message."""
-    SPLIT_LINE = "split_line"
-    """The message is sent as two lines (stdio; on HTTP it is a body with a newline inside)."""
-    WRONG_TYPES = "wrong_types"
-    """Fields get the wrong JSON types (method a number, params a string, id an object)."""
-    UNKNOWN_RESPONSE_ID = "unknown_response_id"
-    """An extra response whose id matches no request is sent just before the message."""
-
-
-SPEC_CORRUPTION_MODES = (
-    CorruptionMode.METHOD_SUFFIX,
-    CorruptionMode.JSONRPC_VERSION,
-    CorruptionMode.NULL_PARAMS,
-    CorruptionMode.REPLACE_ID,
-)
-
-
-class MessageClass(enum.StrEnum):
-    """What a message is and which way it goes, for targeting."""
-
-    CLIENT_REQUEST = "client_request"
-    CLIENT_NOTIFICATION = "client_notification"
-    CLIENT_RESPONSE = "client_response"
-    """A client's answer to a server→client request."""
-    SERVER_REQUEST = "server_request"
-    """A server→client request (sampling, elicitation, roots)."""
-    SERVER_NOTIFICATION = "server_notification"
-    SERVER_RESPONSE = "server_response"
-    NOTIFICATIONS = "notifications"
-    """Shorthand: notifications in either direction."""
-    ALL = "all"
-    """Shorthand: every message, both directions (the handshake still only when named)."""
-
-
-HANDSHAKE_METHODS = frozenset({"initialize", "notifications/initialized", "server/discover"})
-"""Left alone unless a ``match.methods`` entry names one of them exactly (a glob such as
-``*`` does not): a fault there stops a client from connecting at all, not one call."""
-
-
-class EnabledFaults(_Strict):
+class EnabledFaults(StrictModel):
     """Which fault kinds may be chosen, and how likely each is relative to the others."""
 
     delay: bool = False
@@ -158,7 +74,7 @@ class EnabledFaults(_Strict):
         return self.weights.get(fault, 1.0)
 
 
-class DelayConfig(_Strict):
+class DelayConfig(StrictModel):
     """How long a delayed message waits."""
 
     min_ms: float = Field(100.0, ge=0, le=3_600_000)
@@ -175,7 +91,7 @@ class DelayConfig(_Strict):
         return self
 
 
-class ErrorConfig(_Strict):
+class ErrorConfig(StrictModel):
     """Which errors to inject and how they look."""
 
     types: list[ErrorType] = Field(default_factory=lambda: list(ErrorType))
@@ -190,7 +106,7 @@ class ErrorConfig(_Strict):
     """``rate_limited``: the Retry-After value (HTTP header and error data)."""
 
 
-class CorruptionConfig(_Strict):
+class CorruptionConfig(StrictModel):
     """Which corruption modes to choose from (uniformly among those that fit the message)."""
 
     modes: list[CorruptionMode] = Field(default_factory=lambda: list(SPEC_CORRUPTION_MODES))
@@ -203,7 +119,7 @@ class CorruptionConfig(_Strict):
         return self
 
 
-class ReorderConfig(_Strict):
+class ReorderConfig(StrictModel):
     """How long a message may be held back for reordering."""
 
     max_hold_ms: float = Field(1000.0, ge=0, le=60_000)
@@ -214,7 +130,7 @@ MAX_MEMORY_SPIKE_MB = 1024
 MAX_CPU_SPIKE_MS = 5000
 
 
-class ResourceExhaustionConfig(_Strict):
+class ResourceExhaustionConfig(StrictModel):
     """Memory and CPU spikes, with hard caps so a typo cannot take the host down."""
 
     memory_spike: bool = True
@@ -236,7 +152,7 @@ class ResourceExhaustionConfig(_Strict):
         return self
 
 
-class MatchConfig(_Strict):
+class MatchConfig(StrictModel):
     """Which messages a rule (or the top-level config) applies to. By default: client
     requests (calls) other than the handshake. The other lists, empty, match all."""
 
@@ -274,7 +190,7 @@ class MatchConfig(_Strict):
         return self
 
 
-class FaultSettings(_Strict):
+class FaultSettings(StrictModel):
     """Per-kind settings shared by the top level and rules (a rule inherits what it omits)."""
 
     delay_ms: DelayConfig = Field(default_factory=DelayConfig)
@@ -299,7 +215,7 @@ def _error_types_needed(enabled: EnabledFaults, settings: ErrorConfig | None, wh
         )
 
 
-class Rule(_Strict):
+class Rule(StrictModel):
     """A targeted rule: when ``match`` matches, inject with ``probability``."""
 
     name: str | None = None
@@ -332,7 +248,7 @@ class Rule(_Strict):
         return self
 
 
-class FaultConfig(_Strict):
+class FaultConfig(StrictModel):
     """The whole fault-injection configuration. ``FaultConfig()`` injects nothing.
 
     Rules are tried in order; the first whose ``match`` matches decides for the message, with

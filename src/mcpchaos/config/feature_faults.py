@@ -12,13 +12,10 @@ from __future__ import annotations
 import enum
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from mcpchaos.config.addresses import http_url
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+from mcpchaos.config.model import StrictModel
 
 
 class InputRequiredMode(enum.StrEnum):
@@ -53,7 +50,7 @@ class InputKind(enum.StrEnum):
     ROOTS = "roots"
 
 
-class InputRequiredConfig(_Strict):
+class InputRequiredConfig(StrictModel):
     """``input_required``: faults on multi-round-trip requests (2026-07-28)."""
 
     modes: list[InputRequiredMode] = Field(default_factory=lambda: list(InputRequiredMode))
@@ -91,7 +88,7 @@ class SubscriptionMode(enum.StrEnum):
     """``notifications/subscriptions/acknowledged`` is swallowed."""
 
 
-class SubscriptionConfig(_Strict):
+class SubscriptionConfig(StrictModel):
     """``subscription``: faults on ``subscriptions/listen`` streams (2026-07-28). Delay,
     duplicate and reorder of stream events are the ``delay``, ``duplicate`` and ``reorder``
     kinds targeted at ``server_notification``."""
@@ -121,7 +118,7 @@ class TaskMode(enum.StrEnum):
     the server: the task runs on."""
 
 
-class TaskConfig(_Strict):
+class TaskConfig(StrictModel):
     """``task``: faults on the tasks extension (2026-07-28)."""
 
     modes: list[TaskMode] = Field(default_factory=lambda: list(TaskMode))

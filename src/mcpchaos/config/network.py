@@ -12,14 +12,12 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from mcpchaos.config.model import StrictModel
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-
-class LatencyConfig(_Strict):
+class LatencyConfig(StrictModel):
     """The specification's LatencySimulation: a base, jitter, and occasional spikes."""
 
     base_ms: float = Field(0.0, ge=0, le=600_000)
@@ -33,7 +31,7 @@ class LatencyConfig(_Strict):
     spike_multiplier: float = Field(10.0, ge=1, le=1000)
 
 
-class PacketLossConfig(_Strict):
+class PacketLossConfig(StrictModel):
     """Loss on a byte stream is a reset: a chunk that is 'lost' resets the connection (RST)."""
 
     probability: float = Field(0.0, ge=0, le=1)
@@ -47,7 +45,7 @@ class PacketLossConfig(_Strict):
     """gilbert_elliott: loss chance per chunk in the bad state (bursts)."""
 
 
-class BandwidthConfig(_Strict):
+class BandwidthConfig(StrictModel):
     """A token bucket per connection (and optionally one shared by all connections)."""
 
     bytes_per_second: float | None = Field(None, gt=0)
@@ -58,7 +56,7 @@ class BandwidthConfig(_Strict):
     """How far ahead of the rate a connection may send at once."""
 
 
-class SlicerConfig(_Strict):
+class SlicerConfig(StrictModel):
     """Split each write into small pieces with delays between them (Toxiproxy's slicer)."""
 
     average_size: int = Field(64, ge=1)
@@ -67,7 +65,7 @@ class SlicerConfig(_Strict):
     """Pause between pieces, microseconds."""
 
 
-class Impairments(_Strict):
+class Impairments(StrictModel):
     """What happens to the bytes going one way."""
 
     latency: LatencyConfig | None = None
@@ -84,7 +82,7 @@ class Impairments(_Strict):
     then (Toxiproxy's reset_peer)."""
 
 
-class PartitionConfig(_Strict):
+class PartitionConfig(StrictModel):
     """A blackhole: connections stay open but nothing passes; then traffic resumes."""
 
     active: bool = False
@@ -95,7 +93,7 @@ class PartitionConfig(_Strict):
     """During a partition new connections wait for the heal (hang) or are reset (refuse)."""
 
 
-class NetworkConfig(_Strict):
+class NetworkConfig(StrictModel):
     """All impairments of one link. ``NetworkConfig()`` impairs nothing."""
 
     both: Impairments = Field(default_factory=Impairments)
@@ -125,7 +123,7 @@ class NetworkConfig(_Strict):
         )
 
 
-class LinkConfig(_Strict):
+class LinkConfig(StrictModel):
     """One ``mcpchaos link``: listen here, relay to there, with these impairments."""
 
     name: str | None = None
@@ -136,7 +134,7 @@ class LinkConfig(_Strict):
     network: NetworkConfig = Field(default_factory=NetworkConfig)
 
 
-class LinksFile(_Strict):
+class LinksFile(StrictModel):
     """Several links from one file: ``links: [{listen, upstream, network}, ...]``."""
 
     links: list[LinkConfig]

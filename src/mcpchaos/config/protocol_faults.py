@@ -10,7 +10,9 @@ from __future__ import annotations
 import enum
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from mcpchaos.config.model import StrictModel
 
 LEGACY_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26"]
 """The handshake-era versions a legacy server names."""
@@ -19,11 +21,7 @@ MODERN_VERSIONS = ["2026-07-28"]
 MAX_TTL_MS = 24 * 60 * 60 * 1000
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-
-class EraDowngradeConfig(_Strict):
+class EraDowngradeConfig(StrictModel):
     """``era_downgrade``: answer a request as a server of the other era would."""
 
     legacy_versions: list[str] = Field(default_factory=lambda: list(LEGACY_VERSIONS))
@@ -52,7 +50,7 @@ class MirroredHeader(enum.StrEnum):
     PROTOCOL_VERSION = "mcp-protocol-version"
 
 
-class HeaderMismatchConfig(_Strict):
+class HeaderMismatchConfig(StrictModel):
     """``header_mismatch`` (HTTP, 2026-07-28): a mirrored header disagrees with the body."""
 
     headers: list[MirroredHeader] = Field(
@@ -69,7 +67,7 @@ class HeaderMismatchConfig(_Strict):
         return self
 
 
-class MissingCapabilityConfig(_Strict):
+class MissingCapabilityConfig(StrictModel):
     """``missing_capability`` (2026-07-28): -32021 naming a client capability the call needs."""
 
     capability: str = "elicitation"
@@ -97,7 +95,7 @@ class ResultShapeMode(enum.StrEnum):
     goes nowhere (a stream closed is a request cancelled in 2026-07-28)."""
 
 
-class ResultShapeConfig(_Strict):
+class ResultShapeConfig(StrictModel):
     """``result_shape``: a result that lies about its shape or its freshness."""
 
     modes: list[ResultShapeMode] = Field(default_factory=lambda: list(ResultShapeMode))
@@ -114,7 +112,7 @@ class ResultShapeConfig(_Strict):
         return self
 
 
-class SessionExpiryConfig(_Strict):
+class SessionExpiryConfig(StrictModel):
     """``session_expiry`` (HTTP, 2025-era sessions): the session ends under a call."""
 
     reach_server: bool = False

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from mcpchaos.config.model import StrictModel
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-
-class Operation(_Strict):
+class Operation(StrictModel):
     """One kind of request in the mix."""
 
     name: str
@@ -28,7 +26,7 @@ def _default_mix() -> list[Operation]:
     return [Operation(name="echo", params={"name": "echo", "arguments": {"text": "hi"}})]
 
 
-class LoadSettings(_Strict):
+class LoadSettings(StrictModel):
     """How the load driver behaves."""
 
     mode: Literal["closed", "open"] = "closed"
