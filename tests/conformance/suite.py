@@ -15,10 +15,11 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests import forkserver
 from tests.http.servers import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -204,8 +205,22 @@ def client_scenario(
     return Outcome(error=f"the suite exited {status} without checks")
 
 
+PythonCommand = Callable[..., list[str]]
+"""``python_command``'s shape: a script and its arguments to the command line that runs them."""
+
+
 def python_command(script: Path, *args: str) -> list[str]:
     return [sys.executable, str(script), *args]
+
+
+@contextlib.contextmanager
+def forked_python(log_dir: Path) -> Iterator[PythonCommand]:
+    """A fork server with client.py and server.py loaded (tests/forkserver.py); yields the
+    twin of :func:`python_command` whose command runs the script in a fork of it: the 52
+    client scenario runs and the bridge's per-session servers skip importing the SDK."""
+    sock = log_dir / "fork.sock"
+    with forkserver.running(sock, [CLIENT, SERVER], environment(), log_dir / "forkserver.log"):
+        yield lambda script, *args: forkserver.command(sock, script, *args)
 
 
 @contextlib.contextmanager
@@ -257,12 +272,12 @@ def http_proxy(upstream: str, log_dir: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def stdio_bridge(log_dir: Path) -> Iterator[str]:
+def stdio_bridge(log_dir: Path, python: PythonCommand = python_command) -> Iterator[str]:
     """``mcpchaos proxy --listen ... -- server.py --transport stdio`` (HTTP→stdio)."""
     port = free_port()
     argv = [
         sys.executable, "-m", "mcpchaos", "proxy", "--listen", f"127.0.0.1:{port}", "--",
-        *python_command(SERVER, "--transport", "stdio"),
+        *python(SERVER, "--transport", "stdio"),
     ]  # fmt: skip
     with process(argv, port, log_dir / f"bridge-{port}.log"):
         yield f"http://127.0.0.1:{port}/mcp"

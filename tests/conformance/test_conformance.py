@@ -83,8 +83,9 @@ class Runs:
     """Each path's results, computed the first time a test asks (servers started and stopped
     around the run), then kept for the session."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, python: suite.PythonCommand = suite.python_command) -> None:
         self.base = base
+        self.python = python
         self.jobs = max(1, int(os.environ.get("MCPCHAOS_CONFORMANCE_JOBS", "2")))
         self.results: dict[tuple[str, str], dict[str, Outcome]] = {}
         self.seconds: dict[tuple[str, str], float] = {}
@@ -106,7 +107,7 @@ class Runs:
 
         def compute(logs: Path) -> dict[str, Outcome]:
             if path == "bridge":
-                with suite.stdio_bridge(logs) as url:
+                with suite.stdio_bridge(logs, self.python) as url:
                     return suite.server_scenarios(url, scenarios, logs)
             with suite.conformance_server(logs, *flags) as upstream:
                 if path == "direct":
@@ -117,7 +118,7 @@ class Runs:
         return self._get((kind, path), compute)
 
     def client(self, path: str) -> dict[str, Outcome]:
-        command = suite.python_command(suite.CLIENT)
+        command = self.python(suite.CLIENT)
         if path == "proxy":
             command = [*suite.python_command(suite.VIA_PROXY), *command]
 
@@ -165,8 +166,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         suite.ensure_installed()
     except (subprocess.SubprocessError, RuntimeError, OSError) as exc:
         pytest.fail(f"the conformance suite is not installed and {suite.SETUP} failed: {exc!r}")
-    collected = Runs(tmp_path_factory.mktemp("conformance"))
-    yield collected
+    base = tmp_path_factory.mktemp("conformance")
+    with suite.forked_python(base) as python:
+        collected = Runs(base, python)
+        yield collected
     report = os.environ.get("MCPCHAOS_CONFORMANCE_REPORT")
     if report:
         Path(report).write_text(collected.table())

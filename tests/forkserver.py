@@ -1,0 +1,240 @@
+"""A fork server for the test suite's own Python peers: the conformance client and server.
+
+Each conformance client scenario starts ``python tests/conformance/client.py URL`` and the
+bridge path starts ``python tests/conformance/server.py --transport stdio`` once per session:
+about 80 processes whose start-up (importing the MCP SDK, 1.1 s of CPU each on the 2-core
+machine) was a fifth of the whole suite's CPU (docs/testing.md). Here one process imports a
+script's modules once (the *server*), and each run of the script is a fork of it.
+
+What starts such a run is a *launcher*, ``python -S tests/forkserver.py SOCKET SCRIPT ARGS...``
+(no site, standard library only: a few milliseconds). It hands its stdin, stdout and stderr,
+its arguments, environment and working directory to the server over a Unix socket; the forked
+child takes them over and runs the script as ``__main__``. The launcher passes the signals it
+gets on to the child and exits as the child did (its status, or the same signal), so the
+program that started it (the conformance CLI, the HTTP → stdio bridge) sees its own child
+behave as the script would. When the launcher dies (SIGKILL included), the server kills the
+child's whole process group. With no server listening, the launcher runs the script itself.
+
+Test code only: mcpchaos itself never forks from a warm process; the proxies under test are
+started as always.
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+START_WITHIN_S = 60.0
+
+
+def launch(socket_path: str, argv: list[str]) -> int:
+    """The launcher: run ``argv`` (a script and its arguments) in a fork of the server."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(socket_path)
+    except OSError:  # no server: run it here, as it would have run without one
+        os.execv(sys.executable, [sys.executable, *argv])
+    request = json.dumps({"argv": argv, "env": dict(os.environ), "cwd": os.getcwd()}).encode()
+    fds = array.array("i", [0, 1, 2])
+    conn.sendmsg([struct.pack("!I", len(request)), request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
+    # Only the child holds the pipes now: its reader sees end of file when the child exits.
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    for signum in FORWARDED:
+        signal.signal(signum, lambda signum, _: conn.sendall(b"%d\n" % signum))
+    answer = b""
+    while not answer.endswith(b"\n"):
+        try:
+            chunk = conn.recv(64)
+        except InterruptedError:
+            continue
+        if not chunk:
+            return 1  # the server went away: nothing knows how the child ended
+        answer += chunk
+    kind, number = answer.split()
+    if kind == b"signal":
+        signal.signal(int(number), signal.SIG_DFL)
+        os.kill(os.getpid(), int(number))
+    return int(number)
+
+
+class _Child:
+    def __init__(self, pid: int, conn: socket.socket) -> None:
+        self.pid = pid
+        self.conn = conn
+
+
+def serve(socket_path: str, preload: list[str]) -> None:
+    """The server: import ``preload`` (scripts), then fork one child per launcher."""
+    import runpy
+
+    # `python tests/forkserver.py` put tests/ first on the path, where tests/http/ would hide the
+    # standard library's http from the scripts: they get their own directory first instead.
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [entry for entry in sys.path if Path(entry).resolve() != here]
+    for script in preload:  # as `python SCRIPT` would, from the script's own directory
+        sys.path.insert(0, str(Path(script).resolve().parent))
+        runpy.run_path(script, run_name="__preload__")
+        del sys.path[0]
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(socket_path)
+    listener.listen(64)
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, _: stopping.append(signum))
+    children: dict[int, _Child] = {}
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ, "accept")
+    selector.register(wake_read, selectors.EVENT_READ, "wake")
+    while not stopping:
+        for key, _ in selector.select():
+            if key.data == "accept":
+                conn, _ = listener.accept()
+                request, fds = _receive(conn)
+                sys.stdout.flush()
+                sys.stderr.flush()
+                pid = os.fork()
+                if pid == 0:
+                    selector.close()
+                    listener.close()
+                    conn.close()
+                    os.close(wake_read)
+                    os.close(wake_write)
+                    for child in children.values():
+                        child.conn.close()
+                    _become(request, fds)
+                    if not os.path.isfile(sys.argv[0]):  # as python itself says it
+                        print(f"{sys.executable}: can't open file {sys.argv[0]!r}", file=sys.stderr)
+                        sys.exit(2)
+                    runpy.run_path(sys.argv[0], run_name="__main__")
+                    sys.exit(0)
+                for fd in fds:
+                    os.close(fd)
+                children[pid] = _Child(pid, conn)
+                selector.register(conn, selectors.EVENT_READ, pid)
+            elif key.data == "wake":
+                os.read(wake_read, 512)
+                _reap(children, selector)
+            else:
+                _from_launcher(children[key.data], selector)
+    for child in children.values():  # stopped: what it started goes too
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+
+
+def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
+    data, ancillary, _, _ = conn.recvmsg(1 << 16, socket.CMSG_SPACE(3 * 4))
+    fds = array.array("i")
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+    while len(data) < 4 or len(data) < 4 + struct.unpack("!I", data[:4])[0]:
+        chunk = conn.recv(1 << 16)
+        if not chunk:
+            raise ConnectionError("the launcher went away mid-request")
+        data += chunk
+    return json.loads(data[4:]), list(fds)
+
+
+def _become(request: dict[str, Any], fds: list[int]) -> None:
+    """In the child: take over the launcher's stdio, environment, directory and arguments."""
+    os.setsid()  # its own group: the server kills it and what it started as one
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    sys.argv = list(request["argv"])
+    sys.path.insert(0, str(Path(sys.argv[0]).resolve().parent))
+
+
+def _reap(children: dict[int, _Child], selector: selectors.BaseSelector) -> None:
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        child = children.pop(pid, None)
+        if child is None:
+            continue
+        if os.WIFSIGNALED(status):
+            answer = b"signal %d\n" % os.WTERMSIG(status)
+        else:
+            answer = b"exit %d\n" % os.WEXITSTATUS(status)
+        with contextlib.suppress(OSError):
+            child.conn.sendall(answer)
+        with contextlib.suppress(KeyError):  # already, when the launcher went first
+            selector.unregister(child.conn)
+        child.conn.close()
+
+
+def _from_launcher(child: _Child, selector: selectors.BaseSelector) -> None:
+    try:
+        data = child.conn.recv(256)
+    except OSError:
+        data = b""
+    if not data:  # the launcher is gone: so is what it ran
+        selector.unregister(child.conn)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        return
+    for line in data.split():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(child.pid, int(line))
+
+
+@contextlib.contextmanager
+def running(socket_path: Path, preload: list[Path], env: dict[str, str], log: Path) -> Iterator[None]:
+    """A fork server for the duration (stopped, and its children killed, after)."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(socket_path), *map(str, preload)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + START_WITHIN_S
+        while not socket_path.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the fork server did not start (exit {process.poll()}): see {log}")
+            time.sleep(0.05)
+        yield
+    finally:
+        process.terminate()
+        process.wait()
+        socket_path.unlink(missing_ok=True)
+
+
+def command(socket_path: Path, script: Path, *args: str) -> list[str]:
+    """The launcher's command line for ``python SCRIPT ARGS...``."""
+    return [sys.executable, "-S", __file__, str(socket_path), str(script), *args]
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--serve"]:
+        serve(sys.argv[2], sys.argv[3:])
+    else:
+        sys.exit(launch(sys.argv[1], sys.argv[2:]))
