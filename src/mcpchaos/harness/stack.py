@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 from mcpchaos.errors import ConfigError, McpChaosError
+from mcpchaos.harness import forks
 from mcpchaos.harness.control_client import ControlApiError, ControlClient
 
 TargetKind = Literal["demo", "command", "url", "attach"]
@@ -102,11 +103,19 @@ class ManagedProcess:
     name: str
     argv: list[str]
     stderr_path: Path
-    process: asyncio.subprocess.Process | None = None
+    forkable: bool = False
+    """An ``mcpchaos demo-server`` or ``proxy`` command: started as a fork of a warm template
+    when one works (harness/forks.py; ``MCPCHAOS_FORKS=0`` turns that off)."""
+    process: asyncio.subprocess.Process | forks.ForkedProcess | None = None
     _paused: bool = field(default=False, init=False)
 
     async def start(self) -> None:
         self.stderr_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if self.forkable and os.environ.get("MCPCHAOS_FORKS", "1") != "0":
+            self.process = await forks.fork(self.argv[3:], self.stderr_path, env)
+            if self.process is not None:
+                return
         with self.stderr_path.open("ab") as stderr:
             try:
                 self.process = await asyncio.create_subprocess_exec(
@@ -115,7 +124,7 @@ class ManagedProcess:
                     stdout=asyncio.subprocess.DEVNULL,
                     stderr=stderr,
                     start_new_session=True,
-                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                    env=env,
                 )
             except OSError as exc:
                 raise StackError(f"cannot start {self.name} ({self.argv[0]}): {exc}") from exc
@@ -294,6 +303,7 @@ class Stack:
             role,
             _mcpchaos("demo-server", "--transport", "http", "--port", str(port), *self.upstream_args),
             self.workdir / f"{self.name}-{role}.stderr",
+            forkable=True,
         )
         await process.start()
         await wait_for_port(port, process)
@@ -324,7 +334,7 @@ class Stack:
         else:
             argv += ["--upstream", self.upstream_url]
         self.fault_log_path.unlink(missing_ok=True)
-        self.proxy = ManagedProcess("proxy", argv, self.workdir / f"{self.name}-proxy.stderr")
+        self.proxy = ManagedProcess("proxy", argv, self.workdir / f"{self.name}-proxy.stderr", forkable=True)
         self.proxy.stderr_path.unlink(missing_ok=True)
         await self.proxy.start()
         await wait_for_port(port, self.proxy)

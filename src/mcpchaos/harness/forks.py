@@ -1,0 +1,230 @@
+"""The harness's demo servers and proxies started as forks of a warm process (a *template*),
+not as new interpreters.
+
+A demo server is the official SDK's server, and importing the SDK is most of its start-up:
+1.1–1.4 s of CPU on a 2-core machine before it listens; a proxy with its control API 0.9 s;
+both paid again for every scenario, every replica and every restart. The harness starts one
+template per command (``python -m mcpchaos.harness.forks``, which imports that command's
+modules and waits) the first time it needs one; each server or proxy after that is a fork of it
+running ``mcpchaos demo-server ...`` or ``mcpchaos proxy ...``: tens of milliseconds.
+
+A fork is a process like any other for the harness: its own pid and process group (so pause,
+kill and the resource samples work as before), its stderr in the file the harness named, its
+exit status reported by the template (its parent). The template lives as long as the process
+that started it: it reads a pipe from that process, and when the pipe closes (that process
+ended, SIGKILL included) it kills its forks and exits. Anything that goes wrong in starting or
+reaching the template makes :func:`fork` return None, and the caller starts the server the
+ordinary way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import json
+import logging
+import os
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("mcpchaos.harness")
+
+START_WITHIN_S = 60.0
+PRELOAD = {"demo-server": "mcpchaos.demo.server", "proxy": "mcpchaos.cli.proxy_command"}
+"""What each command's template imports: the modules that command's start-up spends its time in."""
+
+
+class ForkedProcess:
+    """The harness's handle on a fork: what ``asyncio.subprocess.Process`` offers it."""
+
+    def __init__(self, pid: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._writer = writer
+        self._ended = asyncio.ensure_future(self._read_end(reader))
+
+    async def _read_end(self, reader: asyncio.StreamReader) -> None:
+        line = await reader.readline()
+        try:
+            end = json.loads(line)
+            self.returncode = -int(end["signal"]) if "signal" in end else int(end["exit"])
+        except (ValueError, KeyError, TypeError):
+            self.returncode = -signal.SIGKILL  # the template went away: so did its forks
+        self._writer.close()
+
+    async def wait(self) -> int:
+        await asyncio.shield(self._ended)
+        assert self.returncode is not None
+        return self.returncode
+
+
+class _Template:
+    def __init__(self, preload: str) -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix="mcpchaos-forks-"))
+        self.socket = self.directory / "fork.sock"
+        with (self.directory / "template.stderr").open("ab") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "mcpchaos.harness.forks", str(self.socket), preload],
+                stdin=subprocess.PIPE,  # the lifeline: closed when this process ends
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+        atexit.register(self.close)
+
+    async def ready(self) -> bool:
+        deadline = time.monotonic() + START_WITHIN_S
+        while not self.socket.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(5)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+_templates: dict[str, _Template] = {}
+
+
+async def fork(argv: list[str], stderr: Path, env: dict[str, str]) -> ForkedProcess | None:
+    """``mcpchaos ARGV`` (a command of :data:`PRELOAD`) as a fork of that command's template,
+    started on first use; None when there is no working template (start it the ordinary way)."""
+    try:
+        template = _templates.get(argv[0])
+        if template is None or template.process.poll() is not None:
+            template = _templates[argv[0]] = _Template(PRELOAD[argv[0]])
+        if not await template.ready():
+            log.warning("the %s template did not start: %s", argv[0], template.directory)
+            return None
+        reader, writer = await asyncio.open_unix_connection(str(template.socket))
+        request = {"argv": argv, "stderr": str(stderr), "env": env, "cwd": os.getcwd()}
+        writer.write(json.dumps(request).encode() + b"\n")
+        started = json.loads(await reader.readline())
+        return ForkedProcess(int(started["pid"]), reader, writer)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("cannot fork %s (%s): starting it the ordinary way", argv[0], exc)
+        return None
+
+
+# The template process.
+
+
+def serve(socket_path: str, preload: str) -> None:
+    """Import ``preload``, then fork one ``mcpchaos`` command per connection until stdin closes."""
+    import importlib
+
+    importlib.import_module(preload)
+    from mcpchaos.cli.main import main
+
+    if threading.active_count() != 1:
+        sys.exit("the preloaded modules started threads: forking would be unsafe")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(socket_path + ".partial")
+    listener.listen(64)
+    os.rename(socket_path + ".partial", socket_path)  # it exists once it accepts
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, _: stopping.append(signum))
+    forks: dict[int, socket.socket] = {}
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ, "accept")
+    selector.register(wake_read, selectors.EVENT_READ, "wake")
+    selector.register(sys.stdin, selectors.EVENT_READ, "lifeline")
+    while not stopping:
+        for key, _ in selector.select():
+            if key.data == "lifeline" and not os.read(sys.stdin.fileno(), 512):
+                stopping.append(0)
+            elif key.data == "wake":
+                os.read(wake_read, 512)
+                _reap(forks)
+            elif key.data == "accept":
+                conn, _ = listener.accept()
+                request = _request(conn)
+                if request is None:
+                    conn.close()
+                    continue
+                pid = os.fork()
+                if pid == 0:
+                    selector.close()
+                    for other in (listener, conn, *forks.values()):
+                        other.close()
+                    os.close(wake_read)
+                    os.close(wake_write)
+                    _become(request)
+                    sys.exit(main(request["argv"]))
+                conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+                forks[pid] = conn
+    for pid in forks:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def _request(conn: socket.socket) -> dict[str, Any] | None:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = conn.recv(1 << 16)
+        if not chunk:
+            return None
+        data += chunk
+    try:
+        request: dict[str, Any] = json.loads(data)
+    except ValueError:
+        return None
+    return request
+
+
+def _become(request: dict[str, Any]) -> None:
+    """In the fork: its own session, /dev/null for stdin and stdout, stderr to the named file,
+    the caller's environment and directory, default signal handling."""
+    os.setsid()
+    signal.set_wakeup_fd(-1)
+    for signum in (signal.SIGCHLD, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+    null = os.open(os.devnull, os.O_RDWR)
+    err = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    for source, target in ((null, 0), (null, 1), (err, 2)):
+        os.dup2(source, target)
+    os.close(null)
+    os.close(err)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    sys.argv = [sys.argv[0], *request["argv"]]
+
+
+def _reap(forks: dict[int, socket.socket]) -> None:
+    while forks:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        conn = forks.pop(pid, None)
+        if conn is None:
+            continue
+        end = {"signal": os.WTERMSIG(status)} if os.WIFSIGNALED(status) else {"exit": os.WEXITSTATUS(status)}
+        with contextlib.suppress(OSError):
+            conn.sendall(json.dumps(end).encode() + b"\n")
+        conn.close()
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], sys.argv[2])
