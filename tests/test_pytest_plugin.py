@@ -78,6 +78,7 @@ def test_a_failing_test_stops_its_processes_and_shows_the_proxy_log_and_options_
     run = pytest_run("-q", cwd=tmp_path)
     assert run.returncode == 1, run.stdout[-3000:]
     assert "1 failed, 1 passed" in run.stdout
+    assert "AssertionError: deliberately" in run.stdout  # not an earlier assertion: the option arrived
     assert "mcpchaos proxy stderr (mcpchaos)" in run.stdout  # the failure shows the proxy's log
     assert "control API on http://127.0.0.1:" in run.stdout
     started = [pid for line in pids.read_text().splitlines() for pid in json.loads(line)]

@@ -30,6 +30,8 @@ async def test_a_forked_stack_is_its_own_process_groups_and_reports_how_each_end
             assert process.pid is not None
             assert os.getpgid(process.pid) == process.pid
             assert psutil.Process(process.pid).ppid() != os.getpid()  # the template's child
+            shown = [arg for arg in psutil.Process(process.pid).cmdline() if arg]
+            assert shown == process.argv  # what ps shows is what it runs, not the template
         assert stack.control is not None
         assert (await stack.control.health())["status"] == "ok"
 

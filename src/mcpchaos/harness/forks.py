@@ -40,6 +40,9 @@ from typing import Any
 log = logging.getLogger("mcpchaos.harness")
 
 START_WITHIN_S = 60.0
+TITLE_ROOM = 4096
+"""Bytes of blank argument the template starts with, so that each fork can write its own
+command line over the template's (what ``ps``, psutil and /proc/PID/cmdline show)."""
 PRELOAD = {"demo-server": "mcpchaos.demo.server", "proxy": "mcpchaos.cli.proxy_command"}
 """What each command's template imports: the modules that command's start-up spends its time in."""
 
@@ -74,7 +77,7 @@ class _Template:
         self.socket = self.directory / "fork.sock"
         with (self.directory / "template.stderr").open("ab") as stderr:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "mcpchaos.harness.forks", str(self.socket), preload],
+                [sys.executable, "-m", "mcpchaos.harness.forks", str(self.socket), preload, " " * TITLE_ROOM],
                 stdin=subprocess.PIPE,  # the lifeline: closed when this process ends
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
@@ -207,6 +210,22 @@ def _become(request: dict[str, Any]) -> None:
     os.environ.update(request["env"])
     os.chdir(request["cwd"])
     sys.argv = [sys.argv[0], *request["argv"]]
+    _retitle([sys.executable, "-m", "mcpchaos", *request["argv"]])
+
+
+def _retitle(argv: list[str]) -> None:
+    """Write ``argv`` over the process's own command line (the template's, in its memory), so
+    the fork looks like what it runs; the rest of the room is NULs (psutil shows them as empty
+    arguments at the end). Skipped when it does not fit or the kernel does not allow it."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        with open("/proc/self/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start and arg_end: proc(5) fields 48, 49
+        title = b"\0".join(os.fsencode(arg) for arg in argv) + b"\0"
+        if len(title) <= end - start:
+            with open("/proc/self/mem", "r+b", buffering=0) as memory:
+                memory.seek(start)
+                memory.write(title.ljust(end - start, b"\0"))
 
 
 def _reap(forks: dict[int, socket.socket]) -> None:
@@ -227,4 +246,4 @@ def _reap(forks: dict[int, socket.socket]) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.argv[2])
+    serve(sys.argv[1], sys.argv[2])  # sys.argv[3]: the room for the forks' command lines
