@@ -66,11 +66,11 @@ def launch(socket_path: str, argv: list[str]) -> int:
         if not chunk:
             return 1  # the server went away: nothing knows how the child ended
         answer += chunk
-    kind, number = answer.split()
-    if kind == b"signal":
-        signal.signal(int(number), signal.SIG_DFL)
-        os.kill(os.getpid(), int(number))
-    return int(number)
+    returncode = int(answer)
+    if returncode < 0:  # it died of a signal: so does the launcher
+        signal.signal(-returncode, signal.SIG_DFL)
+        os.kill(os.getpid(), -returncode)
+    return returncode
 
 
 class _Child:
@@ -171,22 +171,12 @@ def _become(request: dict[str, Any], fds: list[int]) -> None:
 
 
 def _reap(children: dict[int, _Child], selector: selectors.BaseSelector) -> None:
-    while children:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        child = children.pop(pid, None)
-        if child is None:
-            continue
-        if os.WIFSIGNALED(status):
-            answer = b"signal %d\n" % os.WTERMSIG(status)
-        else:
-            answer = b"exit %d\n" % os.WEXITSTATUS(status)
+    from mcpchaos.harness.forks import ended
+
+    for pid, returncode in ended(children):
+        child = children.pop(pid)
         with contextlib.suppress(OSError):
-            child.conn.sendall(answer)
+            child.conn.sendall(b"%d\n" % returncode)
         with contextlib.suppress(KeyError):  # already, when the launcher went first
             selector.unregister(child.conn)
         child.conn.close()

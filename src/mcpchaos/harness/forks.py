@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,7 @@ class ForkedProcess:
     async def _read_end(self, reader: asyncio.StreamReader) -> None:
         line = await reader.readline()
         try:
-            end = json.loads(line)
-            self.returncode = -int(end["signal"]) if "signal" in end else int(end["exit"])
+            self.returncode = int(json.loads(line)["returncode"])
         except (ValueError, KeyError, TypeError):
             self.returncode = -signal.SIGKILL  # the template went away: so did its forks
         self._writer.close()
@@ -229,20 +229,26 @@ def _retitle(argv: list[str]) -> None:
 
 
 def _reap(forks: dict[int, socket.socket]) -> None:
-    while forks:
+    for pid, returncode in ended(forks):
+        conn = forks.pop(pid)
+        with contextlib.suppress(OSError):
+            conn.sendall(json.dumps({"returncode": returncode}).encode() + b"\n")
+        conn.close()
+
+
+def ended(children: Mapping[int, object]) -> Iterator[tuple[int, int]]:
+    """Each of ``children`` (by pid) that has ended, reaped without waiting: its pid and its
+    status as a return code (the exit status, or -N for signal N). Also the test suite's own
+    fork server's (tests/forkserver.py)."""
+    while children:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
-        conn = forks.pop(pid, None)
-        if conn is None:
-            continue
-        end = {"signal": os.WTERMSIG(status)} if os.WIFSIGNALED(status) else {"exit": os.WEXITSTATUS(status)}
-        with contextlib.suppress(OSError):
-            conn.sendall(json.dumps(end).encode() + b"\n")
-        conn.close()
+        if pid in children:
+            yield pid, os.waitstatus_to_exitcode(status)
 
 
 if __name__ == "__main__":
