@@ -91,33 +91,22 @@ def serve(socket_path: str, preload: list[str]) -> None:
         sys.path.insert(0, str(Path(script).resolve().parent))
         runpy.run_path(script, run_name="__preload__")
         del sys.path[0]
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(socket_path)
-    listener.listen(64)
-    wake_read, wake_write = os.pipe()
-    os.set_blocking(wake_write, False)
-    signal.set_wakeup_fd(wake_write)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    stopping: list[int] = []
-    signal.signal(signal.SIGTERM, lambda signum, _: stopping.append(signum))
+    from mcpchaos.harness.forks import Listening
+
+    server = Listening(socket_path)
+    selector = server.selector
     children: dict[int, _Child] = {}
-    selector = selectors.DefaultSelector()
-    selector.register(listener, selectors.EVENT_READ, "accept")
-    selector.register(wake_read, selectors.EVENT_READ, "wake")
-    while not stopping:
+    while not server.stopping:
         for key, _ in selector.select():
             if key.data == "accept":
-                conn, _ = listener.accept()
+                conn, _ = server.listener.accept()
                 request, fds = _receive(conn)
                 sys.stdout.flush()
                 sys.stderr.flush()
                 pid = os.fork()
                 if pid == 0:
-                    selector.close()
-                    listener.close()
+                    server.close_in_fork()
                     conn.close()
-                    os.close(wake_read)
-                    os.close(wake_write)
                     for child in children.values():
                         child.conn.close()
                     _become(request, fds)
@@ -131,7 +120,7 @@ def serve(socket_path: str, preload: list[str]) -> None:
                 children[pid] = _Child(pid, conn)
                 selector.register(conn, selectors.EVENT_READ, pid)
             elif key.data == "wake":
-                os.read(wake_read, 512)
+                os.read(server.wake_read, 512)
                 _reap(children, selector)
             else:
                 _from_launcher(children[key.data], selector)
@@ -157,9 +146,6 @@ def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
 def _become(request: dict[str, Any], fds: list[int]) -> None:
     """In the child: take over the launcher's stdio, environment, directory and arguments."""
     os.setsid()  # its own group: the server kills it and what it started as one
-    signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)

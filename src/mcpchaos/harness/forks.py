@@ -135,41 +135,27 @@ def serve(socket_path: str, preload: str) -> None:
 
     if threading.active_count() != 1:
         sys.exit("the preloaded modules started threads: forking would be unsafe")
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(socket_path + ".partial")
-    listener.listen(64)
-    os.rename(socket_path + ".partial", socket_path)  # it exists once it accepts
-    wake_read, wake_write = os.pipe()
-    os.set_blocking(wake_write, False)
-    signal.set_wakeup_fd(wake_write)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    stopping: list[int] = []
-    signal.signal(signal.SIGTERM, lambda signum, _: stopping.append(signum))
+    server = Listening(socket_path)
     forks: dict[int, socket.socket] = {}
-    selector = selectors.DefaultSelector()
-    selector.register(listener, selectors.EVENT_READ, "accept")
-    selector.register(wake_read, selectors.EVENT_READ, "wake")
-    selector.register(sys.stdin, selectors.EVENT_READ, "lifeline")
-    while not stopping:
-        for key, _ in selector.select():
+    server.selector.register(sys.stdin, selectors.EVENT_READ, "lifeline")
+    while not server.stopping:
+        for key, _ in server.selector.select():
             if key.data == "lifeline" and not os.read(sys.stdin.fileno(), 512):
-                stopping.append(0)
+                server.stopping.append(0)
             elif key.data == "wake":
-                os.read(wake_read, 512)
+                os.read(server.wake_read, 512)
                 _reap(forks)
             elif key.data == "accept":
-                conn, _ = listener.accept()
+                conn, _ = server.listener.accept()
                 request = _request(conn)
                 if request is None:
                     conn.close()
                     continue
                 pid = os.fork()
                 if pid == 0:
-                    selector.close()
-                    for other in (listener, conn, *forks.values()):
+                    server.close_in_fork()
+                    for other in (conn, *forks.values()):
                         other.close()
-                    os.close(wake_read)
-                    os.close(wake_write)
                     _become(request)
                     sys.exit(main(request["argv"]))
                 conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
@@ -177,6 +163,37 @@ def serve(socket_path: str, preload: str) -> None:
     for pid in forks:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
+
+
+class Listening:
+    """A fork server's Unix socket (it appears once it accepts), its selector (``"accept"``
+    for the socket, ``"wake"`` when SIGCHLD came) and ``stopping`` (non-empty after SIGTERM).
+    Also the test suite's own fork server's (tests/forkserver.py)."""
+
+    def __init__(self, socket_path: str) -> None:
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(socket_path + ".partial")
+        self.listener.listen(64)
+        os.rename(socket_path + ".partial", socket_path)
+        self.wake_read, self.wake_write = os.pipe()
+        os.set_blocking(self.wake_write, False)
+        signal.set_wakeup_fd(self.wake_write)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.stopping: list[int] = []
+        signal.signal(signal.SIGTERM, lambda signum, _: self.stopping.append(signum))
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.listener, selectors.EVENT_READ, "accept")
+        self.selector.register(self.wake_read, selectors.EVENT_READ, "wake")
+
+    def close_in_fork(self) -> None:
+        """In a fork: let go of all of it, and of the signal handling the server set."""
+        self.selector.close()
+        self.listener.close()
+        os.close(self.wake_read)
+        os.close(self.wake_write)
+        signal.set_wakeup_fd(-1)
+        for signum in (signal.SIGCHLD, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
 
 
 def _request(conn: socket.socket) -> dict[str, Any] | None:
@@ -197,9 +214,6 @@ def _become(request: dict[str, Any]) -> None:
     """In the fork: its own session, /dev/null for stdin and stdout, stderr to the named file,
     the caller's environment and directory, default signal handling."""
     os.setsid()
-    signal.set_wakeup_fd(-1)
-    for signum in (signal.SIGCHLD, signal.SIGTERM):
-        signal.signal(signum, signal.SIG_DFL)
     null = os.open(os.devnull, os.O_RDWR)
     err = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     for source, target in ((null, 0), (null, 1), (err, 2)):
