@@ -69,10 +69,14 @@ def test_the_template_and_its_forks_end_with_the_process_that_started_them(tmp_p
     finally:
         harness.kill()
         harness.wait()
-    deadline = time.monotonic() + 30
-    while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+    assert all(_gone_within(pid, 30) for pid in pids)
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _running(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(_running(pid) for pid in pids)
+    return not _running(pid)
 
 
 def _running(pid: int) -> bool:
@@ -92,5 +96,21 @@ async def test_with_forks_turned_off_the_stack_starts_new_interpreters(
         assert stack.upstream is not None
         assert isinstance(stack.upstream.process, asyncio.subprocess.Process)
         assert psutil.Process(stack.upstream.pid).ppid() == os.getpid()
+    finally:
+        await stack.stop()
+
+
+async def test_a_fork_whose_template_dies_is_killed_and_reported_so(tmp_path: Path) -> None:
+    stack = Stack(TargetSpec(), tmp_path)
+    await stack.start()
+    try:
+        assert stack.upstream is not None
+        assert stack.upstream.pid is not None
+        pid, process = stack.upstream.pid, stack.upstream.process
+        assert isinstance(process, forks.ForkedProcess)
+        forks._templates["demo-server"].process.kill()  # the template, from outside
+        async with asyncio.timeout(30):
+            assert await process.wait() == -signal.SIGKILL
+        assert await asyncio.to_thread(_gone_within, pid, 30)  # not left serving, unreported
     finally:
         await stack.stop()

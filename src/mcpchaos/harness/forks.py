@@ -61,8 +61,10 @@ class ForkedProcess:
         line = await reader.readline()
         try:
             self.returncode = int(json.loads(line)["returncode"])
-        except (ValueError, KeyError, TypeError):
-            self.returncode = -signal.SIGKILL  # the template went away: so did its forks
+        except (ValueError, KeyError, TypeError):  # the template went away: so does its fork
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
+            self.returncode = -signal.SIGKILL
         self._writer.close()
 
     async def wait(self) -> int:
@@ -92,6 +94,11 @@ class _Template:
             await asyncio.sleep(0.02)
         return True
 
+    def tail(self) -> str:
+        with contextlib.suppress(OSError):
+            return (self.directory / "template.stderr").read_text(errors="replace")[-2000:]
+        return ""
+
     def close(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -101,17 +108,23 @@ class _Template:
 
 
 _templates: dict[str, _Template] = {}
+_failed: set[str] = set()
+"""Commands whose template did not start: not tried again in this process."""
 
 
 async def fork(argv: list[str], stderr: Path, env: dict[str, str]) -> ForkedProcess | None:
     """``mcpchaos ARGV`` (a command of :data:`PRELOAD`) as a fork of that command's template,
     started on first use; None when there is no working template (start it the ordinary way)."""
+    if argv[0] in _failed:
+        return None
     try:
         template = _templates.get(argv[0])
         if template is None or template.process.poll() is not None:
             template = _templates[argv[0]] = _Template(PRELOAD[argv[0]])
         if not await template.ready():
-            log.warning("the %s template did not start: %s", argv[0], template.directory)
+            log.warning("the %s template did not start: %s", argv[0], template.tail())
+            template.close()
+            _failed.add(argv[0])
             return None
         reader, writer = await asyncio.open_unix_connection(str(template.socket))
         request = {"argv": argv, "stderr": str(stderr), "env": env, "cwd": os.getcwd()}
@@ -136,6 +149,9 @@ def serve(socket_path: str, preload: str) -> None:
     if threading.active_count() != 1:
         sys.exit("the preloaded modules started threads: forking would be unsafe")
     server = Listening(socket_path)
+    # Ctrl-C reaches the whole foreground group, this process too: the harness handles it and
+    # stops its forks; the template must not die first and leave them without a parent to report.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     forks: dict[int, socket.socket] = {}
     server.selector.register(sys.stdin, selectors.EVENT_READ, "lifeline")
     while not server.stopping:
@@ -163,6 +179,7 @@ def serve(socket_path: str, preload: str) -> None:
     for pid in forks:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
+    shutil.rmtree(Path(socket_path).parent, ignore_errors=True)  # also when the harness was killed
 
 
 class Listening:
@@ -194,6 +211,7 @@ class Listening:
         signal.set_wakeup_fd(-1)
         for signum in (signal.SIGCHLD, signal.SIGTERM):
             signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _request(conn: socket.socket) -> dict[str, Any] | None:
