@@ -33,6 +33,7 @@ from bench import (
     memory_pressure,
     netsim_accuracy,
     peer,
+    startup,
     stdio_overhead,
 )
 from bench.common import Budget, Result, cell, load_average, machine, render
@@ -50,6 +51,7 @@ FIGURES: dict[str, Callable[[Budget], Result]] = {
     "driver": load_driver.figure,
     "scale": memory_pressure.figure_scale,
     "peer": peer.figure,
+    "startup": startup.figure,
 }
 SLOW_TO_START = {"peer"}
 BEGIN = (
