@@ -229,6 +229,7 @@ class Exchange:
         original = self.original
         long_lived = original is not None and original.method in LONG_LIVED
         client_gone = self.reply.writer.state is State.ABORTED or long_lived
+        still_upstream = any(leg.call is not None and not leg.call.finished for leg in self.legs)
         for leg in self.legs:
             leg.orphan(client_gone)
         self.legs.clear()
@@ -237,7 +238,11 @@ class Exchange:
             session.tracker.forget(Direction.CLIENT_TO_SERVER, self.reply.request_id)
         if self.reply.injected_status == 404 and session.id in proxy.sessions:
             # An injected 404 on a session (session_expiry) ends it as an expiry would: the
-            # client's next request with its id gets 404 too, and it is ended upstream.
+            # client's next request with its id gets 404 too, and it is ended upstream, but
+            # not before a call forwarded to run there (reach_server) had its grace: a DELETE
+            # on another connection could reach the server first, and the call never ran.
+            if still_upstream:
+                session.attributes[table.END_UPSTREAM_AFTER] = _ORPHAN_GRACE
             proxy.sessions.expire_now(session.id)
         if session.id not in proxy.sessions:  # sessionless, or deleted: it ends here
             proxy.sessions.ended(session)

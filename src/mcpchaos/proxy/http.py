@@ -41,7 +41,7 @@ from mcpchaos.proxy.http_options import HttpOptions
 from mcpchaos.proxy.http_reply import SESSION_GONE
 from mcpchaos.proxy.lifecycle import serve_until_stopped, sweep
 from mcpchaos.proxy.relay import RawRelay, StatusHook
-from mcpchaos.proxy.sessions import SESSION_HEADER, SESSION_KEY, SessionTable
+from mcpchaos.proxy.sessions import END_UPSTREAM_AFTER, SESSION_HEADER, SESSION_KEY, SessionTable
 from mcpchaos.proxy.upstream import GuardedUpstream, StatusOnly
 from mcpchaos.transport.http import (
     Headers,
@@ -243,9 +243,17 @@ class HttpProxy:
         self.sessions.add(session_id, session)
 
     def _session_gone(self, session_id: str, session: Session, end_upstream: bool) -> None:
-        """An evicted or expired session: end it at the upstream too (best effort)."""
-        if end_upstream:
-            headers = block([(SESSION_HEADER, session_id)])
+        """An evicted or expired session: end it at the upstream too (best effort), after the
+        session's ``END_UPSTREAM_AFTER`` seconds when a call of its is still there."""
+        if not end_upstream:
+            return
+        headers = block([(SESSION_HEADER, session_id)])
+        delay: float = session.attributes.pop(END_UPSTREAM_AFTER, 0.0)
+        if delay > 0:
+            asyncio.get_running_loop().call_later(
+                delay, self.upstream.call, "DELETE", self._mcp_target, headers, None, StatusOnly(), 5.0
+            )
+        else:
             self.upstream.call("DELETE", self._mcp_target, headers, None, StatusOnly(), 5.0)
 
 

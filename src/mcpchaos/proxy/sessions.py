@@ -30,6 +30,8 @@ IN_FLIGHT = "http.in_flight"
 """Session attribute: how many of its requests and streams are open now (not idle while > 0)."""
 ENDED = "ended"
 """Session attribute: the session was reported ended (once)."""
+END_UPSTREAM_AFTER = "http.end_upstream_after"
+"""Session attribute: seconds to wait before ending it upstream (a call of its is still there)."""
 
 Entry = TypeVar("Entry")
 
@@ -208,4 +210,14 @@ class SessionTable(Generic[Entry]):
         return session_id in self._entries
 
 
-__all__ = ["ENDED", "IN_FLIGHT", "SESSION_HEADER", "SESSION_KEY", "SessionTable", "busy", "enter", "leave"]
+__all__ = [
+    "ENDED",
+    "END_UPSTREAM_AFTER",
+    "IN_FLIGHT",
+    "SESSION_HEADER",
+    "SESSION_KEY",
+    "SessionTable",
+    "busy",
+    "enter",
+    "leave",
+]
