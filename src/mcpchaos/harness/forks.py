@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import io
 import json
 import logging
 import os
@@ -240,6 +241,10 @@ def _become(request: dict[str, Any]) -> None:
     os.close(err)
     os.environ.clear()
     os.environ.update(request["env"])
+    if os.environ.get("PYTHONUNBUFFERED"):  # read at start-up by a new interpreter: the template's
+        for stream in (sys.stdout, sys.stderr):  # streams were made before this environment
+            if isinstance(stream, io.TextIOWrapper):
+                stream.reconfigure(write_through=True)
     os.chdir(request["cwd"])
     sys.argv = [sys.argv[0], *request["argv"]]
     _retitle([sys.executable, "-m", "mcpchaos", *request["argv"]])
