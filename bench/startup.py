@@ -21,9 +21,8 @@ import os
 import resource
 import subprocess
 import sys
-import time
 
-from bench.common import MCPCHAOS, Budget, Check, Result, alternate, free_port, median
+from bench.common import MCPCHAOS, Budget, Check, Result, alternate, cpu_seconds, free_port, median, spawn
 
 STACKS = 4
 _STACKS_SCRIPT = """
@@ -45,25 +44,9 @@ def _children_cpu() -> float:
 
 def until_listening(*args: str) -> float:
     """CPU seconds of ``mcpchaos ARGS`` (with ``{port}`` filled) from its start until it listens."""
-    import socket
-
     port = free_port()
-    before = _children_cpu()
-    process = subprocess.Popen(
-        [*MCPCHAOS, *(arg.replace("{port}", str(port)) for arg in args)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            time.sleep(0.01)
-    process.terminate()
-    process.wait()
-    return _children_cpu() - before
+    with spawn([*MCPCHAOS, *(arg.replace("{port}", str(port)) for arg in args)], port) as process:
+        return cpu_seconds(process)
 
 
 def per_stack(forks: bool) -> float:

@@ -15,8 +15,9 @@ program that started it (the conformance CLI, the HTTP → stdio bridge) sees it
 behave as the script would. When the launcher dies (SIGKILL included), the server kills the
 child's whole process group. With no server listening, the launcher runs the script itself.
 
-Test code only: mcpchaos itself never forks from a warm process; the proxies under test are
-started as always.
+Test code: the harness's own forks of its demo servers and proxies are
+:mod:`mcpchaos.harness.forks`, whose socket and reaping this server shares; the proxies the
+conformance tests put under test are started as always.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 START_WITHIN_S = 60.0
 

@@ -113,7 +113,7 @@ class ManagedProcess:
         self.stderr_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         if self.forkable and os.environ.get("MCPCHAOS_FORKS", "1") != "0":
-            self.process = await forks.fork(self.argv[3:], self.stderr_path, env)
+            self.process = await forks.fork(self.argv[len(_mcpchaos()) :], self.stderr_path, env)
             if self.process is not None:
                 return
         with self.stderr_path.open("ab") as stderr:
