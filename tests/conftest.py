@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
+from tests import forkserver
 from tests.http.servers import demo_http_server
 
 # Hypothesis's per-example deadline (200 ms) times the machine, not the code: on a loaded
@@ -13,6 +14,13 @@ from tests.http.servers import demo_http_server
 # targets live in bench/.
 settings.register_profile("suite", deadline=None)
 settings.load_profile("suite")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def demo_forks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The fork server behind tests.forkserver.DEMO_SERVER, for this pytest process."""
+    with forkserver.demo_forks(tmp_path_factory.mktemp("demo-forks") / "forkserver.log"):
+        yield
 
 
 @pytest.fixture(scope="session")

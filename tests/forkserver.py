@@ -80,7 +80,9 @@ class _Child:
 
 
 def serve(socket_path: str, preload: list[str]) -> None:
-    """The server: import ``preload`` (scripts), then fork one child per launcher."""
+    """The server: import ``preload`` (scripts, or modules: a name without ``.py``), then
+    fork one child per launcher."""
+    import importlib
     import runpy
 
     # `python tests/forkserver.py` put tests/ first on the path, where tests/http/ would hide the
@@ -88,6 +90,9 @@ def serve(socket_path: str, preload: list[str]) -> None:
     here = Path(__file__).resolve().parent
     sys.path[:] = [entry for entry in sys.path if Path(entry).resolve() != here]
     for script in preload:  # as `python SCRIPT` would, from the script's own directory
+        if not script.endswith(".py"):
+            importlib.import_module(script)
+            continue
         sys.path.insert(0, str(Path(script).resolve().parent))
         runpy.run_path(script, run_name="__preload__")
         del sys.path[0]
@@ -110,6 +115,11 @@ def serve(socket_path: str, preload: list[str]) -> None:
                     for child in children.values():
                         child.conn.close()
                     _become(request, fds)
+                    if sys.argv[0] == "-m":  # python -m MODULE ARGS...
+                        module = sys.argv[1]
+                        sys.argv = [module, *sys.argv[2:]]
+                        runpy.run_module(module, run_name="__main__", alter_sys=True)
+                        sys.exit(0)
                     if not os.path.isfile(sys.argv[0]):  # as python itself says it
                         print(f"{sys.executable}: can't open file {sys.argv[0]!r}", file=sys.stderr)
                         sys.exit(2)
@@ -153,7 +163,8 @@ def _become(request: dict[str, Any], fds: list[int]) -> None:
     os.environ.clear()
     os.environ.update(request["env"])
     sys.argv = list(request["argv"])
-    sys.path.insert(0, str(Path(sys.argv[0]).resolve().parent))
+    # As python puts them first: the script's directory, or for -m the working directory.
+    sys.path.insert(0, os.getcwd() if sys.argv[0] == "-m" else str(Path(sys.argv[0]).resolve().parent))
 
 
 def _reap(children: dict[int, _Child], selector: selectors.BaseSelector) -> None:
@@ -184,8 +195,11 @@ def _from_launcher(child: _Child, selector: selectors.BaseSelector) -> None:
 
 
 @contextlib.contextmanager
-def running(socket_path: Path, preload: list[Path], env: dict[str, str], log: Path) -> Iterator[None]:
-    """A fork server for the duration (stopped, and its children killed, after)."""
+def running(
+    socket_path: Path, preload: list[Path | str], env: dict[str, str], log: Path, wait: bool = True
+) -> Iterator[None]:
+    """A fork server for the duration (stopped, and its children killed, after). ``wait``:
+    until it accepts (else launchers run their command themselves until it does)."""
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, __file__, "--serve", str(socket_path), *map(str, preload)],
@@ -193,7 +207,7 @@ def running(socket_path: Path, preload: list[Path], env: dict[str, str], log: Pa
         )  # fmt: skip
     try:
         deadline = time.monotonic() + START_WITHIN_S
-        while not socket_path.exists():
+        while wait and not socket_path.exists():
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the fork server did not start (exit {process.poll()}): see {log}")
             time.sleep(0.05)
@@ -204,9 +218,27 @@ def running(socket_path: Path, preload: list[Path], env: dict[str, str], log: Pa
         socket_path.unlink(missing_ok=True)
 
 
-def command(socket_path: Path, script: Path, *args: str) -> list[str]:
-    """The launcher's command line for ``python SCRIPT ARGS...``."""
+def command(socket_path: Path, script: Path | str, *args: str) -> list[str]:
+    """The launcher's command line for ``python SCRIPT ARGS...`` (``script`` "-m": a module)."""
     return [sys.executable, "-S", __file__, str(socket_path), str(script), *args]
+
+
+# The demo server as the tests' peer: each pytest process (an xdist worker) runs a fork server
+# with it imported (tests/conftest.py), and this command line runs it in a fork: about 200 starts
+# of the demo server, 0.8 s of CPU each (its SDK's imports), a fifth of the suite's CPU. Where a
+# test is about the demo server's own process (its command line, that nothing outlives it) it
+# starts ``python -m mcpchaos demo-server`` itself; the harness forks its own (harness/forks.py).
+DEMO_SOCKET = Path(os.environ.get("TMPDIR") or "/tmp") / f"mcpchaos-test-demo-{os.getpid()}.sock"
+DEMO_SERVER = command(DEMO_SOCKET, "-m", "mcpchaos", "demo-server")
+
+
+@contextlib.contextmanager
+def demo_forks(log: Path) -> Iterator[None]:
+    """The fork server behind DEMO_SERVER, for the duration; not waited for: until it accepts,
+    DEMO_SERVER starts the demo server itself."""
+    preload: list[Path | str] = ["mcpchaos.cli.main", "mcpchaos.demo.server"]
+    with running(DEMO_SOCKET, preload, dict(os.environ), log, wait=False):
+        yield
 
 
 if __name__ == "__main__":

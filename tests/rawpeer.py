@@ -10,8 +10,10 @@ from typing import Any
 
 import orjson
 
+from tests import forkserver
+
 FIXTURES = Path(__file__).parent / "fixtures"
-DEMO_SERVER = [sys.executable, "-m", "mcpchaos", "demo-server"]
+DEMO_SERVER = forkserver.DEMO_SERVER
 SCRIPTED_SERVER = [sys.executable, str(FIXTURES / "scripted_server.py")]
 
 

@@ -21,8 +21,9 @@ from mcpchaos.faults.injector import FaultInjector, FaultRecord
 from mcpchaos.intercept.chain import InterceptorChain
 from mcpchaos.observe.faultlog import read_fault_log
 from mcpchaos.proxy.http import HttpProxy
+from tests.forkserver import DEMO_SERVER
 
-DEMO = [sys.executable, "-m", "mcpchaos", "demo-server"]
+DEMO = DEMO_SERVER
 SDK_ENV = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else None
 """The SDK starts a server with a minimal environment: keep the source tree under test."""
 Scenario = Callable[[Client], Awaitable[Any]]

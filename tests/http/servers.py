@@ -6,9 +6,10 @@ import contextlib
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
+
+from tests.forkserver import DEMO_SERVER
 
 
 def free_port() -> int:
@@ -35,7 +36,7 @@ def demo_http_server(*flags: str) -> Iterator[str]:
     """The demo server over Streamable HTTP; yields its MCP URL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "mcpchaos", "demo-server", "--transport", "http", "--port", str(port), *flags],
+        [*DEMO_SERVER, "--transport", "http", "--port", str(port), *flags],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -18,10 +18,11 @@ from mcp.types import ElicitRequestParams, ElicitResult, TextContent
 
 from mcpchaos.protocol import codes
 from mcpchaos.proxy.http_to_stdio import HttpToStdioBridge
+from tests.forkserver import DEMO_SERVER
 from tests.http.mcp import HEADERS, INITIALIZE
 from tests.sdk_sessions import MODES, scripted_session
 
-DEMO = [sys.executable, "-m", "mcpchaos", "demo-server"]
+DEMO = DEMO_SERVER
 
 
 @pytest.fixture

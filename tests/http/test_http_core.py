@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,12 +19,13 @@ from mcp.types import ElicitRequestParams, ElicitResult, TextContent
 from mcpchaos.protocol import codes
 from mcpchaos.proxy.http import HttpOptions, HttpProxy
 from mcpchaos.proxy.http_to_stdio import BridgeOptions, HttpToStdioBridge
+from tests.forkserver import DEMO_SERVER
 
 from .conftest import url_of
 from .recording_upstream import RecordingUpstream
 from .servers import demo_http_server
 
-DEMO = [sys.executable, "-m", "mcpchaos", "demo-server"]
+DEMO = DEMO_SERVER
 
 
 @pytest.fixture

@@ -24,12 +24,13 @@ from mcpchaos.history import check, tape
 from mcpchaos.intercept.chain import InterceptorChain
 from mcpchaos.observe.history import HistoryRecorder
 from mcpchaos.proxy.http import HttpProxy
+from tests.forkserver import DEMO_SERVER
 from tests.http.servers import demo_http_server
 from tests.rawpeer import FIXTURES, RawProxy
 from tests.sdk_sessions import MODES
 
 FRAGILE = [sys.executable, str(FIXTURES / "history_fragile_server.py")]
-DEMO = [sys.executable, "-m", "mcpchaos", "demo-server"]
+DEMO = DEMO_SERVER
 
 
 async def _ctl(port: int, *args: str) -> tuple[int, str]:

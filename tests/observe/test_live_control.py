@@ -23,11 +23,12 @@ from mcpchaos.observe.faultlog import FaultLog, read_fault_log
 from mcpchaos.observe.metrics import Metrics
 from mcpchaos.protocol import codes
 from mcpchaos.proxy.http import HttpProxy
+from tests.forkserver import DEMO_SERVER
 from tests.http.mcp import HEADERS, INITIALIZE
 from tests.http.servers import free_port, wait_for_port
 
 MCPCHAOS = [sys.executable, "-m", "mcpchaos"]
-DEMO = [*MCPCHAOS, "demo-server"]
+DEMO = DEMO_SERVER
 ERRORS_ON = {
     "rules": [
         {

@@ -22,12 +22,13 @@ from mcpchaos.history import tape as tapes
 from mcpchaos.history.tape_diff import diff
 from mcpchaos.observe.faultlog import read_fault_log
 from mcpchaos.protocol import codes
+from tests.forkserver import DEMO_SERVER
 from tests.http.mcp import HEADERS, INITIALIZE
 from tests.http.servers import demo_http_server, free_port, wait_for_port
 from tests.sdk_sessions import MODES, scripted_session
 
 MCPCHAOS = [sys.executable, "-m", "mcpchaos"]
-DEMO = [*MCPCHAOS, "demo-server"]
+DEMO = DEMO_SERVER
 ENV = {"PYTHONPATH": os.environ.get("PYTHONPATH", "")}
 """The SDK starts a stdio server with a minimal environment: keep the source tree under test."""
 

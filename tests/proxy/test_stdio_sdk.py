@@ -9,9 +9,10 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
+from tests.forkserver import DEMO_SERVER
 from tests.sdk_sessions import MODES, progress_and_logs, scripted_session, server_to_client_requests
 
-DEMO = [sys.executable, "-m", "mcpchaos", "demo-server"]
+DEMO = DEMO_SERVER
 
 
 def direct() -> StdioServerParameters:

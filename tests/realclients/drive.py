@@ -36,6 +36,7 @@ from typing import Any
 from mcpchaos.harness.stack import free_port
 from mcpchaos.history import tape
 from mcpchaos.observe.faultlog import read_fault_log
+from tests.forkserver import DEMO_SERVER
 from tests.http.servers import wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -231,7 +232,7 @@ class Upstream:
         if list_changed:
             self.command = [sys.executable, str(LIST_CHANGED_SERVER), str(self.port)]
         else:
-            self.command = [sys.executable, "-m", "mcpchaos", "demo-server", "--transport", "http"]
+            self.command = [*DEMO_SERVER, "--transport", "http"]
             self.command += ["--port", str(self.port)]
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -279,7 +280,7 @@ def run(client: str, fault_name: str, server: Upstream, workdir: Path, *flags: s
         options += ["--faults", str(workdir / "faults.json"), "--fault-log", str(fault_log)]
     mcpchaos = [sys.executable, "-m", "mcpchaos"]
     if fault.stdio:
-        command = [*mcpchaos, "proxy", *options, "--", *mcpchaos, "demo-server"]
+        command = [*mcpchaos, "proxy", *options, "--", *DEMO_SERVER]
         # Split on spaces by the TS client and the Inspector script: no path here has one.
         env = {"MCPCHAOS_SERVER_COMMAND": " ".join(command)}
         outcome = _run_client(client, fault_name, fault, server, env, workdir, flags)

@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterator
 
 from mcpchaos.harness.load import LoadDriver, LoadSettings, Operation, Recorder
 from mcpchaos.harness.load.driver import HttpTarget, StdioTarget
+from tests.forkserver import DEMO_SERVER
 from tests.http.servers import free_port, wait_for_port
 
 MCPCHAOS = [sys.executable, "-m", "mcpchaos"]
-DEMO_STDIO = [*MCPCHAOS, "demo-server", "--transport", "stdio"]
+DEMO_STDIO = [*DEMO_SERVER, "--transport", "stdio"]
 
 
 def tool(name: str, weight: float = 1.0, **arguments: object) -> Operation:
