@@ -40,7 +40,9 @@ def proxied_demo() -> Iterator[tuple[str, str]]:
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
+            # The control API listens first (faults can go in before any traffic), then the proxy.
             wait_for_port(control, process)
+            wait_for_port(listen, process)
             yield f"http://127.0.0.1:{listen}/mcp", f"http://127.0.0.1:{control}"
         finally:
             process.terminate()
