@@ -1,10 +1,12 @@
-"""A fork server for the test suite's own Python peers: the conformance client and server.
+"""A fork server for the test suite's own Python peers: the conformance client and server,
+and the demo server wherever a test needs it as a peer (:data:`DEMO_SERVER`).
 
 Each conformance client scenario starts ``python tests/conformance/client.py URL`` and the
 bridge path starts ``python tests/conformance/server.py --transport stdio`` once per session:
 about 80 processes whose start-up (importing the MCP SDK, 1.1 s of CPU each on the 2-core
-machine) was a fifth of the whole suite's CPU (docs/testing.md). Here one process imports a
-script's modules once (the *server*), and each run of the script is a fork of it.
+machine) was a fifth of the whole suite's CPU (docs/testing.md); the demo server's starts as a
+peer were about 170 more. Here one process imports a script's (or a module's) code once (the
+*server*), and each run of it is a fork.
 
 What starts such a run is a *launcher*, ``python -S tests/forkserver.py SOCKET SCRIPT ARGS...``
 (no site, standard library only: a few milliseconds). It hands its stdin, stdout and stderr,
@@ -101,9 +103,15 @@ def serve(socket_path: str, preload: list[str]) -> None:
     server = Listening(socket_path)
     selector = server.selector
     children: dict[int, _Child] = {}
+    # The lifeline, as the harness's template has it: stdin ends when the pytest process that
+    # started this server does, even killed; the server and its children go too.
+    selector.register(sys.stdin, selectors.EVENT_READ, "lifeline")
     while not server.stopping:
         for key, _ in selector.select():
-            if key.data == "accept":
+            if key.data == "lifeline":
+                if not os.read(sys.stdin.fileno(), 512):
+                    server.stopping.append(0)
+            elif key.data == "accept":
                 conn, _ = server.listener.accept()
                 request, fds = _receive(conn)
                 sys.stdout.flush()
@@ -203,7 +211,7 @@ def running(
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, __file__, "--serve", str(socket_path), *map(str, preload)],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+            stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
     try:
         deadline = time.monotonic() + START_WITHIN_S
@@ -215,6 +223,8 @@ def running(
     finally:
         process.terminate()
         process.wait()
+        assert process.stdin is not None
+        process.stdin.close()
         socket_path.unlink(missing_ok=True)
 
 
