@@ -16,17 +16,7 @@ from pathlib import Path
 import psutil
 
 from tests import forkserver
-
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
+from tests.http.mcp import INITIALIZE
 
 
 def wait_until(condition: Callable[[], bool], within: float = 60.0) -> None:
