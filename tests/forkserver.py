@@ -5,7 +5,7 @@ Each conformance client scenario starts ``python tests/conformance/client.py URL
 bridge path starts ``python tests/conformance/server.py --transport stdio`` once per session:
 about 80 processes whose start-up (importing the MCP SDK, 1.1 s of CPU each on the 2-core
 machine) was a fifth of the whole suite's CPU (docs/testing.md); the demo server's starts as a
-peer were about 170 more. Here one process imports a script's (or a module's) code once (the
+peer were about 200 more. Here one process imports a script's (or a module's) code once (the
 *server*), and each run of it is a fork.
 
 What starts such a run is a *launcher*, ``python -S tests/forkserver.py SOCKET SCRIPT ARGS...``
